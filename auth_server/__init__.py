@@ -1,0 +1,3 @@
+"""The centralized authentication server."""
+
+__version__ = "0.1.0"

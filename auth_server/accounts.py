@@ -1,0 +1,214 @@
+"""Accounts: sign-up with its organization and trial licenses, e-mail verification, the admin."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth_server.config import Settings
+from auth_server.errors import EmailExists, InvalidCode, TooManyAttempts, ValidationFailed
+from auth_server.mailer import Mailer
+from auth_server.models import EmailVerification, License, Membership, Organization, User, utcnow
+from auth_server.passwords import Passwords, password_problems
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-")
+    return slug or "org"
+
+
+def new_verification_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    email: str
+    password: str
+    first_name: str
+    last_name: str
+    company: str
+    phone: str | None
+    products: list[str]
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    user: User
+    organization: Organization
+    code: str
+
+
+class Accounts:
+    def __init__(self, settings: Settings, passwords: Passwords, mailer: Mailer) -> None:
+        self.settings = settings
+        self.passwords = passwords
+        self.mailer = mailer
+
+    # -- sign-up -----------------------------------------------------------------
+
+    def signup(self, db: Session, request: SignupRequest) -> SignupResult:
+        email = normalize_email(request.email)
+        self._check_signup(request, email)
+        password_hash = self.passwords.hash(request.password)
+        code = new_verification_code()
+        code_hash = self.passwords.hash(code)
+        # Two tries: the second only when a concurrent sign-up took the same slug.
+        for attempt in range(2):
+            if db.scalar(select(User.id).where(User.email == email)) is not None:
+                raise EmailExists()
+            slug = self._free_slug(db, request.company, force_suffix=attempt > 0)
+            user, org = self._create(db, request, email, password_hash, code_hash, slug)
+            try:
+                db.commit()
+            except IntegrityError:
+                # The unique index settles a race between two sign-ups: one wins, one gets 409.
+                db.rollback()
+                continue
+            return SignupResult(user=user, organization=org, code=code)
+        raise EmailExists()
+
+    def _check_signup(self, request: SignupRequest, email: str) -> None:
+        errors: dict[str, list[str]] = {}
+        problems = password_problems(request.password, email)
+        if problems:
+            errors["password"] = problems
+        unknown = sorted(set(request.products) - self.settings.product_codes)
+        if unknown:
+            errors["products"] = [f"Unknown product: {code}" for code in unknown]
+        if errors:
+            raise ValidationFailed(errors=errors)
+
+    def _free_slug(self, db: Session, company: str, *, force_suffix: bool) -> str:
+        slug = slugify(company)
+        if force_suffix or db.scalar(select(Organization.id).where(Organization.slug == slug)):
+            slug = f"{slug}-{secrets.token_hex(3)}"
+        return slug
+
+    def _create(
+        self,
+        db: Session,
+        request: SignupRequest,
+        email: str,
+        password_hash: str,
+        code_hash: str,
+        slug: str,
+    ) -> tuple[User, Organization]:
+        now = utcnow()
+        user = User(
+            id=uuid.uuid4(),
+            email=email,
+            password_hash=password_hash,
+            first_name=request.first_name.strip(),
+            last_name=request.last_name.strip(),
+            phone=request.phone,
+        )
+        org = Organization(id=uuid.uuid4(), name=request.company.strip(), slug=slug)
+        db.add_all([user, org])
+        db.add(Membership(user=user, organization=org, role="owner"))
+        trial_end = now + timedelta(days=self.settings.trial_days)
+        for code in dict.fromkeys(request.products):
+            db.add(
+                License(organization=org, product_code=code, status="trial", expires_at=trial_end)
+            )
+        db.add(self._verification(user, code_hash, now))
+        return user, org
+
+    def _verification(self, user: User, code_hash: str, now: datetime) -> EmailVerification:
+        return EmailVerification(
+            user=user,
+            code_hash=code_hash,
+            expires_at=now + timedelta(seconds=self.settings.verification_code_ttl),
+            attempts=0,
+        )
+
+    def send_verification_code(self, email: str, first_name: str, code: str) -> None:
+        minutes = self.settings.verification_code_ttl // 60
+        self.mailer.send(
+            email,
+            "Your Rozitech verification code",
+            f"Hello {first_name},\n\nYour verification code is: {code}\n\n"
+            f"It expires in {minutes} minutes. If you did not sign up, ignore this message.\n",
+        )
+
+    # -- e-mail verification -----------------------------------------------------------
+
+    def verify_email(self, db: Session, email: str, code: str) -> User:
+        email = normalize_email(email)
+        user = db.scalar(select(User).where(User.email == email))
+        pending = db.get(EmailVerification, user.id) if user and not user.email_verified else None
+        if pending is None or user is None:
+            # Same work as a real check, so the answer does not tell whether the account exists.
+            self.passwords.verify(None, code)
+            raise InvalidCode()
+        now = utcnow()
+        if pending.expires_at <= now:
+            raise InvalidCode()
+        max_attempts = self.settings.verification_max_attempts
+        # Count the try before checking it, atomically, so parallel guesses share the budget.
+        counted = db.execute(
+            update(EmailVerification)
+            .where(EmailVerification.user_id == user.id, EmailVerification.attempts < max_attempts)
+            .values(attempts=EmailVerification.attempts + 1)
+        )
+        db.commit()
+        if counted.rowcount == 0:  # type: ignore[attr-defined]
+            retry_after = max(1, int((pending.expires_at - now).total_seconds()))
+            raise TooManyAttempts(retry_after=retry_after)
+        if not self.passwords.verify(pending.code_hash, code):
+            raise InvalidCode()
+        # Single use: the code is deleted with the same commit that verifies the address.
+        db.execute(delete(EmailVerification).where(EmailVerification.user_id == user.id))
+        user.email_verified = True
+        db.commit()
+        return user
+
+    def resend_verification(self, db: Session, email: str) -> tuple[User, str] | None:
+        """Replace the pending code; the user and the code to e-mail, if there is one."""
+        email = normalize_email(email)
+        code = new_verification_code()
+        # Hashed before the look-up so both outcomes cost the same time.
+        code_hash = self.passwords.hash(code)
+        user = db.scalar(select(User).where(User.email == email))
+        if user is None or user.email_verified or not user.is_active:
+            return None
+        db.execute(delete(EmailVerification).where(EmailVerification.user_id == user.id))
+        db.add(self._verification(user, code_hash, utcnow()))
+        db.commit()
+        return user, code
+
+    # -- the first admin -------------------------------------------------------------
+
+    def ensure_admin(self, db: Session, password: str) -> bool:
+        """Create the first admin and its organization; False when it already exists."""
+        email = self.settings.admin_email
+        if db.scalar(select(User.id).where(User.email == email)) is not None:
+            return False
+        problems = password_problems(password, email)
+        if problems:
+            raise ValidationFailed(errors={"ADMIN_PASSWORD": problems})
+        user = User(
+            email=email,
+            password_hash=self.passwords.hash(password),
+            first_name="Admin",
+            last_name=self.settings.admin_organization,
+            email_verified=True,
+        )
+        name = self.settings.admin_organization
+        org = Organization(name=name, slug=self._free_slug(db, name, force_suffix=False))
+        db.add_all([user, org, Membership(user=user, organization=org, role="owner")])
+        for code in sorted(self.settings.product_codes):
+            db.add(License(organization=org, product_code=code, status="active", expires_at=None))
+        db.commit()
+        return True

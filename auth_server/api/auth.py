@@ -1,0 +1,103 @@
+"""The /api/auth endpoints of the contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks
+from fastapi.responses import JSONResponse
+
+from auth_server.accounts import SignupRequest
+from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
+from auth_server.api.envelope import success
+from auth_server.presenters import identity_json
+from auth_server.schemas import EmailBody, LoginBody, RefreshTokenBody, SignupBody, VerifyEmailBody
+from auth_server.sessions import IssuedTokens
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _tokens_json(issued: IssuedTokens) -> dict[str, Any]:
+    return {
+        "accessToken": issued.access_token,
+        "refreshToken": issued.refresh_token,
+        "tokenType": "Bearer",
+        "expiresIn": issued.expires_in,
+    }
+
+
+@router.post("/signup", status_code=201, summary="Create an account and its organization")
+def signup(
+    body: SignupBody, services: ServicesDep, db: DbDep, background: BackgroundTasks
+) -> JSONResponse:
+    result = services.accounts.signup(
+        db,
+        SignupRequest(
+            email=body.email,
+            password=body.password,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            company=body.company,
+            phone=body.phone or None,
+            products=body.products,
+        ),
+    )
+    user = result.user
+    # Sent after the response, so a slow mail server never slows the sign-up.
+    background.add_task(
+        services.accounts.send_verification_code, user.email, user.first_name, result.code
+    )
+    return success(
+        {
+            "userId": str(user.id),
+            "email": user.email,
+            "organizationId": str(result.organization.id),
+            "emailVerified": False,
+            "message": "Account created. We sent a verification code to your email.",
+        },
+        status_code=201,
+    )
+
+
+@router.post("/verify-email", summary="Confirm the e-mail address with the code sent to it")
+def verify_email(body: VerifyEmailBody, services: ServicesDep, db: DbDep) -> JSONResponse:
+    user = services.accounts.verify_email(db, body.email, body.code)
+    return success({"email": user.email, "emailVerified": True})
+
+
+@router.post("/resend-verification", summary="Send a new verification code")
+def resend_verification(
+    body: EmailBody, services: ServicesDep, db: DbDep, background: BackgroundTasks
+) -> JSONResponse:
+    pending = services.accounts.resend_verification(db, body.email)
+    if pending is not None:
+        user, code = pending
+        background.add_task(
+            services.accounts.send_verification_code, user.email, user.first_name, code
+        )
+    # Same answer whether or not the account exists (no enumeration).
+    return success(
+        {"message": "If this email has an account awaiting verification, a new code is on its way."}
+    )
+
+
+@router.post("/login", summary="Exchange e-mail and password for tokens")
+def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) -> JSONResponse:
+    issued = services.sessions.login(db, body.email, body.password, client)
+    return success({**_tokens_json(issued), **identity_json(issued.user)})
+
+
+@router.post("/refresh", summary="Rotate a refresh token")
+def refresh(body: RefreshTokenBody, services: ServicesDep, db: DbDep) -> JSONResponse:
+    return success(_tokens_json(services.sessions.refresh(db, body.refresh_token)))
+
+
+@router.post("/logout", summary="Revoke the session of a refresh token")
+def logout(body: RefreshTokenBody, services: ServicesDep, db: DbDep) -> JSONResponse:
+    services.sessions.logout(db, body.refresh_token)
+    return success({"message": "Logged out"})
+
+
+@router.get("/me", summary="The caller's user, organization and licenses")
+def me(token: BearerDep, services: ServicesDep, db: DbDep) -> JSONResponse:
+    return success(identity_json(services.sessions.authenticate(db, token)))

@@ -1,0 +1,41 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from auth_server import __version__
+from auth_server.api import auth, meta
+from auth_server.api.envelope import install_error_handlers
+from auth_server.api.limits import RequestBodyGuard
+from auth_server.config import Settings, get_settings
+from auth_server.services import Services
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    services = Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.database.dispose()
+
+    app = FastAPI(
+        title="Rozitech Auth Server",
+        version=__version__,
+        description="Centralized authentication: accounts, sessions, organizations, licenses.",
+        docs_url="/api-docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.include_router(auth.router)
+    app.include_router(meta.router)
+    return app

@@ -1,0 +1,110 @@
+"""Settings of the auth server, read once from the environment into a typed object."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+class ConfigurationError(RuntimeError):
+    """The settings do not allow the server to start safely."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+    auth_server_host: str = "127.0.0.1"
+    auth_server_port: int = Field(default=4000, ge=1, le=65535)
+    # Public base URL of this server; used in discovery and e-mailed links.
+    auth_public_url: str = ""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    auth_database_url: str = ""
+    redis_url: str = ""
+
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    mail_from: str = "Rozitech <no-reply@rozitech.com>"
+
+    admin_email: str = "admin@rozitech.com"
+    admin_password: SecretStr = SecretStr("")
+    admin_organization: str = "Rozitech"
+
+    access_token_ttl: int = Field(default=900, ge=30, le=86400)
+    refresh_token_ttl: int = Field(default=30 * 86400, ge=60)
+    refresh_reuse_grace: int = Field(default=10, ge=0, le=300)
+    jwt_issuer: str = ""
+    jwt_audience: str = "rozitech"
+    # PEM-encoded RSA private key that signs access tokens (required in production).
+    jwt_private_key: SecretStr = SecretStr("")
+    # PEM-encoded public keys of retired signers whose tokens may still be alive.
+    jwt_previous_public_keys: str = ""
+
+    # argon2id cost; the floors are OWASP's minimum (m=19 MiB, t=2, p=1).
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_memory_kib: int = Field(default=19456, ge=19456)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    verification_code_ttl: int = Field(default=900, ge=60)
+    verification_max_attempts: int = Field(default=5, ge=1)
+    trial_days: int = Field(default=14, ge=1)
+    products: str = "teamspace,insurance,saas-admin"
+
+    # Largest request body accepted, in bytes; larger ones get 413 before parsing.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        if not self.auth_public_url:
+            self.auth_public_url = f"http://localhost:{self.auth_server_port}"
+        if not self.jwt_issuer:
+            self.jwt_issuer = self.auth_public_url
+        if not self.auth_database_url:
+            self.auth_database_url = f"sqlite:///{self.data_dir / 'auth.sqlite3'}"
+        self.admin_email = self.admin_email.strip().lower()
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def product_codes(self) -> frozenset[str]:
+        return frozenset(code.strip() for code in self.products.split(",") if code.strip())
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    def check_production_ready(self) -> None:
+        """Refuse to start in production with development fallbacks for secrets."""
+        if not self.is_production:
+            return
+        missing = []
+        # A generated key on local disk would differ per replica and vanish on redeploy.
+        if not self.jwt_private_key.get_secret_value().strip():
+            missing.append("JWT_PRIVATE_KEY")
+        # Without SMTP, verification codes and reset links would only reach the log.
+        if not self.smtp_host:
+            missing.append("SMTP_HOST")
+        if missing:
+            raise ConfigurationError(
+                "ENVIRONMENT=production requires " + ", ".join(missing) + " (see .env.example)"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,75 @@
+"""Domain errors, each with an HTTP status and a stable machine-readable code."""
+
+from __future__ import annotations
+
+
+class AuthError(Exception):
+    """Base of every error the API reports in its envelope."""
+
+    status_code = 400
+    code = "bad_request"
+    message = "Bad request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.errors = errors
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+
+class ValidationFailed(AuthError):
+    code = "validation_error"
+    message = "Some fields are invalid"
+
+
+class EmailExists(AuthError):
+    status_code = 409
+    code = "email_exists"
+    message = "An account with this email already exists"
+
+
+class InvalidCode(AuthError):
+    code = "invalid_code"
+    message = "The verification code is invalid or has expired"
+
+
+class TooManyAttempts(AuthError):
+    status_code = 429
+    code = "too_many_attempts"
+    message = "Too many wrong codes; request a new code"
+
+
+class InvalidCredentials(AuthError):
+    status_code = 401
+    code = "invalid_credentials"
+    message = "Invalid email or password"
+
+
+class EmailNotVerified(AuthError):
+    status_code = 403
+    code = "email_not_verified"
+    message = "Please verify your email address before logging in"
+
+
+class AccountDisabled(AuthError):
+    status_code = 403
+    code = "account_disabled"
+    message = "This account has been disabled"
+
+
+class InvalidRefreshToken(AuthError):
+    status_code = 401
+    code = "invalid_refresh_token"
+    message = "Invalid or expired refresh token"
+
+
+class InvalidToken(AuthError):
+    status_code = 401
+    code = "invalid_token"
+    message = "Invalid or expired token"

@@ -1,0 +1,42 @@
+"""Outgoing e-mail: SMTP when configured, the server log on the embedded default."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from auth_server.config import Settings
+
+logger = logging.getLogger("auth_server.mail")
+
+
+class Mailer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Deliver one message; failures are logged, never raised into a request."""
+        message = EmailMessage()
+        message["From"] = self.settings.mail_from
+        message["To"] = to
+        message["Subject"] = subject
+        message["Message-ID"] = make_msgid(domain="rozitech.local")
+        message.set_content(body)
+        if not self.settings.smtp_host:
+            logger.warning("E-mail (no SMTP_HOST set) to %s: %s\n%s", to, subject, body)
+            return
+        try:
+            self._send_smtp(message)
+        except (OSError, smtplib.SMTPException):
+            logger.exception("Could not send e-mail %r to %s", subject, to)
+
+    def _send_smtp(self, message: EmailMessage) -> None:
+        s = self.settings
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
+            smtp.send_message(message)

@@ -1,0 +1,104 @@
+"""The real auth server, run as users run it: `python -m auth_server serve` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.ports import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class AuthServerProcess:
+    """One auth server process on a free port, over a database it migrates first."""
+
+    def __init__(
+        self,
+        database_url: str,
+        data_dir: Path | None = None,
+        smtp_port: int | None = None,
+        **settings: Any,
+    ) -> None:
+        self.database_url = database_url
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="auth-data-"))
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "ENVIRONMENT": "test",
+            "DATA_DIR": str(self.data_dir),
+            "AUTH_DATABASE_URL": database_url,
+            "AUTH_SERVER_PORT": str(self.port),
+            "AUTH_PUBLIC_URL": self.base_url,
+            "SMTP_HOST": "127.0.0.1" if smtp_port else "",
+            "SMTP_PORT": str(smtp_port or 25),
+            "SMTP_STARTTLS": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.update({key.upper(): str(value) for key, value in settings.items()})
+        self.log_path = self.data_dir / "server.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def migrate(self) -> AuthServerProcess:
+        self._command("migrate")
+        return self
+
+    def create_admin(self) -> str:
+        return self._command("create-admin")
+
+    def _command(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "auth_server", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"auth_server {args} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def start(self, timeout: float = 30.0) -> AuthServerProcess:
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "auth_server", "serve"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"auth server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"auth server did not become healthy:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from auth_server.db import make_engine
+from auth_server.keys import key_id
+from auth_server.models import User
+from tests.support.auth_process import AuthServerProcess
 from tests.support.smtp import SmtpSink, verification_code
 
 PASSWORD = "correct-horse-battery-staple"
@@ -16,9 +27,9 @@ def new_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
 
 
-def signup(client: httpx.Client, email: str, **overrides: Any) -> httpx.Response:
+def signup(client: httpx.Client, address: str, **overrides: Any) -> httpx.Response:
     body = {
-        "email": email,
+        "email": address,
         "password": PASSWORD,
         "firstName": "Ann",
         "lastName": "Bee",
@@ -48,3 +59,33 @@ def login(client: httpx.Client, email: str, password: str = PASSWORD) -> dict[st
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def database(server: AuthServerProcess) -> Iterator[Session]:
+    """A session on the server's own database, to arrange states no endpoint makes."""
+    engine = make_engine(server.database_url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def set_user_fields(server: AuthServerProcess, email: str, **values: Any) -> None:
+    with database(server) as db:
+        db.execute(update(User).where(User.email == email).values(**values))
+        db.commit()
+
+
+def signing_key(server: AuthServerProcess) -> tuple[RSAPrivateKey, str]:
+    """The server's current development signing key and its kid, to mint test tokens."""
+    newest = sorted((server.data_dir / "keys").glob("*.pem"))[-1]
+    key = serialization.load_pem_private_key(newest.read_bytes(), password=None)
+    assert isinstance(key, RSAPrivateKey)
+    return key, key_id(key.public_key())
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims

@@ -69,6 +69,14 @@ class AuthServerProcess:
         return result.stdout
 
     def start(self, timeout: float = 30.0) -> AuthServerProcess:
+        """Start and wait until /health says the server and its database are up."""
+        return self._start(timeout, ready_statuses={200})
+
+    def start_unhealthy(self, timeout: float = 30.0) -> AuthServerProcess:
+        """Start and wait until the server answers, whatever its health."""
+        return self._start(timeout, ready_statuses={200, 503})
+
+    def _start(self, timeout: float, ready_statuses: set[int]) -> AuthServerProcess:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "auth_server", "serve"],
@@ -82,7 +90,8 @@ class AuthServerProcess:
             if self._process.poll() is not None:
                 raise RuntimeError(f"auth server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                health = httpx.get(f"{self.base_url}/health", timeout=1)
+                if health.status_code in ready_statuses:
                     return self
             except httpx.TransportError:
                 pass

@@ -32,7 +32,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: install
-	$(PY) bench/auth_server.py
+	$(PY) -m bench.auth_server
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

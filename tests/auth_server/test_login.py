@@ -52,11 +52,15 @@ def test_unknown_email_and_wrong_password_look_alike(
     wrong = attempt(client, email, "not-the-password-at-all")
     unknown = attempt(client, new_email(), PASSWORD)
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {
-        "success": False,
-        "code": "invalid_credentials",
-        "message": "Invalid email or password",
-    }
+    assert (
+        wrong.json()
+        == unknown.json()
+        == {
+            "success": False,
+            "code": "invalid_credentials",
+            "message": "Invalid email or password",
+        }
+    )
 
 
 def test_unverified_and_disabled_accounts(

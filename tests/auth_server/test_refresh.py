@@ -66,9 +66,10 @@ def test_reuse_inside_the_grace_window_is_a_retry(
     retry = refresh(client, first["refreshToken"])
     assert retry.status_code == 200
     retried = retry.json()["data"]
-    assert unverified_claims(retried["accessToken"])["sid"] == unverified_claims(
-        second["accessToken"]
-    )["sid"]
+    assert (
+        unverified_claims(retried["accessToken"])["sid"]
+        == unverified_claims(second["accessToken"])["sid"]
+    )
     # Both branches stay usable: the session was not revoked.
     assert refresh(client, second["refreshToken"]).status_code == 200
     assert refresh(client, retried["refreshToken"]).status_code == 200

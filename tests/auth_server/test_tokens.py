@@ -145,9 +145,7 @@ def test_me_refuses_forged_tokens(
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize(
-    "header", [None, "Bearer", "Basic dXNlcjpwYXNz", "Token abc.def.ghi"]
-)
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic dXNlcjpwYXNz", "Token abc.def.ghi"])
 def test_me_without_a_bearer_token(client: httpx.Client, header: str | None) -> None:
     headers = {"Authorization": header} if header is not None else {}
     response = client.get("/api/auth/me", headers=headers)

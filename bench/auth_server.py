@@ -1,0 +1,174 @@
+"""Benchmark of the auth server, run as users run it (one uvicorn worker, SQLite).
+
+Prints, measured side by side in this run:
+- login latency as a ratio to one argon2 verification in this process (target <= 1.2),
+  and unknown-e-mail login latency as a ratio to wrong-password login latency (~1.0);
+- refresh/s and /me requests/s with 16 concurrent clients, each as a ratio to /health/s.
+
+Usage: make bench, or .venv/bin/python -m bench.auth_server [--seconds 5] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from auth_server.config import Settings
+from auth_server.passwords import Passwords
+from tests.support.auth_process import AuthServerProcess
+
+PASSWORD = "bench-password-0123"
+SAMPLES = 30
+
+
+class Argon2Reference:
+    """One verification with the server's default argon2 settings, timed in this process."""
+
+    def __init__(self) -> None:
+        settings = Settings(environment="test")
+        self.passwords = Passwords(
+            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        )
+        self.stored = self.passwords.hash(PASSWORD)
+
+    def __call__(self) -> None:
+        self.passwords.verify(self.stored, PASSWORD)
+
+
+def interleaved_medians(steps: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Median seconds of each step, run in turn so that drift in machine load hits all alike."""
+    timings: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(SAMPLES):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def login_step(client: httpx.Client, email: str, password: str, expect: int) -> Callable[[], None]:
+    def step() -> None:
+        response = client.post("/api/auth/login", json={"email": email, "password": password})
+        assert response.status_code == expect, response.text
+
+    return step
+
+
+async def throughput(
+    base_url: str,
+    concurrency: int,
+    seconds: float,
+    make_worker: Callable[[httpx.AsyncClient, int], Callable[[], Awaitable[None]]],
+) -> float:
+    """Requests per second that `concurrency` clients complete in `seconds`."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        workers = [make_worker(client, i) for i in range(concurrency)]
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def loop(step: Callable[[], Awaitable[None]]) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await step()
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(loop(w) for w in workers))
+        return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-auth-"))
+    server = AuthServerProcess(
+        f"sqlite:///{workdir / 'auth.sqlite3'}",
+        workdir,
+        environment="development",
+        admin_password=PASSWORD,
+    ).migrate()
+    server.create_admin()
+    server.start()
+    try:
+        run(server, args.concurrency, args.seconds)
+    finally:
+        server.stop()
+
+
+def run(server: AuthServerProcess, concurrency: int, seconds: float) -> None:
+    admin = "admin@rozitech.com"
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        sessions = [
+            client.post("/api/auth/login", json={"email": admin, "password": PASSWORD}).json()[
+                "data"
+            ]
+            for _ in range(concurrency)
+        ]
+        medians = interleaved_medians(
+            {
+                "verify": Argon2Reference(),
+                "login": login_step(client, admin, PASSWORD, 200),
+                "wrong": login_step(client, admin, "not-the-password", 401),
+                "unknown": login_step(client, "nobody@example.com", PASSWORD, 401),
+            }
+        )
+    verify, login, wrong, unknown = (medians[k] for k in ("verify", "login", "wrong", "unknown"))
+
+    refresh_tokens = [s["refreshToken"] for s in sessions]
+
+    def health_worker(client: httpx.AsyncClient, _i: int) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            assert (await client.get("/health")).status_code == 200
+
+        return step
+
+    def me_worker(client: httpx.AsyncClient, i: int) -> Callable[[], Awaitable[None]]:
+        headers = {"Authorization": f"Bearer {sessions[i]['accessToken']}"}
+
+        async def step() -> None:
+            assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+
+        return step
+
+    def refresh_worker(client: httpx.AsyncClient, i: int) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            response = await client.post(
+                "/api/auth/refresh", json={"refreshToken": refresh_tokens[i]}
+            )
+            assert response.status_code == 200, response.text
+            refresh_tokens[i] = response.json()["data"]["refreshToken"]
+
+        return step
+
+    health = asyncio.run(throughput(server.base_url, concurrency, seconds, health_worker))
+    me = asyncio.run(throughput(server.base_url, concurrency, seconds, me_worker))
+    refresh = asyncio.run(throughput(server.base_url, concurrency, seconds, refresh_worker))
+
+    print(f"auth server benchmark: 1 uvicorn worker, SQLite, {concurrency} concurrent clients")
+    row("argon2id verify (in process)", verify * 1000, "ms")
+    row("login p50 (HTTP, sequential)", login * 1000, "ms", "ratio to verify", login / verify)
+    row("wrong password p50", wrong * 1000, "ms")
+    row("unknown e-mail p50", unknown * 1000, "ms", "ratio to wrong", unknown / wrong)
+    row("/health", health, "req/s")
+    row("/api/auth/me", me, "req/s", "ratio to /health", me / health)
+    row("/api/auth/refresh", refresh, "req/s", "ratio to /health", refresh / health)
+
+
+def row(label: str, value: float, unit: str, ratio_label: str = "", ratio: float = 0) -> None:
+    ratio_text = f"   {ratio_label:<17}{ratio:5.2f}" if ratio_label else ""
+    print(f"  {label:<30}{value:9.1f} {unit:<6}{ratio_text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,9 +7,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from auth_server.keys import generate_private_key_pem, key_id
 from tests.auth_server.helpers import login
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
+from tests.support.smtp import SmtpSink
 
 
 def test_first_admin_is_created_once_and_can_log_in(tmp_path: Path) -> None:
@@ -63,3 +68,42 @@ def test_weak_admin_password_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "ADMIN_PASSWORD" in result.stderr
+
+
+def test_production_signs_with_the_configured_key(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    current, retired = generate_private_key_pem(), generate_private_key_pem()
+    retired_public = (
+        serialization.load_pem_private_key(retired, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    server = AuthServerProcess(
+        f"sqlite:///{tmp_path / 'auth.sqlite3'}",
+        tmp_path,
+        smtp_port=smtp_sink.port,
+        environment="production",
+        jwt_private_key=current.decode(),
+        jwt_previous_public_keys=retired_public.decode(),
+        admin_password="a-strong-admin-passphrase",
+    ).migrate()
+    server.create_admin()
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base_url) as client:
+            token = login(client, "admin@rozitech.com", "a-strong-admin-passphrase")["accessToken"]
+            kids = [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]]
+    finally:
+        server.stop()
+    current_key = serialization.load_pem_private_key(current, password=None)
+    assert isinstance(current_key, RSAPrivateKey)
+    assert jwt.get_unverified_header(token)["kid"] == key_id(current_key.public_key())
+    assert len(kids) == 2 and kids[0] == key_id(current_key.public_key())
+    assert not (tmp_path / "keys").exists()  # nothing generated on disk in production
+
+
+def test_api_docs_and_openapi(client: httpx.Client) -> None:
+    docs = client.get("/api-docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text.lower()
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/auth/signup", "/api/auth/login", "/api/auth/me", "/health"):
+        assert path in paths

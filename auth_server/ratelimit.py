@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +31,15 @@ def account_key(email: str) -> str:
 def _storage(settings: Settings) -> Storage:
     if settings.redis_url:
         # Shared by every replica: a client cannot multiply its budget by hitting several.
-        storage = storage_from_string(settings.redis_url, key_prefix=settings.rate_limit_key_prefix)
+        storage = storage_from_string(
+            settings.redis_url,
+            key_prefix=settings.rate_limit_key_prefix,
+            # Redis errors arrive as limits.errors.StorageError, handled below.
+            wrap_exceptions=True,
+            # A hung Redis must not hold a login for minutes.
+            socket_connect_timeout=2,
+            socket_timeout=2,
+        )
         assert isinstance(storage, Storage)
         return storage
     return MemoryStorage()
@@ -59,9 +68,9 @@ class RateLimits:
             if allowed:
                 return
             reset_at = self.limiter.get_window_stats(item, *identifiers).reset_time
-        except Exception:
+        except StorageError as exc:
             # Fail open: an outage of the counter store must not lock every user out.
-            logger.exception("Rate-limit storage unavailable; request allowed")
+            logger.warning("Rate-limit storage unavailable (%s); request allowed", exc)
             return
         raise RateLimited(retry_after=_seconds_until(reset_at))
 
@@ -102,8 +111,9 @@ class Lockout:
                 return False
             # The lock replaces the count: after it expires the address starts afresh.
             self.limits.limiter.clear(self.failures, "login-failures", key)
-        except Exception:
-            logger.exception("Rate-limit storage unavailable; failure not counted")
+        except StorageError as exc:
+            # Fail open, as above; the database lock of an already locked address still holds.
+            logger.warning("Rate-limit storage unavailable (%s); failure not counted", exc)
             return False
         self._lock(db, key)
         return True
@@ -126,5 +136,5 @@ class Lockout:
         """A successful login forgets the earlier failures."""
         try:
             self.limits.limiter.clear(self.failures, "login-failures", account_key(email))
-        except Exception:
-            logger.exception("Rate-limit storage unavailable; failures not cleared")
+        except StorageError as exc:
+            logger.warning("Rate-limit storage unavailable (%s); failures not cleared", exc)

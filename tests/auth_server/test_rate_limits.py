@@ -15,6 +15,7 @@ from tests.auth_server.helpers import PASSWORD, new_email, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
 from tests.support.lifecycle import TestClock, redis_url_or_skip
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
 
 LOCKOUT_SECONDS = 900
@@ -246,3 +247,18 @@ def test_counters_are_shared_between_two_servers_on_one_redis(
         finally:
             first.stop()
             second.stop()
+
+
+def test_a_redis_outage_fails_open_never_500(smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    """Counters unreachable: requests are served (and the outage logged), never a 500."""
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    with temporary_database(tmp_path) as url:
+        server = AuthServerProcess(url, tmp_path, smtp_sink.port, redis_url=dead_redis)
+        server.migrate().start()
+        try:
+            body = {"email": new_email(), "password": "wrong password!"}
+            response = httpx.post(f"{server.base_url}/api/auth/login", json=body, timeout=30)
+            assert response.status_code == 401
+        finally:
+            server.stop()
+        assert "Rate-limit storage unavailable" in server.log()

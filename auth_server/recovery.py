@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from auth_server.accounts import normalize_email
@@ -14,8 +14,9 @@ from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import InvalidResetToken, ValidationFailed
 from auth_server.mailer import Mailer
-from auth_server.models import PasswordReset, User
+from auth_server.models import LoginLock, PasswordReset, User
 from auth_server.passwords import Passwords, password_problems
+from auth_server.ratelimit import account_key
 from auth_server.sessions import Sessions
 from auth_server.tokens import hash_opaque_token, new_opaque_token
 
@@ -48,7 +49,11 @@ class PasswordRecovery:
     # -- forgot password ---------------------------------------------------------------
 
     def request_reset(self, db: Session, email: str) -> ResetRequest | None:
-        """A new reset token for an active account; None (after the same work) otherwise."""
+        """A new reset token for an active account; None (after the same work) otherwise.
+
+        Nothing is committed: the caller commits once, with its audit event, so that both
+        outcomes cost one commit.
+        """
         # Made before the look-up so both outcomes do the same work.
         token = new_opaque_token()
         token_hash = hash_opaque_token(token)
@@ -70,7 +75,6 @@ class PasswordRecovery:
                 expires_at=now + timedelta(seconds=self.settings.password_reset_ttl),
             )
         )
-        db.commit()
         return ResetRequest(user.id, user.email, user.first_name, token)
 
     def reset_link(self, token: str) -> str:
@@ -116,6 +120,9 @@ class PasswordRecovery:
         user.password_hash = new_hash
         # Whoever knew the old password (or holds a session) is logged out everywhere.
         self.sessions.revoke_all(db, user.id, reason="password_reset", commit=False)
+        # The owner of the mailbox proved who they are: a lock (perhaps set by an attacker
+        # guessing) no longer stands between them and their new password.
+        db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(user.email)))
         db.commit()
         return user
 

@@ -33,6 +33,7 @@ def forgot_password(
     services.limits.hit_account("forgot-password", body.email)
     email = normalize_email(body.email)
     request = services.recovery.request_reset(db, email)
+    # One commit on both paths (the token and this event together): about the same time.
     services.audit.record(
         db,
         "password_reset_requested",
@@ -59,6 +60,7 @@ def reset_password(
     services.limits.hit_ip("reset-password", client.ip_address)
     with failures_audited(services.audit, db, "password_reset_completed", client=client):
         user = services.recovery.reset_password(db, body.token, body.password)
+    services.lockout.clear_failures(user.email)
     services.audit.record(
         db, "password_reset_completed", client=client, email=user.email, user_id=user.id
     )

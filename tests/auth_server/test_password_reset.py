@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,11 @@ def test_reset_flow_end_to_end(
     page = client.get("/reset-password")
     assert page.status_code == 200 and "<form" in page.text
     assert page.headers["cache-control"] == "no-store"
+    # The page's one inline script is the one the Content-Security-Policy allows.
+    script = page.text.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in page.headers["content-security-policy"]
+    assert client.get("/openapi.json").status_code == 200
 
     weak = reset(client, token, "short")
     assert weak.status_code == 400 and weak.json()["code"] == "validation_error"

@@ -14,7 +14,7 @@ from auth_server.api.deps import client_ip
 from tests.auth_server.helpers import PASSWORD, new_email, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock, redis_url_or_skip
+from tests.support.lifecycle import TestClock, redis_url_or_skip, reset_token
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
 
@@ -262,3 +262,23 @@ def test_a_redis_outage_fails_open_never_500(smtp_sink: SmtpSink, tmp_path: Path
         finally:
             server.stop()
         assert "Rate-limit storage unavailable" in server.log()
+
+
+def test_a_password_reset_lifts_the_lock(
+    limited: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
+) -> None:
+    """Someone guessing can lock an account; its owner, who reads the mail, gets back in."""
+    server, _clock = limited
+    new_password = "the owner's new passphrase"
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        email = verified_user(http, smtp_sink, products=[])
+        for n in range(MAX_FAILURES):
+            attempt(http, email, "wrong password!", f"203.0.115.{n}")
+        assert attempt(http, email, PASSWORD, "203.0.115.50").status_code == 429
+        http.post("/api/auth/forgot-password", json={"email": email})
+        token = reset_token(smtp_sink.wait_for(email, count=2))
+        reset = http.post(
+            "/api/auth/reset-password", json={"token": token, "password": new_password}
+        )
+        assert reset.status_code == 200
+        assert attempt(http, email, new_password, "203.0.115.51").status_code == 200

@@ -71,7 +71,7 @@ def _key_set(
 class KeyStore:
     """The signer and every verifying key, looked up by `kid`.
 
-    With development key files the store re-reads DATA_DIR/keys when it changes, so
+    With development key files the store re-reads DATA_DIR/keys when its files change, so
     `rotate-keys` takes effect in running servers without a restart; a retired key stays
     published for `verify_grace_seconds` after it stopped signing (the lifetime of the
     last token it signed), then disappears from the JWKS and stops verifying.
@@ -90,7 +90,7 @@ class KeyStore:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._grace = timedelta(seconds=verify_grace_seconds)
         self._keys_dir = keys_dir
-        self._stamp: int | None = None
+        self._stamp: tuple[str, ...] | None = None
         self._lock = threading.Lock()
         if keys_dir is not None:
             self._reload_if_changed()
@@ -126,15 +126,16 @@ class KeyStore:
     def _reload_if_changed(self) -> None:
         assert self._keys_dir is not None
         try:
-            stamp = self._keys_dir.stat().st_mtime_ns
+            # The file names, not the folder's mtime: coarse mtimes could hide a rotation.
+            names = tuple(sorted(n for n in os.listdir(self._keys_dir) if n.endswith(".pem")))
         except OSError:
             return  # keep serving with the keys already loaded
-        if stamp == self._stamp:
+        if names == self._stamp:
             return
         with self._lock:
-            if stamp == self._stamp:
+            if names == self._stamp:
                 return
-            files = sorted(self._keys_dir.glob("*.pem"))
+            files = [self._keys_dir / name for name in names]
             try:
                 if files:
                     self._keys = _load_key_files(files)
@@ -142,7 +143,7 @@ class KeyStore:
                 # Keep signing with the keys we have; the next change is tried again.
                 logger.exception("Could not reload the signing keys from %s", self._keys_dir)
                 return
-            self._stamp = stamp
+            self._stamp = names
 
     @classmethod
     def from_settings(

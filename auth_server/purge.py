@@ -11,6 +11,8 @@ from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.models import AuditEvent, AuthSession, EmailVerification, LoginLock, PasswordReset
 
+SESSION_MARGIN = timedelta(hours=1)
+
 
 def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
     """Safe at any time, any number of times, beside running servers: every row it
@@ -22,12 +24,14 @@ def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
         result = db.execute(statement)  # type: ignore[call-overload]
         counts[name] = int(result.rowcount)
 
-    # Expired or revoked sessions; their refresh tokens go with them (ON DELETE CASCADE).
+    # Sessions dead for a while, with their refresh tokens (ON DELETE CASCADE). The margin
+    # keeps a request that is refreshing a session at the moment it dies from finding it gone.
     # Rotated tokens of live sessions stay: reuse detection needs them.
+    dead_before = now - SESSION_MARGIN
     run(
         "sessions",
         delete(AuthSession).where(
-            or_(AuthSession.expires_at <= now, AuthSession.revoked_at.is_not(None))
+            or_(AuthSession.expires_at <= dead_before, AuthSession.revoked_at <= dead_before)
         ),
     )
     run("email_verifications", delete(EmailVerification).where(EmailVerification.expires_at <= now))

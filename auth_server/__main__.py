@@ -1,18 +1,26 @@
-"""Command line: `python -m auth_server {migrate,create-admin,serve,run}`."""
+"""Command line: `python -m auth_server <command>`; `--help` lists them."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
+from sqlalchemy import select
 
 from auth_server import migrate
+from auth_server.audit import read_events
 from auth_server.config import ConfigurationError, Settings, get_settings
 from auth_server.errors import ValidationFailed
+from auth_server.keys import rotate_keys
+from auth_server.models import AuditEvent, User
+from auth_server.purge import purge
 from auth_server.services import Services
 
 
@@ -64,6 +72,102 @@ def serve(settings: Settings, workers: int) -> None:
     )
 
 
+def rotate_keys_command(settings: Settings) -> None:
+    services = Services.build(settings)
+    rotation = rotate_keys(settings)
+    with services.database.session_factory() as db:
+        services.audit.record(
+            db,
+            "key_rotated",
+            details={"old_kid": rotation.old_kid, "new_kid": rotation.new_kid},
+        )
+    services.database.dispose()
+    print(f"New signing key: {rotation.new_kid}  (previous: {rotation.old_kid})")
+    if rotation.new_private_pem is None:
+        print(
+            f"Running servers sign with it from their next request; {rotation.old_kid} "
+            f"stays in the JWKS for {settings.access_token_ttl + 60} s, until its last "
+            "token has expired."
+        )
+        return
+    # JWT_PRIVATE_KEY comes from the deployment: the operator rolls the new key out.
+    print(
+        "Keys come from JWT_PRIVATE_KEY. On every replica set JWT_PRIVATE_KEY to the new key "
+        "below and append the old public key to JWT_PREVIOUS_PUBLIC_KEYS; remove it from "
+        "there once ACCESS_TOKEN_TTL has passed.\n"
+    )
+    print(rotation.new_private_pem)
+    print(rotation.old_public_pem)
+
+
+def purge_command(settings: Settings) -> None:
+    services = Services.build(settings)
+    with services.database.session_factory() as db:
+        counts = purge(db, settings, services.clock)
+    services.database.dispose()
+    print("Purged: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+
+
+def _when(value: str) -> datetime:
+    """ISO 8601 (naive = UTC), or a span back from now: 30m, 12h, 7d."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _event_json(event: AuditEvent) -> dict[str, object]:
+    return {
+        "time": event.created_at.isoformat(),
+        "event": event.event,
+        "outcome": event.outcome,
+        "userId": str(event.user_id) if event.user_id else None,
+        "email": event.email,
+        "ip": event.ip_address,
+        "userAgent": event.user_agent,
+        "details": event.details or {},
+    }
+
+
+def audit_command(settings: Settings, args: argparse.Namespace) -> None:
+    services = Services.build(settings)
+    with services.database.session_factory() as db:
+        user_id: uuid.UUID | None = None
+        email: str | None = None
+        if args.user:
+            try:
+                user_id = uuid.UUID(args.user)
+            except ValueError:
+                email = args.user.strip().lower()
+                user_id = db.scalar(select(User.id).where(User.email == email))
+                if user_id is not None:
+                    email = None  # the account's events, whatever address they name
+        events = read_events(
+            db,
+            user_id=user_id,
+            email=email,
+            event=args.event,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+        )
+    services.database.dispose()
+    for event in events:
+        if args.json:
+            print(json.dumps(_event_json(event)))
+            continue
+        details = " ".join(f"{k}={v}" for k, v in (event.details or {}).items())
+        print(
+            f"{event.created_at.isoformat(timespec='seconds')} {event.event:<26} "
+            f"{event.outcome:<13} user={event.user_id or '-'} email={event.email or '-'} "
+            f"ip={event.ip_address or '-'} {details}".rstrip()
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auth_server")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("serve", "start the HTTP server"), ("run", "migrate, admin, serve")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--workers", type=int, default=1)
+    commands.add_parser(
+        "rotate-keys", help="make a new signing key; the old one verifies until its tokens expire"
+    )
+    commands.add_parser("purge", help="delete expired sessions, codes, reset tokens and locks")
+    audit = commands.add_parser("audit", help="print audit events, oldest first")
+    audit.add_argument("--user", help="user id or e-mail address")
+    audit.add_argument("--event", help="only this event, e.g. login_failed")
+    audit.add_argument("--since", type=_when, help="ISO 8601 time (UTC) or 30m / 12h / 7d ago")
+    audit.add_argument("--until", type=_when, help="ISO 8601 time (UTC) or 30m / 12h / 7d ago")
+    audit.add_argument("--limit", type=int, default=100, help="the last N events (default 100)")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -82,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             migrate.upgrade(settings.auth_database_url)
         if args.command in ("create-admin", "run"):
             create_admin(settings)
+        if args.command == "rotate-keys":
+            rotate_keys_command(settings)
+        if args.command == "purge":
+            purge_command(settings)
+        if args.command == "audit":
+            audit_command(settings, args)
         if args.command in ("serve", "run"):
             print(f"Auth server: {settings.auth_public_url}  (Swagger UI at /api-docs)")
             serve(settings, args.workers)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,43 @@ class Settings(BaseSettings):
     # Largest request body accepted, in bytes; larger ones get 413 before parsing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # -- account lifecycle and abuse protection ----------------------------------------
+    # Where the e-mailed reset link points; "{token}" is replaced by the token.
+    # Default: this server's own page, the token in the fragment (never sent in a request
+    # line, so it stays out of access logs and Referer headers).
+    password_reset_url: str = ""
+    password_reset_ttl: int = Field(default=3600, ge=60, le=86400)
+    # Failed logins per account (known or not) before its password login is locked.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    # Requests per client IP on each abuse-prone endpoint, in the `limits` notation.
+    rate_limit_per_ip: str = "100/minute"
+    # Requests per e-mail address on signup, verify-email, resend and forgot-password.
+    rate_limit_per_account: str = "20/hour"
+    # Prefix of the counters' keys in Redis (several deployments may share one Redis).
+    rate_limit_key_prefix: str = "auth-rl"
+    # Peers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); empty: none.
+    trusted_proxies: str = ""
+    # Audit events older than this many days are deleted by `purge`; 0 keeps them forever.
+    audit_retention_days: int = Field(default=365, ge=0)
+    # Test only (ignored unless ENVIRONMENT=test): a file holding seconds to add to "now".
+    test_clock_file: str = ""
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_account")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        # Refuse to start with a limit the library cannot read, rather than run unprotected.
+        parse_rate_limit(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip():
+                ipaddress.ip_network(entry.strip(), strict=False)
+        return value
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         if not self.auth_public_url:
@@ -74,6 +113,9 @@ class Settings(BaseSettings):
         if not self.auth_database_url:
             self.auth_database_url = f"sqlite:///{self.data_dir / 'auth.sqlite3'}"
         self.admin_email = self.admin_email.strip().lower()
+        if not self.password_reset_url:
+            base = self.auth_public_url.rstrip("/")
+            self.password_reset_url = f"{base}/reset-password#token={{token}}"
         return self
 
     @property
@@ -83,6 +125,11 @@ class Settings(BaseSettings):
     @property
     def product_codes(self) -> frozenset[str]:
         return frozenset(code.strip() for code in self.products.split(",") if code.strip())
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        entries = (e.strip() for e in self.trusted_proxies.split(","))
+        return [ipaddress.ip_network(e, strict=False) for e in entries if e]
 
     @property
     def keys_dir(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 
 class AuthError(Exception):
     """Base of every error the API reports in its envelope."""
@@ -73,3 +75,34 @@ class InvalidToken(AuthError):
     status_code = 401
     code = "invalid_token"
     message = "Invalid or expired token"
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A rotated refresh token came back after the grace window; the family is revoked.
+
+    Same status, code and message as any invalid refresh token: only the audit log tells.
+    """
+
+    session_id: uuid.UUID | None = None
+
+
+class RateLimited(AuthError):
+    status_code = 429
+    code = "rate_limited"
+    message = "Too many requests; try again later"
+
+
+class InvalidResetToken(AuthError):
+    code = "invalid_token"
+    message = "This reset link is invalid, expired or already used"
+
+
+class SessionNotFound(AuthError):
+    status_code = 404
+    code = "session_not_found"
+    message = "No such active session"
+
+
+class WrongCurrentPassword(AuthError):
+    code = "invalid_current_password"
+    message = "The current password is not correct"

@@ -42,3 +42,13 @@ class LoginBody(Body):
 
 class RefreshTokenBody(Body):
     refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class ResetPasswordBody(Body):
+    token: str = Field(min_length=1, max_length=512)
+    password: str = Password
+
+
+class ChangePasswordBody(Body):
+    current_password: str = Password
+    new_password: str = Password

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth_server.accounts import Accounts
+from auth_server.audit import AuditLog
+from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.db import Database
 from auth_server.keys import KeyStore
 from auth_server.mailer import Mailer
 from auth_server.passwords import Passwords
+from auth_server.ratelimit import Lockout, RateLimits
+from auth_server.recovery import PasswordRecovery
 from auth_server.sessions import Sessions
 from auth_server.tokens import AccessTokens
 
@@ -24,6 +28,11 @@ class Services:
     mailer: Mailer
     accounts: Accounts
     sessions: Sessions
+    clock: Clock
+    audit: AuditLog
+    limits: RateLimits
+    lockout: Lockout
+    recovery: PasswordRecovery
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -33,11 +42,14 @@ class Services:
             memory_kib=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         )
-        keys = KeyStore.from_settings(settings)
+        clock = Clock(settings)
+        keys = KeyStore.from_settings(settings, clock=clock.now)
         tokens = AccessTokens(
             keys, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl
         )
         mailer = Mailer(settings)
+        sessions = Sessions(settings, passwords, tokens)
+        limits = RateLimits(settings)
         return cls(
             settings=settings,
             database=Database(settings.auth_database_url),
@@ -46,5 +58,10 @@ class Services:
             passwords=passwords,
             mailer=mailer,
             accounts=Accounts(settings, passwords, mailer),
-            sessions=Sessions(settings, passwords, tokens),
+            sessions=sessions,
+            clock=clock,
+            audit=AuditLog(clock),
+            limits=limits,
+            lockout=Lockout(settings, clock, limits),
+            recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
         )

@@ -17,11 +17,18 @@ from auth_server.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
     InvalidToken,
+    RefreshTokenReused,
+    SessionNotFound,
 )
 from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User, utcnow
 from auth_server.passwords import Passwords
 from auth_server.presenters import primary_membership
-from auth_server.tokens import AccessTokens, hash_opaque_token, new_opaque_token
+from auth_server.tokens import (
+    AccessTokenClaims,
+    AccessTokens,
+    hash_opaque_token,
+    new_opaque_token,
+)
 
 # Loads what the contract's user/organization/licenses shapes need, in two queries.
 _IDENTITY = (
@@ -116,7 +123,9 @@ class Sessions:
             return
         # A stolen token was used (by the thief or the victim): end the session for both.
         self.revoke_session(db, session_id, reason="refresh_token_reuse")
-        raise InvalidRefreshToken()
+        reused = RefreshTokenReused()
+        reused.session_id = session_id
+        raise reused
 
     def _issue(self, db: Session, user: User, session: AuthSession, now: datetime) -> IssuedTokens:
         refresh_token = new_opaque_token()
@@ -141,15 +150,71 @@ class Sessions:
             session_id=session.id,
         )
 
-    def logout(self, db: Session, refresh_token: str) -> None:
-        """Idempotent: unknown or already revoked tokens are not an error."""
-        session_id = db.scalar(
-            select(RefreshToken.session_id).where(
-                RefreshToken.token_hash == hash_opaque_token(refresh_token)
+    def logout(self, db: Session, refresh_token: str) -> uuid.UUID | None:
+        """Idempotent: unknown or already revoked tokens are not an error.
+
+        Returns the user whose session it was, if the token was known (for the audit log).
+        """
+        row = db.execute(
+            select(RefreshToken.session_id, AuthSession.user_id)
+            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+            .where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
+        ).first()
+        if row is None:
+            return None
+        user_id: uuid.UUID = row.user_id
+        self.revoke_session(db, row.session_id, reason="logout")
+        return user_id
+
+    def revoke_all(
+        self,
+        db: Session,
+        user_id: uuid.UUID,
+        *,
+        reason: str,
+        keep: uuid.UUID | None = None,
+        commit: bool = True,
+    ) -> int:
+        """Revokes every live session of the user but `keep`; their access tokens stop too."""
+        query = update(AuthSession).where(
+            AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+        )
+        if keep is not None:
+            query = query.where(AuthSession.id != keep)
+        result = db.execute(query.values(revoked_at=utcnow(), revoke_reason=reason))
+        if commit:
+            db.commit()
+        count: int = result.rowcount  # type: ignore[attr-defined]
+        return count
+
+    def active_sessions(self, db: Session, user_id: uuid.UUID) -> list[AuthSession]:
+        return list(
+            db.scalars(
+                select(AuthSession)
+                .where(
+                    AuthSession.user_id == user_id,
+                    AuthSession.revoked_at.is_(None),
+                    AuthSession.expires_at > utcnow(),
+                )
+                .order_by(AuthSession.last_used_at.desc())
             )
         )
-        if session_id is not None:
-            self.revoke_session(db, session_id, reason="logout")
+
+    def revoke_own_session(self, db: Session, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """Revokes one of the user's own live sessions; SessionNotFound otherwise."""
+        result = db.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.id == session_id,
+                # Only the owner: another user's session id is "not found", never revoked.
+                AuthSession.user_id == user_id,
+                AuthSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow(), revoke_reason="revoked_by_user")
+        )
+        db.commit()
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise SessionNotFound()
 
     def revoke_session(self, db: Session, session_id: uuid.UUID, *, reason: str) -> None:
         db.execute(
@@ -161,6 +226,10 @@ class Sessions:
 
     def authenticate(self, db: Session, access_token: str) -> User:
         """The user behind a valid access token whose session is still live."""
+        return self.authenticate_claims(db, access_token)[0]
+
+    def authenticate_claims(self, db: Session, access_token: str) -> tuple[User, AccessTokenClaims]:
+        """As `authenticate`, with the token's claims (its session id, for one)."""
         claims = self.tokens.decode(access_token)
         session = db.get(AuthSession, claims.session_id)
         # The signature alone is not enough: a logged-out session's tokens stop here.
@@ -169,4 +238,4 @@ class Sessions:
         user = db.scalar(select(User).where(User.id == claims.user_id).options(_IDENTITY))
         if user is None or not user.is_active:
             raise InvalidToken()
-        return user
+        return user, claims

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from auth_server.accounts import SignupRequest
+from auth_server.accounts import SignupRequest, normalize_email
 from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
+from auth_server.audit import failures_audited
+from auth_server.errors import (
+    AccountDisabled,
+    EmailNotVerified,
+    InvalidCredentials,
+    RateLimited,
+    RefreshTokenReused,
+)
+from auth_server.models import AuthSession, User
 from auth_server.presenters import identity_json
 from auth_server.schemas import EmailBody, LoginBody, RefreshTokenBody, SignupBody, VerifyEmailBody
 from auth_server.sessions import IssuedTokens
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def user_id_of(db: Session, email: str) -> uuid.UUID | None:
+    """For the audit log only; never changes an answer."""
+    return db.scalar(select(User.id).where(User.email == normalize_email(email)))
 
 
 def _tokens_json(issued: IssuedTokens) -> dict[str, Any]:
@@ -28,21 +45,31 @@ def _tokens_json(issued: IssuedTokens) -> dict[str, Any]:
 
 @router.post("/signup", status_code=201, summary="Create an account and its organization")
 def signup(
-    body: SignupBody, services: ServicesDep, db: DbDep, background: BackgroundTasks
+    body: SignupBody,
+    services: ServicesDep,
+    db: DbDep,
+    background: BackgroundTasks,
+    client: ClientDep,
 ) -> JSONResponse:
-    result = services.accounts.signup(
-        db,
-        SignupRequest(
-            email=body.email,
-            password=body.password,
-            first_name=body.first_name,
-            last_name=body.last_name,
-            company=body.company,
-            phone=body.phone or None,
-            products=body.products,
-        ),
-    )
+    # Per IP and per address: sign-up mails a code, so it must not be a spam cannon.
+    services.limits.hit_ip("signup", client.ip_address)
+    services.limits.hit_account("signup", body.email)
+    email = normalize_email(body.email)
+    with failures_audited(services.audit, db, "signup", client=client, email=email):
+        result = services.accounts.signup(
+            db,
+            SignupRequest(
+                email=body.email,
+                password=body.password,
+                first_name=body.first_name,
+                last_name=body.last_name,
+                company=body.company,
+                phone=body.phone or None,
+                products=body.products,
+            ),
+        )
     user = result.user
+    services.audit.record(db, "signup", client=client, email=user.email, user_id=user.id)
     # Sent after the response, so a slow mail server never slows the sign-up.
     background.add_task(
         services.accounts.send_verification_code, user.email, user.first_name, result.code
@@ -60,15 +87,37 @@ def signup(
 
 
 @router.post("/verify-email", summary="Confirm the e-mail address with the code sent to it")
-def verify_email(body: VerifyEmailBody, services: ServicesDep, db: DbDep) -> JSONResponse:
-    user = services.accounts.verify_email(db, body.email, body.code)
+def verify_email(
+    body: VerifyEmailBody, services: ServicesDep, db: DbDep, client: ClientDep
+) -> JSONResponse:
+    # Beside the per-code try limit: caps guessing across fresh codes too.
+    services.limits.hit_ip("verify-email", client.ip_address)
+    services.limits.hit_account("verify-email", body.email)
+    email = normalize_email(body.email)
+    with failures_audited(
+        services.audit,
+        db,
+        "email_verified",
+        client=client,
+        email=email,
+        user_id=user_id_of(db, email),
+    ):
+        user = services.accounts.verify_email(db, body.email, body.code)
+    services.audit.record(db, "email_verified", client=client, email=user.email, user_id=user.id)
     return success({"email": user.email, "emailVerified": True})
 
 
 @router.post("/resend-verification", summary="Send a new verification code")
 def resend_verification(
-    body: EmailBody, services: ServicesDep, db: DbDep, background: BackgroundTasks
+    body: EmailBody,
+    services: ServicesDep,
+    db: DbDep,
+    background: BackgroundTasks,
+    client: ClientDep,
 ) -> JSONResponse:
+    # Counted for unknown addresses too: the 429 says nothing about the account.
+    services.limits.hit_ip("resend-verification", client.ip_address)
+    services.limits.hit_account("resend-verification", body.email)
     pending = services.accounts.resend_verification(db, body.email)
     if pending is not None:
         user, code = pending
@@ -83,18 +132,115 @@ def resend_verification(
 
 @router.post("/login", summary="Exchange e-mail and password for tokens")
 def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) -> JSONResponse:
-    issued = services.sessions.login(db, body.email, body.password, client)
+    services.limits.hit_ip("login", client.ip_address)
+    email = normalize_email(body.email)
+    try:
+        # Before the password check: a locked address gets 429 even for the right password,
+        # and known and unknown addresses are locked alike, so the lock reveals nothing.
+        services.lockout.check(db, email)
+    except RateLimited:
+        services.audit.record(
+            db,
+            "login_failed",
+            outcome="locked",
+            client=client,
+            email=email,
+            user_id=user_id_of(db, email),
+            details={"reason": "locked"},
+        )
+        raise
+    try:
+        issued = services.sessions.login(db, body.email, body.password, client)
+    except InvalidCredentials:
+        db.rollback()
+        locked = services.lockout.register_failure(db, email)
+        user_id = user_id_of(db, email)
+        services.audit.add(
+            db,
+            "login_failed",
+            outcome="failure",
+            client=client,
+            email=email,
+            user_id=user_id,
+            details={"reason": "invalid_credentials"},
+        )
+        if locked:
+            services.audit.add(
+                db,
+                "lockout",
+                outcome="locked",
+                client=client,
+                email=email,
+                user_id=user_id,
+                details={"seconds": services.settings.login_lockout_seconds},
+            )
+        db.commit()
+        if locked:
+            raise RateLimited(
+                "Too many failed logins; try again later",
+                retry_after=services.settings.login_lockout_seconds,
+            ) from None
+        raise
+    except (AccountDisabled, EmailNotVerified) as exc:
+        db.rollback()
+        services.audit.record(
+            db,
+            "login_failed",
+            outcome="failure",
+            client=client,
+            email=email,
+            user_id=user_id_of(db, email),
+            details={"reason": exc.code},
+        )
+        raise
+    # The right password forgets the earlier failures.
+    services.lockout.clear_failures(email)
+    services.audit.record(
+        db,
+        "login",
+        client=client,
+        email=issued.user.email,
+        user_id=issued.user.id,
+        details={"session": str(issued.session_id)},
+    )
     return success({**_tokens_json(issued), **identity_json(issued.user)})
 
 
 @router.post("/refresh", summary="Rotate a refresh token")
-def refresh(body: RefreshTokenBody, services: ServicesDep, db: DbDep) -> JSONResponse:
-    return success(_tokens_json(services.sessions.refresh(db, body.refresh_token)))
+def refresh(
+    body: RefreshTokenBody, services: ServicesDep, db: DbDep, client: ClientDep
+) -> JSONResponse:
+    try:
+        issued = services.sessions.refresh(db, body.refresh_token)
+    except RefreshTokenReused as exc:
+        db.rollback()
+        services.audit.record(
+            db,
+            "refresh_token_reuse",
+            outcome="revoked",
+            client=client,
+            user_id=db.scalar(select(AuthSession.user_id).where(AuthSession.id == exc.session_id)),
+            details={"session": str(exc.session_id)},
+        )
+        raise
+    services.audit.record(
+        db,
+        "refresh",
+        client=client,
+        user_id=issued.user.id,
+        details={"session": str(issued.session_id)},
+    )
+    return success(_tokens_json(issued))
 
 
 @router.post("/logout", summary="Revoke the session of a refresh token")
-def logout(body: RefreshTokenBody, services: ServicesDep, db: DbDep) -> JSONResponse:
-    services.sessions.logout(db, body.refresh_token)
+def logout(
+    body: RefreshTokenBody, services: ServicesDep, db: DbDep, client: ClientDep
+) -> JSONResponse:
+    user_id = services.sessions.logout(db, body.refresh_token)
+    # Unknown tokens are not recorded: this endpoint is open, and garbage must not fill the log.
+    if user_id is not None:
+        services.audit.record(db, "logout", client=client, user_id=user_id)
     return success({"message": "Logged out"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from auth_server.errors import InvalidToken
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def get_services(request: Request) -> Services:
@@ -29,10 +32,42 @@ def get_db(services: ServicesDep) -> Iterator[Session]:
 DbDep = Annotated[Session, Depends(get_db)]
 
 
-def get_client_info(request: Request) -> ClientInfo:
+def client_ip(request: Request, trusted: list[IPNetwork]) -> str | None:
+    """The caller's IP: the peer, or what a trusted proxy says the peer was.
+
+    X-Forwarded-For is read only when the peer itself is a configured proxy, from the right
+    (the entries proxies appended), skipping our own proxies; anything to the left of the
+    first untrusted address was written by the client and is never believed.
+    """
+    peer = request.client.host if request.client else None
+    if not trusted or peer is None or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            # A malformed entry: stop believing the header at this point.
+            return peer
+        if not any(address in network for network in trusted):
+            return str(address)
+        peer = str(address)
+    return peer
+
+
+def _is_trusted(host: str, trusted: list[IPNetwork]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+def get_client_info(request: Request, services: ServicesDep) -> ClientInfo:
     return ClientInfo(
         user_agent=request.headers.get("user-agent"),
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request, services.settings.trusted_proxy_networks),
     )
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ class AuthServerProcess:
             "SMTP_PORT": str(smtp_port or 25),
             "SMTP_STARTTLS": "false",
             "PYTHONUNBUFFERED": "1",
+            # A fresh Redis key prefix per process: runs sharing one Redis never collide.
+            "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         }
         self.env.update({key.upper(): str(value) for key, value in settings.items()})
         self.log_path = self.data_dir / "server.log"
@@ -53,6 +56,10 @@ class AuthServerProcess:
 
     def create_admin(self) -> str:
         return self._command("create-admin")
+
+    def run_command(self, *args: str) -> str:
+        """`python -m auth_server <args>` with this server's settings; its stdout."""
+        return self._command(*args)
 
     def _command(self, *args: str) -> str:
         result = subprocess.run(

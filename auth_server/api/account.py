@@ -1,0 +1,172 @@
+"""The account-lifecycle endpoints: password reset and change, logout-all, sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, BackgroundTasks
+from fastapi.responses import JSONResponse
+
+from auth_server.accounts import normalize_email
+from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
+from auth_server.api.envelope import success
+from auth_server.audit import failures_audited
+from auth_server.errors import RateLimited, WrongCurrentPassword
+from auth_server.presenters import iso
+from auth_server.schemas import ChangePasswordBody, EmailBody, ResetPasswordBody
+
+router = APIRouter(prefix="/api/auth", tags=["account"])
+
+FORGOT_MESSAGE = "If an account exists for this email, a password reset link is on its way."
+
+
+@router.post("/forgot-password", summary="E-mail a single-use password reset link")
+def forgot_password(
+    body: EmailBody,
+    services: ServicesDep,
+    db: DbDep,
+    background: BackgroundTasks,
+    client: ClientDep,
+) -> JSONResponse:
+    services.limits.hit_ip("forgot-password", client.ip_address)
+    # Counted for unknown addresses too: the 429 says nothing about the account.
+    services.limits.hit_account("forgot-password", body.email)
+    email = normalize_email(body.email)
+    request = services.recovery.request_reset(db, email)
+    # One commit on both paths (the token and this event together): about the same time.
+    services.audit.record(
+        db,
+        "password_reset_requested",
+        outcome="success" if request else "no_account",
+        client=client,
+        email=email,
+        user_id=request.user_id if request else None,
+    )
+    if request is not None:
+        # Sent after the response: a slow mail server would otherwise tell who has an account.
+        background.add_task(services.recovery.send_reset_link, request)
+    # Same status and body whether or not the account exists (no enumeration).
+    return success({"message": FORGOT_MESSAGE})
+
+
+@router.post("/reset-password", summary="Set a new password with a reset token")
+def reset_password(
+    body: ResetPasswordBody,
+    services: ServicesDep,
+    db: DbDep,
+    background: BackgroundTasks,
+    client: ClientDep,
+) -> JSONResponse:
+    services.limits.hit_ip("reset-password", client.ip_address)
+    with failures_audited(services.audit, db, "password_reset_completed", client=client):
+        user = services.recovery.reset_password(db, body.token, body.password)
+    services.lockout.clear_failures(user.email)
+    services.audit.record(
+        db, "password_reset_completed", client=client, email=user.email, user_id=user.id
+    )
+    background.add_task(services.recovery.send_password_changed, user.email, user.first_name)
+    return success({"message": "Your password was reset. Please log in again."})
+
+
+@router.post("/change-password", summary="Change the password; other sessions are ended")
+def change_password(
+    body: ChangePasswordBody,
+    token: BearerDep,
+    services: ServicesDep,
+    db: DbDep,
+    background: BackgroundTasks,
+    client: ClientDep,
+) -> JSONResponse:
+    user, claims = services.sessions.authenticate_claims(db, token)
+    email = user.email
+    # A stolen access token must not allow unlimited guesses at the password: the same
+    # per-account lock as login applies.
+    services.lockout.check(db, email)
+    with failures_audited(
+        services.audit, db, "password_changed", client=client, email=email, user_id=user.id
+    ):
+        changed = services.recovery.change_password(
+            db, user, body.current_password, body.new_password, keep_session=claims.session_id
+        )
+        if not changed:
+            db.rollback()
+            if services.lockout.register_failure(db, email):
+                services.audit.record(
+                    db,
+                    "lockout",
+                    outcome="locked",
+                    client=client,
+                    email=email,
+                    user_id=user.id,
+                    details={"seconds": services.settings.login_lockout_seconds},
+                )
+                raise RateLimited(
+                    "Too many failed attempts; try again later",
+                    retry_after=services.settings.login_lockout_seconds,
+                )
+            raise WrongCurrentPassword(errors={"currentPassword": ["Incorrect password"]})
+    services.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)
+    background.add_task(services.recovery.send_password_changed, email, user.first_name)
+    return success({"message": "Password changed. Your other sessions were signed out."})
+
+
+@router.post("/logout-all", summary="Revoke every session of the caller")
+def logout_all(
+    token: BearerDep, services: ServicesDep, db: DbDep, client: ClientDep
+) -> JSONResponse:
+    user = services.sessions.authenticate(db, token)
+    count = services.sessions.revoke_all(db, user.id, reason="logout_all")
+    services.audit.record(
+        db,
+        "logout_all",
+        client=client,
+        email=user.email,
+        user_id=user.id,
+        details={"sessions": count},
+    )
+    return success({"message": "Logged out everywhere", "revokedSessions": count})
+
+
+@router.get("/sessions", summary="The caller's active sessions")
+def list_sessions(token: BearerDep, services: ServicesDep, db: DbDep) -> JSONResponse:
+    user, claims = services.sessions.authenticate_claims(db, token)
+    return success(
+        {
+            "sessions": [
+                {
+                    "id": str(session.id),
+                    "createdAt": iso(session.created_at),
+                    "lastUsedAt": iso(session.last_used_at),
+                    "expiresAt": iso(session.expires_at),
+                    "userAgent": session.user_agent,
+                    "ipAddress": session.ip_address,
+                    "current": session.id == claims.session_id,
+                }
+                for session in services.sessions.active_sessions(db, user.id)
+            ]
+        }
+    )
+
+
+@router.delete("/sessions/{session_id}", summary="Revoke one of the caller's sessions")
+def revoke_session(
+    session_id: uuid.UUID,
+    token: BearerDep,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+) -> JSONResponse:
+    user = services.sessions.authenticate(db, token)
+    with failures_audited(
+        services.audit, db, "session_revoked", client=client, email=user.email, user_id=user.id
+    ):
+        services.sessions.revoke_own_session(db, user.id, session_id)
+    services.audit.record(
+        db,
+        "session_revoked",
+        client=client,
+        email=user.email,
+        user_id=user.id,
+        details={"session": str(session_id)},
+    )
+    return success({"id": str(session_id), "revoked": True})

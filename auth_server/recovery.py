@@ -1,0 +1,161 @@
+"""Password lifecycle: forgotten password (e-mailed reset token), reset, change."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from auth_server.accounts import normalize_email
+from auth_server.clock import Clock
+from auth_server.config import Settings
+from auth_server.errors import InvalidResetToken, ValidationFailed
+from auth_server.mailer import Mailer
+from auth_server.models import LoginLock, PasswordReset, User
+from auth_server.passwords import Passwords, password_problems
+from auth_server.ratelimit import account_key
+from auth_server.sessions import Sessions
+from auth_server.tokens import hash_opaque_token, new_opaque_token
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    """A reset token to e-mail: only ever held in memory, the database keeps its hash."""
+
+    user_id: uuid.UUID
+    email: str
+    first_name: str
+    token: str
+
+
+class PasswordRecovery:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        passwords: Passwords,
+        sessions: Sessions,
+        mailer: Mailer,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.passwords = passwords
+        self.sessions = sessions
+        self.mailer = mailer
+
+    # -- forgot password ---------------------------------------------------------------
+
+    def request_reset(self, db: Session, email: str) -> ResetRequest | None:
+        """A new reset token for an active account; None (after the same work) otherwise.
+
+        Nothing is committed: the caller commits once, with its audit event, so that both
+        outcomes cost one commit.
+        """
+        # Made before the look-up so both outcomes do the same work.
+        token = new_opaque_token()
+        token_hash = hash_opaque_token(token)
+        user = db.scalar(select(User).where(User.email == normalize_email(email)))
+        if user is None or not user.is_active:
+            return None
+        now = self.clock.now()
+        # A new request supersedes the older links: only the latest one works.
+        db.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
+        db.add(
+            PasswordReset(
+                user_id=user.id,
+                token_hash=token_hash,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.password_reset_ttl),
+            )
+        )
+        return ResetRequest(user.id, user.email, user.first_name, token)
+
+    def reset_link(self, token: str) -> str:
+        url = self.settings.password_reset_url
+        return url.replace("{token}", token) if "{token}" in url else f"{url}?token={token}"
+
+    def send_reset_link(self, request: ResetRequest) -> None:
+        minutes = self.settings.password_reset_ttl // 60
+        self.mailer.send(
+            request.email,
+            "Reset your Rozitech password",
+            f"Hello {request.first_name},\n\n"
+            f"To choose a new password, open this link:\n\n{self.reset_link(request.token)}\n\n"
+            f"It works once and expires in {minutes} minutes. If you did not ask for it, "
+            "ignore this message: your password stays as it is.\n",
+        )
+
+    # -- reset and change ----------------------------------------------------------------
+
+    def reset_password(self, db: Session, token: str, new_password: str) -> User:
+        """Sets the password of the token's user, spends the token, ends every session."""
+        now = self.clock.now()
+        reset = db.scalar(
+            select(PasswordReset).where(PasswordReset.token_hash == hash_opaque_token(token))
+        )
+        if reset is None or reset.used_at is not None or reset.expires_at <= now:
+            raise InvalidResetToken()
+        user = db.get(User, reset.user_id)
+        if user is None or not user.is_active:
+            raise InvalidResetToken()
+        # Checked before spending the token, so a weak password can be corrected.
+        self._check_policy(user, new_password, field="password")
+        new_hash = self.passwords.hash(new_password)
+        # Compare-and-set: of two concurrent uses of one token exactly one succeeds.
+        spent = db.execute(
+            update(PasswordReset)
+            .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if spent.rowcount == 0:  # type: ignore[attr-defined]
+            db.rollback()
+            raise InvalidResetToken()
+        user.password_hash = new_hash
+        # Whoever knew the old password (or holds a session) is logged out everywhere.
+        self.sessions.revoke_all(db, user.id, reason="password_reset", commit=False)
+        # The owner of the mailbox proved who they are: a lock (perhaps set by an attacker
+        # guessing) no longer stands between them and their new password.
+        db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(user.email)))
+        db.commit()
+        return user
+
+    def change_password(
+        self,
+        db: Session,
+        user: User,
+        current_password: str,
+        new_password: str,
+        keep_session: uuid.UUID,
+    ) -> bool:
+        """False when the current password is wrong; otherwise changes it and ends the
+        user's other sessions (the caller's session stays)."""
+        if not self.passwords.verify(user.password_hash, current_password):
+            return False
+        self._check_policy(user, new_password, field="newPassword")
+        user.password_hash = self.passwords.hash(new_password)
+        self.sessions.revoke_all(
+            db, user.id, reason="password_changed", keep=keep_session, commit=False
+        )
+        db.commit()
+        return True
+
+    def _check_policy(self, user: User, password: str, *, field: str) -> None:
+        problems = password_problems(password, user.email)
+        if problems:
+            raise ValidationFailed(errors={field: problems})
+
+    def send_password_changed(self, email: str, first_name: str) -> None:
+        self.mailer.send(
+            email,
+            "Your Rozitech password was changed",
+            f"Hello {first_name},\n\nThe password of your Rozitech account was just changed "
+            "and every other session was signed out.\n\nIf this was not you, reset your "
+            "password at once and contact support.\n",
+        )

@@ -1,0 +1,45 @@
+"""Support for the account-lifecycle tests: a movable clock, Redis, reset links."""
+
+from __future__ import annotations
+
+import os
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tests.support.smtp import body_text
+
+
+class TestClock:
+    """Moves the server's "now" forward through TEST_CLOCK_FILE (honoured under
+    ENVIRONMENT=test only); no test ever sleeps for an expiry."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0.0
+        self.reset()
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+        self.path.write_text(str(self.offset))
+
+    def reset(self) -> None:
+        self.offset = 0.0
+        self.path.write_text("0")
+
+
+def redis_url_or_skip() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("REDIS_URL is not set: counters shared through Redis need a Redis server")
+    return url
+
+
+def reset_token(message: EmailMessage) -> str:
+    match = re.search(r"token=([A-Za-z0-9_\-]+)", body_text(message))
+    assert match, "no reset token in the message"
+    return match.group(1)

@@ -97,6 +97,9 @@ def main() -> None:
         workdir,
         environment="development",
         admin_password=PASSWORD,
+        # The bench's repeated wrong passwords must not trip the lockout or the IP limit.
+        login_max_failures=1_000_000,
+        rate_limit_per_ip="1000000/minute",
     ).migrate()
     server.create_admin()
     server.start()

@@ -117,7 +117,7 @@ class CacheEntry:
 class EntryStore(Protocol):
     def get(self, key: str) -> CacheEntry | None: ...
 
-    def set(self, key: str, entry: CacheEntry, expires_at: float) -> None: ...
+    def set(self, key: str, entry: CacheEntry, ttl: float) -> None: ...
 
 
 class DjangoCacheStore:
@@ -130,9 +130,9 @@ class DjangoCacheStore:
         entry = caches[self.alias].get(key)
         return entry if isinstance(entry, CacheEntry) else None
 
-    def set(self, key: str, entry: CacheEntry, expires_at: float) -> None:
-        # Whole seconds, rounded down: the entry never outlives the token's `exp`.
-        timeout = math.floor(expires_at - tokens.now())
+    def set(self, key: str, entry: CacheEntry, ttl: float) -> None:
+        # Whole seconds, rounded down (callers already bound `ttl` by the token's `exp`).
+        timeout = math.floor(ttl)
         if timeout >= 1:
             caches[self.alias].set(key, entry, timeout)
 
@@ -156,9 +156,9 @@ class ProcessStore:
             self._entries.move_to_end(key)
             return found[1]
 
-    def set(self, key: str, entry: CacheEntry, expires_at: float) -> None:
+    def set(self, key: str, entry: CacheEntry, ttl: float) -> None:
         with self._lock:
-            self._entries[key] = (expires_at, entry)
+            self._entries[key] = (tokens.now() + ttl, entry)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -316,18 +316,20 @@ class RemoteJWTAuthentication(BaseAuthentication):
                 if mode == "remote" and negative_ttl:
                     # A flood of one bad token reaches the auth server once per negative TTL.
                     rejected = CacheEntry(None, None, 0.0, str(exc.detail))
-                    store.set(key, rejected, tokens.now() + negative_ttl)
+                    store.set(key, rejected, negative_ttl)
                 raise
         user = sync_user(verified)
         if self.cache_ttl > 0:
             current = tokens.now()
-            fresh_until = current + self.cache_ttl
-            # Remote: reuse the server's answer for min(TTL, time to `exp`).
-            # Local: the claims stay valid until `exp`; the user is re-read after the TTL.
-            expires = (
-                min(fresh_until, verified.expires_at) if mode == "remote" else (verified.expires_at)
-            )
-            store.set(key, CacheEntry(verified, user, min(fresh_until, expires)), expires)
+            to_exp = verified.expires_at - current
+            if mode == "remote":
+                # The server's answer is reused for min(TTL, whole seconds left until `exp`).
+                ttl = min(self.cache_ttl, math.floor(to_exp))
+                store.set(key, CacheEntry(verified, user, current + ttl), ttl)
+            else:
+                # The claims stay valid until `exp`; the local user is re-read after the TTL.
+                fresh_until = current + min(self.cache_ttl, to_exp)
+                store.set(key, CacheEntry(verified, user, fresh_until), to_exp)
         return verified, user
 
     def _result(

@@ -265,7 +265,7 @@ def test_concurrent_misses_for_one_token_make_one_call(
     def worker() -> None:
         try:
             barrier.wait()
-            user, auth = RemoteJWTAuthentication().authenticate_credentials(account.access_token)
+            user, _ = RemoteJWTAuthentication().authenticate_credentials(account.access_token)
             results.append(str(getattr(user, "auth_user_id", "")))
         except BaseException as exc:
             errors.append(exc)

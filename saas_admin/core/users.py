@@ -15,7 +15,8 @@ from core.tokens import VerifiedToken
 def sync_user(verified: VerifiedToken) -> AbstractBaseUser:
     """Get or create the local user; update only the fields that changed (no write when
     nothing did). An e-mail change keeps the same local user: the key is the id."""
-    model = get_user_model()
+    # Any user model with a unique field for the auth server's id (AUTH_USER_ID_FIELD).
+    model: type[AbstractBaseUser] = get_user_model()
     id_field = client_settings().user_id_field
     wanted = verified.user_fields()
     manager = model._default_manager
@@ -38,7 +39,7 @@ def _create(
     model: type[AbstractBaseUser], id_field: str, verified: VerifiedToken, wanted: dict[str, Any]
 ) -> AbstractBaseUser | None:
     fields: dict[str, Any] = {id_field: verified.user_id, **wanted}
-    username_field = model.USERNAME_FIELD
+    username_field: str = getattr(model, "USERNAME_FIELD", "username")
     if username_field not in fields:
         # A stable, unique username that no e-mail change can collide with.
         fields[username_field] = str(verified.user_id)

@@ -64,7 +64,7 @@ def remint(server: AuthServerProcess, token: str, **changes: Any) -> str:
 
 
 def bearer(token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
 
 
 def now() -> int:

@@ -71,7 +71,7 @@ def test_a_valid_token_authenticates_and_syncs_the_local_user(
     mode: str, settings: Settings, api: APIClient, account: Account
 ) -> None:
     settings.AUTH_VERIFY_MODE = mode
-    response = api.get("/protected", **bearer(account.access_token))
+    response = api.get("/protected", headers=bearer(account.access_token))
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["mode"] == mode
@@ -96,7 +96,7 @@ def test_the_projects_verify_endpoint_uses_the_default_classes(
 ) -> None:
     settings.ROOT_URLCONF = "config.urls"
     assert api.get("/api/auth/verify").status_code in (401, 403)
-    response = api.get("/api/auth/verify", **bearer(account.access_token))
+    response = api.get("/api/auth/verify", headers=bearer(account.access_token))
     assert response.status_code == 200
     assert response.json()["authUserId"] == account.user_id
 
@@ -131,8 +131,8 @@ def test_missing_malformed_and_bad_headers(
     mode: str, header: str | None, status: int, settings: Settings, api: APIClient
 ) -> None:
     settings.AUTH_VERIFY_MODE = mode
-    extra = {"HTTP_AUTHORIZATION": header} if header is not None else {}
-    response = api.get("/protected", **extra)
+    headers = {"Authorization": header} if header is not None else {}
+    response = api.get("/protected", headers=headers)
     assert response.status_code == status
     assert response["WWW-Authenticate"].startswith("Bearer")
 
@@ -144,7 +144,7 @@ def test_a_tampered_token_is_401(
     settings.AUTH_VERIFY_MODE = mode
     head, payload, signature = account.access_token.split(".")
     flipped = ("A" if signature[5] != "A" else "B").join([signature[:5], signature[6:]])
-    response = api.get("/protected", **bearer(f"{head}.{payload}.{flipped}"))
+    response = api.get("/protected", headers=bearer(f"{head}.{payload}.{flipped}"))
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
 
@@ -155,8 +155,8 @@ def test_optional_authentication(
 ) -> None:
     settings.AUTH_VERIFY_MODE = mode
     assert api.get("/optional").json() == {"anonymous": True}
-    assert api.get("/optional", **bearer("garbage.token.here")).json() == {"anonymous": True}
-    body = api.get("/optional", **bearer(account.access_token)).json()
+    assert api.get("/optional", headers=bearer("garbage.token.here")).json() == {"anonymous": True}
+    body = api.get("/optional", headers=bearer(account.access_token)).json()
     assert body["anonymous"] is False
     assert body["authUserId"] == account.user_id
 
@@ -174,7 +174,7 @@ def test_tokens_sharing_their_first_40_characters_map_to_their_own_users(
     assert a[:40] == b[:40] and a != b
     for _ in range(2):  # the second round is served from the cache
         for acc in (account, other_account):
-            body = api.get("/cached", **bearer(acc.access_token)).json()
+            body = api.get("/cached", headers=bearer(acc.access_token)).json()
             assert body["authUserId"] == acc.user_id
             assert body["user"]["email"] == acc.email
 
@@ -186,7 +186,7 @@ def test_remote_mode_caches_the_servers_answer(
     api: APIClient, account: Account, me_calls: list[str]
 ) -> None:
     for _ in range(5):
-        assert api.get("/protected", **bearer(account.access_token)).status_code == 200
+        assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
     assert len(me_calls) == 1
 
 
@@ -197,7 +197,7 @@ def test_invalid_tokens_are_cached_briefly(
     # server can say it is bad.
     forged = remint(auth_server, account.access_token, sid="00000000-0000-4000-8000-000000000000")
     for _ in range(5):
-        assert api.get("/protected", **bearer(forged)).status_code == 401
+        assert api.get("/protected", headers=bearer(forged)).status_code == 401
     assert len(me_calls) == 1
 
 
@@ -207,14 +207,14 @@ def test_the_cache_entry_never_outlives_the_tokens_exp(
     exp = now() + 2
     short = remint(auth_server, account.access_token, exp=exp)
     # CachedRemoteJWTAuthentication: a 300-second class TTL against 2 seconds of token life.
-    assert api.get("/cached", **bearer(short)).status_code == 200
+    assert api.get("/cached", headers=bearer(short)).status_code == 200
     key = cache_key(short, 300)
     assert cache.get(key) is not None
     while time.time() < exp + 1:
         time.sleep(0.2)
     # The cache backend itself has dropped it: its TTL was bounded by `exp`.
     assert cache.get(key) is None
-    assert api.get("/cached", **bearer(short)).status_code == 401
+    assert api.get("/cached", headers=bearer(short)).status_code == 401
     # The expired token was refused locally, without asking the server again.
     assert len(me_calls) == 1
 
@@ -229,12 +229,12 @@ def test_an_expired_token_is_rejected_even_when_cached(
     clock: Callable[[float], None],
 ) -> None:
     settings.AUTH_VERIFY_MODE = mode
-    assert api.get("/cached", **bearer(account.access_token)).status_code == 200
+    assert api.get("/cached", headers=bearer(account.access_token)).status_code == 200
     exp = int(tokens.unverified_claims(account.access_token)["exp"])
     clock(exp - time.time() + 1)  # one second past `exp`
     if mode == "remote":
         assert cache.get(cache_key(account.access_token, 300)) is not None  # still cached
-    response = api.get("/cached", **bearer(account.access_token))
+    response = api.get("/cached", headers=bearer(account.access_token))
     assert response.status_code == 401
     assert response.json()["detail"] == "Token has expired"
     assert len(me_calls) == (1 if mode == "remote" else 0)
@@ -244,13 +244,13 @@ def test_a_logout_is_seen_by_remote_mode_within_the_class_ttl(
     api: APIClient, account: Account
 ) -> None:
     client = AuthServerClient()
-    assert api.get("/short-ttl", **bearer(account.access_token)).status_code == 200
-    assert api.get("/cached", **bearer(account.access_token)).status_code == 200
+    assert api.get("/short-ttl", headers=bearer(account.access_token)).status_code == 200
+    assert api.get("/cached", headers=bearer(account.access_token)).status_code == 200
     client.logout(account.refresh_token)
     # The 5-minute class still serves its cached answer: the documented trade-off.
-    assert api.get("/cached", **bearer(account.access_token)).status_code == 200
+    assert api.get("/cached", headers=bearer(account.access_token)).status_code == 200
     time.sleep(1.2)  # the 1-second class's TTL
-    assert api.get("/short-ttl", **bearer(account.access_token)).status_code == 401
+    assert api.get("/short-ttl", headers=bearer(account.access_token)).status_code == 401
 
 
 @pytest.mark.django_db(transaction=True)
@@ -308,12 +308,12 @@ def test_an_email_change_keeps_the_same_local_user(
 ) -> None:
     settings.AUTH_VERIFY_MODE = mode
     account = new_account(auth_server, smtp_sink)
-    first = api.get("/protected", **bearer(account.access_token)).json()
+    first = api.get("/protected", headers=bearer(account.access_token)).json()
     new_email = "changed-" + account.email
     change_in_auth_db(auth_server, account.user_id, email=new_email, first_name="Annie")
     # A new token (a new login) carries the new e-mail.
     token = AuthServerClient().login(new_email, PASSWORD)["accessToken"]
-    second = api.get("/protected", **bearer(token)).json()
+    second = api.get("/protected", headers=bearer(token)).json()
     assert second["user"]["id"] == first["user"]["id"]
     assert second["user"]["email"] == new_email
     users = get_user_model()._default_manager.filter(auth_user_id=account.user_id)
@@ -332,13 +332,13 @@ def test_no_query_on_the_steady_path_and_no_write_when_nothing_changed(
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     settings.AUTH_VERIFY_MODE = mode
-    assert api.get("/protected", **bearer(account.access_token)).status_code == 200
+    assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
     with django_assert_num_queries(0):
-        assert api.get("/protected", **bearer(account.access_token)).status_code == 200
+        assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
     # A new token of the same, unchanged user: one lookup, no write.
     token = AuthServerClient().refresh_token(account.refresh_token)["accessToken"]
     with CaptureQueriesContext(connection) as queries:
-        assert api.get("/protected", **bearer(token)).status_code == 200
+        assert api.get("/protected", headers=bearer(token)).status_code == 200
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     assert statements == ["SELECT"]
 
@@ -348,10 +348,10 @@ def test_a_locally_deactivated_user_is_refused(
     mode: str, settings: Settings, api: APIClient, account: Account
 ) -> None:
     settings.AUTH_VERIFY_MODE = "local"
-    assert api.get("/protected", **bearer(account.access_token)).status_code == 200
+    assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
     get_user_model()._default_manager.filter(auth_user_id=account.user_id).update(is_active=False)
     settings.AUTH_VERIFY_MODE = mode  # a settings change also empties the caches
-    response = api.get("/protected", **bearer(account.access_token))
+    response = api.get("/protected", headers=bearer(account.access_token))
     if mode == "remote":
         # The auth server says the user is active: remote mode syncs the flag back.
         assert response.status_code == 200

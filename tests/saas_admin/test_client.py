@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -155,10 +156,11 @@ def test_password_reset_methods(
     if not _has_password_reset(auth_server):
         # The auth server does not serve the contract's password reset yet: the client
         # reports a deployment mismatch (502), neither a 401 nor an outage.
-        for call in (
+        calls: list[Callable[[], object]] = [
             lambda: client.request_password_reset(account.email),
             lambda: client.reset_password("some-token", "a brand new passphrase"),
-        ):
+        ]
+        for call in calls:
             with pytest.raises(AuthServerError) as exc:
                 call()
             assert exc.value.status_code == 502

@@ -30,7 +30,7 @@ def local_mode(settings: Settings) -> None:
 
 
 def get(api: APIClient, token: str) -> int:
-    return int(api.get("/protected", **bearer(token)).status_code)
+    return int(api.get("/protected", headers=bearer(token)).status_code)
 
 
 def verifier() -> LocalVerifier:
@@ -78,7 +78,7 @@ def test_algorithm_confusion_and_none_are_refused(
     )
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     assert get(api, f"{signing_input}.{b64(mac)}") == 401
-    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": header["kid"]})
+    unsigned = jwt.encode(claims, "", algorithm="none", headers={"kid": header["kid"]})
     assert get(api, unsigned) == 401
 
 
@@ -139,7 +139,7 @@ def test_an_unknown_kid_refetches_the_jwks_once_and_rate_limited(
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     for n in range(5):
         forged = jwt.encode(claims, stranger, algorithm="RS256", headers={"kid": f"forged-{n}"})
-        response = api.get("/protected", **bearer(forged))
+        response = api.get("/protected", headers=bearer(forged))
         assert response.status_code == 503
         assert int(response["Retry-After"]) >= 1
     assert verifier().keys.fetches == 2

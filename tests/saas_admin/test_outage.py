@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,16 +61,16 @@ def test_a_stopped_server_gives_503_then_the_breaker_opens_and_closes(
 
     # Connection refused: 503 + Retry-After, never 401 (that would log the user out), and
     # never anonymous for the optional class either.
-    assert_503(api.get(view, **bearer(account.access_token)))
+    assert_503(api.get(view, headers=bearer(account.access_token)))
     assert get_auth_client().breaker.state == "closed"
-    assert_503(api.get(view, **bearer(account.access_token)))
+    assert_503(api.get(view, headers=bearer(account.access_token)))
     assert get_auth_client().breaker.state == "open"
-    assert_503(api.get(view, **bearer(account.access_token)))  # fails fast while open
+    assert_503(api.get(view, headers=bearer(account.access_token)))  # fails fast while open
 
     own_server.start()
     time.sleep(COOLDOWN + 0.1)
     assert get_auth_client().breaker.state == "half-open"
-    response = api.get(view, **bearer(account.access_token))
+    response = api.get(view, headers=bearer(account.access_token))
     assert response.status_code == 200
     assert response.json()["authUserId"] == account.user_id
     assert get_auth_client().breaker.state == "closed"
@@ -84,13 +84,13 @@ def test_local_mode_needs_the_server_only_for_the_keys(
     settings.AUTH_SERVICE_URL = own_server.base_url
     settings.AUTH_JWT_ISSUER = own_server.base_url
     settings.AUTH_VERIFY_MODE = "local"
-    assert api.get("/protected", **bearer(account.access_token)).status_code == 200
+    assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
     own_server.stop()
     # Keys already known: tokens still verify, even one never seen before.
-    assert api.get("/protected", **bearer(other.access_token)).status_code == 200
+    assert api.get("/protected", headers=bearer(other.access_token)).status_code == 200
     # A process that has no keys yet and cannot fetch them: 503, not 401.
     settings.AUTH_JWKS_LIFESPAN = 301  # a settings change: a fresh process state
-    assert_503(api.get("/protected", **bearer(account.access_token)))
+    assert_503(api.get("/protected", headers=bearer(account.access_token)))
 
 
 def test_a_hanging_server_times_out_into_503_and_the_breaker_stops_waiting(
@@ -100,11 +100,11 @@ def test_a_hanging_server_times_out_into_503_and_the_breaker_stops_waiting(
     settings.AUTH_SERVICE_TIMEOUT = 0.5
     settings.AUTH_CIRCUIT_BREAKER_THRESHOLD = 2
     settings.AUTH_CIRCUIT_BREAKER_COOLDOWN = 30
-    assert_503(api.get("/protected", **bearer(account.access_token)))
-    assert_503(api.get("/protected", **bearer(account.access_token)))
+    assert_503(api.get("/protected", headers=bearer(account.access_token)))
+    assert_503(api.get("/protected", headers=bearer(account.access_token)))
     assert hanging.accepted == 2
     # Open: the third request fails at once, without even connecting.
-    response = api.get("/protected", **bearer(account.access_token))
+    response = api.get("/protected", headers=bearer(account.access_token))
     assert_503(response)
     assert int(response["Retry-After"]) > 1  # the rest of the 30-second cool-down
     assert hanging.accepted == 2
@@ -114,11 +114,12 @@ def test_client_methods_raise_unavailable_not_authentication_failed(
     hanging: HangingServer,
 ) -> None:
     client = AuthServerClient(hanging.base_url, timeout=0.3)
-    for call in (
+    calls: list[Callable[[], object]] = [
         lambda: client.login("a@example.com", "a long passphrase"),
         lambda: client.verify_token("a.b.c"),
         lambda: client.refresh_token("r"),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(AuthServiceUnavailable) as exc:
             call()
         assert exc.value.status_code == 503

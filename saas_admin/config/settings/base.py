@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REPO_ROOT = BASE_DIR.parent
+# The same .env as the auth server's (see .env.example); real environment variables win.
+load_dotenv(REPO_ROOT / ".env", override=False)
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -301,6 +301,7 @@ class RemoteJWTAuthentication(BaseAuthentication):
         if len(parts[1]) > client_settings().max_token_bytes:
             raise AuthenticationFailed("Invalid token", "invalid_token")
         try:
+            # A JWT is ASCII; anything else is not a token and must not reach a header.
             return parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise AuthenticationFailed("Invalid token", "invalid_token") from None
@@ -364,6 +365,7 @@ class RemoteJWTAuthentication(BaseAuthentication):
     def _result(
         self, user: AbstractBaseUser, verified: VerifiedToken, token: str
     ) -> tuple[AbstractBaseUser, AuthToken]:
+        # A valid token is not enough: a deactivated local account stays out.
         if not user.is_active:
             raise AuthenticationFailed("User inactive or deleted", "user_inactive")
         # A copy per request: a cached instance is shared by threads and later requests.

@@ -140,8 +140,8 @@ class JWKSCache:
     rotated key, and a 401 would log its users out. On an outage the last keys stay in use.
 
     Not PyJWT's PyJWKClient: it fetches through urllib (no pool, no breaker, no 503 mapping),
-    drops its key set when a refresh fails after expiry, and reports "cooling down" and
-    "no such key" as one error. Parsing is PyJWT's (PyJWKSet).
+    stops verifying altogether when the server is down after its cached set expired, and
+    reports "cooling down" and "no such key" as one error. Parsing is PyJWT's (PyJWKSet).
     """
 
     def __init__(
@@ -173,7 +173,8 @@ class JWKSCache:
             wait = self._last_fetch + self.refetch_cooldown - self._clock()
             if wait > 0:
                 raise SigningKeyNotYetKnown(retry_after=wait)
-            self._refresh(keep_stale=True)
+            # An outage now is a 503 (raised), never "unknown key" (401).
+            self._refresh(keep_stale=False)
             found = self._keys.get(kid)
             if found is None:
                 raise AuthenticationFailed("Invalid token", "invalid_token")

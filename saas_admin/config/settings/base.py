@@ -82,12 +82,11 @@ TEMPLATES: list[dict[str, Any]] = [
 
 # DATABASE_URL: postgresql://... in production; SQLite in DATA_DIR by default.
 DATA_DIR = Path(os.environ.get("DATA_DIR") or REPO_ROOT / "data")
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'saas_admin.sqlite3'}",
-        conn_max_age=60,
-    )
-}
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if not DATABASE_URL:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASE_URL = f"sqlite:///{DATA_DIR / 'saas_admin.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The local user mirrors the auth server's user, found by its id (never by e-mail).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from auth_server.models import User as AuthUser
 from core import tokens
 from core.auth_client import AuthServerClient
-from core.authentication import AuthToken, RemoteJWTAuthentication
+from core.authentication import AuthToken, RemoteJWTAuthentication, reset_state
 from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.helpers import Account, bearer, new_account, now, remint
 from tests.support.auth_process import AuthServerProcess
@@ -357,3 +358,24 @@ def test_a_locally_deactivated_user_is_refused(
         assert response.status_code == 200
     else:
         assert response.status_code == 401
+
+
+# -- Redis: the remote cache shared by every process -----------------------------------------
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL (CI's second run does)"
+)
+def test_remote_entries_live_in_redis_for_every_process_with_a_bounded_ttl(
+    api: APIClient, account: Account, auth_server: AuthServerProcess, me_calls: list[str]
+) -> None:
+    short = remint(auth_server, account.access_token, exp=now() + 30)
+    assert api.get("/cached", headers=bearer(short)).status_code == 200
+    assert 0 < cache.ttl(cache_key(short, 300)) <= 30  # type: ignore[attr-defined]
+    assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
+    assert 0 < cache.ttl(cache_key(account.access_token, 60)) <= 60  # type: ignore[attr-defined]
+    # Another process (a fresh process state, as on another replica) finds them in Redis.
+    reset_state()
+    assert api.get("/cached", headers=bearer(short)).status_code == 200
+    assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
+    assert len(me_calls) == 2

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench bench-client clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy auth_server tests bench
+	$(VENV)/bin/mypy auth_server tests bench saas_admin
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -33,6 +33,10 @@ format: install
 
 bench: install
 	$(PY) -m bench.auth_server
+
+## SaaS Admin / client library: what authentication costs a DRF endpoint (about a minute).
+bench-client: install
+	$(PY) bench/auth_overhead.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

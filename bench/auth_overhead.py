@@ -1,0 +1,196 @@
+"""What authentication costs a DRF endpoint: one run, side by side.
+
+    .venv/bin/python bench/auth_overhead.py        (or: make bench-client)
+
+Starts a real auth server (SQLite, one uvicorn worker) and the SaaS Admin serving one small
+DRF endpoint (uvicorn, one worker, WSGI thread pool), both on free loopback ports, then
+measures requests/s and p50/p99 latency with concurrent keep-alive HTTP clients for: no
+authentication; `local` mode; `remote` mode with a warm cache; `remote` with a cold cache
+(cache_ttl = 0: every request asks GET /api/auth/me). Each client has its own token (its own
+login), so single-flight never merges the cold calls. Rounds are interleaved so that drift
+hits every case alike. Prints each case as a ratio to no authentication.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.auth_process import AuthServerProcess  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+
+CASES = ["none", "local", "remote-warm", "remote-cold"]
+ADMIN_PASSWORD = "bench-admin-passphrase-1234"  # noqa: S105 (a throw-away local server)
+
+
+@dataclass
+class Sample:
+    count: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+
+def start_saas_admin(workdir: Path, auth: AuthServerProcess) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'saas_admin'}{os.pathsep}{ROOT}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "ENVIRONMENT": "test",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": f"sqlite:///{workdir / 'saas_admin.sqlite3'}",
+        "AUTH_SERVICE_URL": auth.base_url,
+        "AUTH_JWT_ISSUER": auth.base_url,
+    }
+    # The embedded default: a process-local cache (REDIS_URL would make it Redis).
+    env.pop("REDIS_URL", None)
+    subprocess.run(
+        [sys.executable, str(ROOT / "saas_admin" / "manage.py"), "migrate", "-v", "0"],
+        env=env, check=True, timeout=120,
+    )  # fmt: skip
+    log = (workdir / "saas_admin.log").open("ab")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "auth_overhead_app:application",
+            "--app-dir", str(ROOT / "bench"), "--interface", "wsgi",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log",
+        ],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((workdir / "saas_admin.log").read_text())
+        try:
+            if httpx.get(f"{base}/none", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("the SaaS Admin did not start")
+
+
+def run_case(port: int, path: str, tokens: list[str], seconds: float) -> Sample:
+    """len(tokens) clients, each on its own keep-alive connection, for `seconds`."""
+    sample = Sample()
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    errors: list[str] = []
+
+    def client(token: str) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}"} if path != "/none" else {}
+        mine: list[float] = []
+        while (started := time.perf_counter()) < stop:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - started)
+            if response.status != 200:
+                errors.append(f"{path}: HTTP {response.status}")
+                break
+        connection.close()
+        with lock:
+            sample.latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sample.seconds = time.perf_counter() - began
+    sample.count = len(sample.latencies)
+    if errors:
+        raise RuntimeError(errors[0])
+    return sample
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per case and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-auth-overhead-"))
+    auth = AuthServerProcess(
+        f"sqlite:///{workdir / 'auth.sqlite3'}", workdir / "auth", admin_password=ADMIN_PASSWORD
+    )
+    saas: subprocess.Popen[bytes] | None = None
+    try:
+        auth.migrate().start()
+        auth.create_admin()
+        with httpx.Client(base_url=auth.base_url, timeout=30) as http:
+            tokens = []
+            for _ in range(args.clients):
+                response = http.post(
+                    "/api/auth/login",
+                    json={"email": "admin@rozitech.com", "password": ADMIN_PASSWORD},
+                )
+                response.raise_for_status()
+                tokens.append(response.json()["data"]["accessToken"])
+        saas, base = start_saas_admin(workdir, auth)
+        port = int(base.rsplit(":", 1)[1])
+        print(
+            f"{args.clients} concurrent clients, {args.rounds} rounds x {args.seconds:g} s per "
+            f"case; auth server and SaaS Admin: one uvicorn worker each; {os.cpu_count()} CPUs"
+        )
+        for case in CASES:  # warm-up: connections, JWKS, caches, the local user
+            run_case(port, f"/{case}", tokens, 0.5)
+        results = {case: Sample() for case in CASES}
+        for round_number in range(args.rounds):
+            # Rotated each round: no case always runs right after the heavy cold one.
+            shift = round_number % len(CASES)
+            for case in CASES[shift:] + CASES[:shift]:
+                sample = run_case(port, f"/{case}", tokens, args.seconds)
+                total = results[case]
+                total.count += sample.count
+                total.seconds += sample.seconds
+                total.latencies.extend(sample.latencies)
+        base_rps = results["none"].count / results["none"].seconds
+        base_p50 = statistics.median(results["none"].latencies)
+        base_p99 = percentile(results["none"].latencies, 0.99)
+        print(
+            f"{'case':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   ratio to none: req/s  p50  p99"
+        )
+        for case in CASES:
+            result = results[case]
+            rps = result.count / result.seconds
+            p50 = statistics.median(result.latencies)
+            p99 = percentile(result.latencies, 0.99)
+            print(
+                f"{case:<14}{rps:>9.0f}{p50 * 1000:>9.2f}{p99 * 1000:>9.2f}"
+                f"   {rps / base_rps:>24.2f} {p50 / base_p50:>4.2f} {p99 / base_p99:>4.2f}"
+            )
+    finally:
+        if saas is not None:
+            saas.terminate()
+            saas.wait(timeout=10)
+        auth.stop()
+
+
+if __name__ == "__main__":
+    main()

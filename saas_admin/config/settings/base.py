@@ -1,0 +1,145 @@
+"""Settings of the SaaS Admin, read once from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+REPO_ROOT = BASE_DIR.parent
+# The same .env as the auth server's (see .env.example); real environment variables win.
+load_dotenv(REPO_ROOT / ".env", override=False)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return (
+        default if value is None or value == "" else value.strip().lower() in {"1", "true", "yes"}
+    )
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+ENVIRONMENT = os.environ.get("ENVIRONMENT", "development")
+DEBUG = env_bool("DJANGO_DEBUG", ENVIRONMENT == "development")
+_secret = os.environ.get("DJANGO_SECRET_KEY", "")
+if not _secret:
+    # A secret with a default would sign sessions/CSRF tokens anyone can forge.
+    if ENVIRONMENT == "production":
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("ENVIRONMENT=production requires DJANGO_SECRET_KEY")
+    _secret = "insecure-development-only-secret-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = _secret
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "core",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES: list[dict[str, Any]] = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# DATABASE_URL: postgresql://... in production; SQLite in DATA_DIR by default.
+DATA_DIR = Path(os.environ.get("DATA_DIR") or REPO_ROOT / "data")
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if not DATABASE_URL:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASE_URL = f"sqlite:///{DATA_DIR / 'saas_admin.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The local user mirrors the auth server's user, found by its id (never by e-mail).
+AUTH_USER_MODEL = "accounts.User"
+
+# Cache: Redis (shared by every replica) when REDIS_URL is set, process memory otherwise.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES: dict[str, Any] = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "saas_admin"),
+            "OPTIONS": {
+                # A Redis outage degrades to cache misses instead of failing every request.
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.authentication.RemoteJWTAuthentication",
+        # Django sessions: the Django admin's staff users, logged in locally.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# --- The client library (core/): every setting documented in .env.example ---------------
+AUTH_SERVICE_URL = os.environ.get("AUTH_SERVICE_URL", "http://localhost:4000")
+AUTH_SERVICE_TIMEOUT = float(os.environ.get("AUTH_SERVICE_TIMEOUT", "5"))
+AUTH_SERVICE_CONNECT_TIMEOUT = float(os.environ.get("AUTH_SERVICE_CONNECT_TIMEOUT", "2"))
+AUTH_SERVICE_POOL_SIZE = int(os.environ.get("AUTH_SERVICE_POOL_SIZE", "20"))
+AUTH_CIRCUIT_BREAKER_THRESHOLD = int(os.environ.get("AUTH_CIRCUIT_BREAKER_THRESHOLD", "5"))
+AUTH_CIRCUIT_BREAKER_COOLDOWN = float(os.environ.get("AUTH_CIRCUIT_BREAKER_COOLDOWN", "30"))
+AUTH_VERIFY_MODE = os.environ.get("AUTH_VERIFY_MODE", "remote")
+# Expected `iss` and `aud` of access tokens (local mode). Issuer default: AUTH_SERVICE_URL.
+AUTH_JWT_ISSUER = os.environ.get("AUTH_JWT_ISSUER", "")
+AUTH_JWT_AUDIENCE = os.environ.get("AUTH_JWT_AUDIENCE", "rozitech")
+AUTH_JWT_LEEWAY = int(os.environ.get("AUTH_JWT_LEEWAY", "0"))
+AUTH_JWKS_LIFESPAN = float(os.environ.get("AUTH_JWKS_LIFESPAN", "300"))
+AUTH_JWKS_REFETCH_COOLDOWN = float(os.environ.get("AUTH_JWKS_REFETCH_COOLDOWN", "30"))
+AUTH_NEGATIVE_CACHE_TTL = int(os.environ.get("AUTH_NEGATIVE_CACHE_TTL", "10"))
+AUTH_CACHE_ALIAS = os.environ.get("AUTH_CACHE_ALIAS", "default")
+AUTH_USER_ID_FIELD = "auth_user_id"

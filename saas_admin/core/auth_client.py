@@ -1,0 +1,314 @@
+"""AuthServerClient: the auth server's HTTP API for Django services, with its errors mapped
+onto DRF exceptions.
+
+    from core.auth_client import get_auth_client
+    identity = get_auth_client().verify_token(access_token)
+
+Outages (connection refused, timeout, 5xx, breaker open) raise `AuthServiceUnavailable`
+(503 with Retry-After), never `AuthenticationFailed`: an outage must not log users out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from rest_framework import status
+from rest_framework.exceptions import (
+    APIException,
+    AuthenticationFailed,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
+from rest_framework.settings import api_settings
+
+from core.breaker import CircuitBreaker, CircuitOpen
+from core.conf import ClientSettings, client_settings
+
+logger = logging.getLogger("core.auth_client")
+
+__all__ = [
+    "AuthServerClient",
+    "AuthServerError",
+    "AuthServiceUnavailable",
+    "EmailAlreadyExists",
+    "get_auth_client",
+    "reset_auth_client",
+]
+
+
+class AuthServiceUnavailable(APIException):
+    """The auth server cannot answer now: 503 with Retry-After (DRF sends `wait` as it)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The authentication service is temporarily unavailable; please retry."
+    default_code = "auth_service_unavailable"
+
+    def __init__(self, detail: str | None = None, retry_after: float = 1.0) -> None:
+        super().__init__(detail)
+        # DRF's exception handler turns `wait` into the Retry-After header.
+        self.wait = max(1, math.ceil(retry_after))
+
+
+class EmailAlreadyExists(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "An account with this email already exists"
+    default_code = "email_exists"
+
+
+class AuthServerError(APIException):
+    """The auth server answered something this client does not expect (404, 3xx, not JSON):
+    a deployment or version mismatch, not the caller's fault."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "Unexpected answer from the authentication service"
+    default_code = "auth_server_error"
+
+
+def _envelope(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _server_retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+class AuthServerClient:
+    """One pooled, keep-alive HTTP session to the auth server; thread-safe; share it."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        pool_size: int | None = None,
+        breaker: CircuitBreaker | None = None,
+        conf: ClientSettings | None = None,
+    ) -> None:
+        conf = conf or client_settings()
+        self.base_url = (base_url or conf.service_url).rstrip("/")
+        read_timeout = timeout if timeout is not None else conf.timeout
+        connect = connect_timeout if connect_timeout is not None else conf.connect_timeout
+        self.timeout: tuple[float, float] = (min(connect, read_timeout), read_timeout)
+        self.breaker = breaker or CircuitBreaker(conf.breaker_threshold, conf.breaker_cooldown)
+        size = pool_size or conf.pool_size
+        session = requests.Session()
+        # max_retries=0: urllib3 never re-sends a request on its own, so a POST (login,
+        # refresh, signup) is never sent twice; only GETs are retried, below.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=size, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        # Shared by every user of this process: never keep cookies from one call for the next.
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        # No proxies or .netrc credentials from the environment: we talk to one known host.
+        session.trust_env = False
+        session.headers.update({"Accept": "application/json", "User-Agent": "rozitech-core/1"})
+        self.session = session
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the nine operations -------------------------------------------------------------
+
+    def verify_token(self, access_token: str) -> dict[str, Any]:
+        """{user, organization, licenses} of a valid access token (GET /api/auth/me)."""
+        return self._call("GET", "/api/auth/me", token=access_token)
+
+    def refresh_token(self, refresh_token: str) -> dict[str, Any]:
+        """{accessToken, refreshToken, tokenType, expiresIn}; the refresh token is rotated."""
+        return self._call("POST", "/api/auth/refresh", json={"refreshToken": refresh_token})
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        """{accessToken, refreshToken, tokenType, expiresIn, user, organization, licenses}."""
+        return self._call("POST", "/api/auth/login", json={"email": email, "password": password})
+
+    def signup(
+        self,
+        email: str,
+        password: str,
+        first_name: str,
+        last_name: str,
+        company: str,
+        phone: str | None = None,
+        products: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """{userId, email, organizationId, emailVerified, message}; a code is e-mailed."""
+        body: dict[str, Any] = {
+            "email": email,
+            "password": password,
+            "firstName": first_name,
+            "lastName": last_name,
+            "company": company,
+        }
+        if phone:
+            body["phone"] = phone
+        if products is not None:
+            body["products"] = products
+        return self._call("POST", "/api/auth/signup", json=body)
+
+    def logout(self, refresh_token: str) -> dict[str, Any]:
+        """Revoke the refresh token's session (idempotent)."""
+        return self._call("POST", "/api/auth/logout", json={"refreshToken": refresh_token})
+
+    def verify_email(self, email: str, code: str) -> dict[str, Any]:
+        return self._call("POST", "/api/auth/verify-email", json={"email": email, "code": code})
+
+    def request_password_reset(self, email: str) -> dict[str, Any]:
+        """Always succeeds for a well-formed e-mail (no account enumeration)."""
+        return self._call("POST", "/api/auth/forgot-password", json={"email": email})
+
+    def reset_password(self, token: str, password: str) -> dict[str, Any]:
+        return self._call(
+            "POST", "/api/auth/reset-password", json={"token": token, "password": password}
+        )
+
+    def health_check(self) -> dict[str, Any]:
+        """The /health body (healthy or unhealthy); {status: "unreachable", error} when the
+        server cannot be reached. Never raises; bypasses the breaker (it is the probe)."""
+        try:
+            response = self.session.get(
+                f"{self.base_url}/health", timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            return {"status": "unreachable", "error": type(exc).__name__}
+        body = _envelope(response)
+        if not body:
+            return {"status": "unreachable", "error": f"HTTP {response.status_code}"}
+        return body
+
+    def fetch_jwks(self) -> dict[str, Any]:
+        """The public signing keys (/.well-known/jwks.json), for local verification."""
+        return self._call("GET", "/.well-known/jwks.json", enveloped=False)
+
+    # -- transport and error mapping ---------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        token: str | None = None,
+        enveloped: bool = True,
+    ) -> dict[str, Any]:
+        try:
+            self.breaker.before_call()
+        except CircuitOpen as exc:
+            raise AuthServiceUnavailable(retry_after=exc.retry_after) from None
+        recorded = False
+        try:
+            response = self._send(method, path, json=json, token=token)
+            if response.status_code >= 500:
+                self.breaker.record_failure()
+                recorded = True
+                logger.warning("Auth server %s %s -> %s", method, path, response.status_code)
+                raise AuthServiceUnavailable(retry_after=self._retry_after(response))
+            self.breaker.record_success()
+            recorded = True
+        except requests.RequestException as exc:
+            self.breaker.record_failure()
+            recorded = True
+            logger.warning("Auth server %s %s failed: %s", method, path, type(exc).__name__)
+            raise AuthServiceUnavailable(retry_after=self._retry_after(None)) from exc
+        finally:
+            if not recorded:
+                # Something unexpected happened locally: do not leave a half-open trial stuck.
+                self.breaker.record_failure()
+        return self._data(response, enveloped)
+
+    def _send(
+        self, method: str, path: str, *, json: dict[str, Any] | None, token: str | None
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
+        url = f"{self.base_url}{path}"
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                # No redirects: a bearer token is only ever sent to the configured server.
+                return self.session.request(
+                    method, url, json=json, headers=headers, timeout=self.timeout,
+                    allow_redirects=False,
+                )  # fmt: skip
+            except requests.ConnectionError as exc:
+                # A GET is idempotent: retry once on a dropped (e.g. stale keep-alive)
+                # connection. Never after a timeout: the server may simply be slow.
+                if attempt + 1 < attempts and not isinstance(exc, requests.Timeout):
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_after(self, response: requests.Response | None) -> float:
+        server_value = _server_retry_after(response) if response is not None else None
+        return server_value or self.breaker.retry_after() or 1.0
+
+    @staticmethod
+    def _data(response: requests.Response, enveloped: bool) -> dict[str, Any]:
+        body = _envelope(response)
+        code_status = response.status_code
+        if 200 <= code_status < 300 and body:
+            if not enveloped:
+                return body
+            data = body.get("data")
+            if body.get("success") is True and isinstance(data, dict):
+                return data
+        code = str(body.get("code") or "")
+        message = str(body.get("message") or "")
+        if code_status == 401:
+            # The server's message: "Invalid email or password", "Invalid or expired token".
+            raise AuthenticationFailed(message or None, code or None)
+        if code_status == 400:
+            errors = body.get("errors")
+            if isinstance(errors, dict) and errors:
+                # Field errors stay field errors: {"password": ["..."]}.
+                raise ValidationError(errors, code or None)
+            raise ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [message or "Invalid request"]}, code or None
+            )
+        if code_status == 403:
+            raise PermissionDenied(message or None, code or None)
+        if code_status == 409:
+            raise EmailAlreadyExists(message or None, code or None)
+        if code_status == 429:
+            retry = _server_retry_after(response)
+            raise Throttled(wait=retry, detail=message or None)
+        logger.error("Unexpected auth server answer: HTTP %s", code_status)
+        raise AuthServerError(
+            f"Unexpected answer from the authentication service (HTTP {code_status})"
+        )
+
+
+_client_lock = threading.Lock()
+_client: AuthServerClient | None = None
+
+
+def get_auth_client() -> AuthServerClient:
+    """The process's one shared client (one connection pool, one circuit breaker)."""
+    global _client
+    client = _client
+    if client is None:
+        with _client_lock:
+            if _client is None:
+                _client = AuthServerClient()
+            client = _client
+    return client
+
+
+def reset_auth_client() -> None:
+    """Drop the shared client; the next get_auth_client() reads the settings again."""
+    global _client
+    with _client_lock:
+        old, _client = _client, None
+    if old is not None:
+        old.close()

@@ -1,0 +1,112 @@
+"""The client library's settings, read once from Django settings into a typed object."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+# Modes that exist today. `hybrid` (local verification + the revocation feed) comes with the
+# feed; until then asking for it is a configuration error, not a silent fallback.
+VERIFY_MODES = ("remote", "local")
+PLANNED_MODES = ("hybrid",)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    service_url: str
+    timeout: float
+    connect_timeout: float
+    pool_size: int
+    breaker_threshold: int
+    breaker_cooldown: float
+    verify_mode: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_leeway: int
+    jwks_lifespan: float
+    jwks_refetch_cooldown: float
+    negative_cache_ttl: int
+    cache_alias: str
+    user_id_field: str
+    max_token_bytes: int
+
+
+def _get(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def check_verify_mode(mode: str) -> str:
+    if mode in VERIFY_MODES:
+        return mode
+    if mode in PLANNED_MODES:
+        raise ImproperlyConfigured(
+            f"AUTH_VERIFY_MODE={mode!r} needs the auth server's revocation feed, which does "
+            "not exist yet; use 'remote' or 'local'."
+        )
+    raise ImproperlyConfigured(
+        f"AUTH_VERIFY_MODE={mode!r} is not a verification mode; use one of "
+        + ", ".join(repr(m) for m in VERIFY_MODES)
+    )
+
+
+def load() -> ClientSettings:
+    """Read and validate every setting; ImproperlyConfigured names the first bad one."""
+    service_url = str(_get("AUTH_SERVICE_URL", "http://localhost:4000")).rstrip("/")
+    if not service_url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured("AUTH_SERVICE_URL must be an http(s) URL")
+    timeout = float(_get("AUTH_SERVICE_TIMEOUT", 5))
+    values = ClientSettings(
+        service_url=service_url,
+        timeout=timeout,
+        connect_timeout=min(float(_get("AUTH_SERVICE_CONNECT_TIMEOUT", 2)), timeout),
+        pool_size=int(_get("AUTH_SERVICE_POOL_SIZE", 20)),
+        breaker_threshold=int(_get("AUTH_CIRCUIT_BREAKER_THRESHOLD", 5)),
+        breaker_cooldown=float(_get("AUTH_CIRCUIT_BREAKER_COOLDOWN", 30)),
+        verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE", "remote"))),
+        # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL).
+        jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or service_url),
+        jwt_audience=str(_get("AUTH_JWT_AUDIENCE", "rozitech")),
+        jwt_leeway=int(_get("AUTH_JWT_LEEWAY", 0)),
+        jwks_lifespan=float(_get("AUTH_JWKS_LIFESPAN", 300)),
+        jwks_refetch_cooldown=float(_get("AUTH_JWKS_REFETCH_COOLDOWN", 30)),
+        negative_cache_ttl=int(_get("AUTH_NEGATIVE_CACHE_TTL", 10)),
+        cache_alias=str(_get("AUTH_CACHE_ALIAS", "default")),
+        user_id_field=str(_get("AUTH_USER_ID_FIELD", "auth_user_id")),
+        # A bound on what we hash, cache-key and forward: real access tokens are ~1 KB.
+        max_token_bytes=int(_get("AUTH_MAX_TOKEN_BYTES", 8192)),
+    )
+    if values.timeout <= 0 or values.connect_timeout <= 0:
+        raise ImproperlyConfigured("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")
+    if values.breaker_threshold < 1 or values.breaker_cooldown <= 0:
+        raise ImproperlyConfigured(
+            "AUTH_CIRCUIT_BREAKER_THRESHOLD must be >= 1 and _COOLDOWN positive"
+        )
+    if values.jwt_leeway < 0 or values.negative_cache_ttl < 0:
+        raise ImproperlyConfigured("AUTH_JWT_LEEWAY and AUTH_NEGATIVE_CACHE_TTL must be >= 0")
+    return values
+
+
+_lock = threading.Lock()
+_current: ClientSettings | None = None
+
+
+def client_settings() -> ClientSettings:
+    global _current
+    current = _current
+    if current is None:
+        with _lock:
+            if _current is None:
+                _current = load()
+            current = _current
+    return current
+
+
+def reset() -> None:
+    """Forget the settings read so far (tests change settings; see core.apps)."""
+    global _current
+    with _lock:
+        _current = None

@@ -1,0 +1,271 @@
+"""Verifying access tokens: locally against the JWKS, or remotely with GET /api/auth/me.
+
+Both verifiers turn a token into a `VerifiedToken`. The authentication classes add caching,
+single-flight and the local user on top (core.authentication).
+
+Designed for `hybrid` (a later issue): hybrid = `LocalVerifier` + a `RevocationCheck` fed by
+the auth server's revocation feed (session, user or "tokens issued before T" revoked).
+The hook is `LocalVerifier(revocations=...)`; only the feed is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import jwt
+from jwt import PyJWK, PyJWKSet
+from rest_framework.exceptions import AuthenticationFailed
+
+from core.auth_client import AuthServerClient, AuthServiceUnavailable
+from core.conf import ClientSettings
+
+# Pinned: the auth server signs RS256 only. Pinning rejects "none" and the HMAC confusion
+# (HS256 "signed" with the public key as the secret).
+ALGORITHMS = ["RS256"]
+# Every claim a token must carry to be accepted locally.
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp"]
+
+
+def now() -> float:
+    """Wall-clock seconds (token `exp` is wall-clock); tests replace it to travel in time."""
+    return time.time()
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of the WHOLE token: JWTs of one issuer share their first ~40 characters
+    (the header), so any prefix would map different users to one cache entry."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload WITHOUT checking the signature: used only to bound cache lifetimes and to
+    reject expired or malformed tokens early, never to trust anything."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed("Invalid token", "invalid_token") from exc
+    if not isinstance(claims.get("exp"), int):
+        raise AuthenticationFailed("Invalid token", "invalid_token")
+    return claims
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """What a verified access token says about its bearer."""
+
+    user_id: uuid.UUID
+    expires_at: int
+    claims: Mapping[str, Any]
+    mode: str
+    # The auth server's user object (remote mode); None in local mode (not in the token).
+    profile: Mapping[str, Any] | None = None
+    organization: Mapping[str, Any] | None = None
+    licenses: Mapping[str, Any] | None = None
+
+    @property
+    def role(self) -> str | None:
+        value = (self.organization or {}).get("role")
+        return str(value) if value is not None else None
+
+    def user_fields(self) -> dict[str, Any]:
+        """The local user's fields this verification is authoritative for."""
+        if self.profile is not None:
+            return {
+                "email": str(self.profile.get("email") or ""),
+                "first_name": str(self.profile.get("firstName") or "")[:150],
+                "last_name": str(self.profile.get("lastName") or "")[:150],
+                "is_active": bool(self.profile.get("isActive", True)),
+            }
+        email = self.claims.get("email")
+        # Local mode knows only the e-mail; the active flag needs the server (remote/hybrid).
+        return {"email": str(email)} if isinstance(email, str) and email else {}
+
+
+# -- remote -----------------------------------------------------------------------------------
+
+
+class RemoteVerifier:
+    """Asks the auth server (GET /api/auth/me) on every call; callers cache."""
+
+    mode = "remote"
+
+    def __init__(self, client: AuthServerClient) -> None:
+        self.client = client
+
+    def verify(self, token: str) -> VerifiedToken:
+        claims = unverified_claims(token)
+        if claims["exp"] <= now():
+            # Expired is expired: no need to ask the server.
+            raise AuthenticationFailed("Token has expired", "token_expired")
+        data = self.client.verify_token(token)
+        try:
+            user = data["user"]
+            user_id = uuid.UUID(str(user["id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AuthServiceUnavailable(
+                "Unexpected answer from the authentication service"
+            ) from exc
+        # The server verified the signature, so the payload we decoded is authentic.
+        return VerifiedToken(
+            user_id=user_id,
+            expires_at=int(claims["exp"]),
+            claims=claims,
+            mode=self.mode,
+            profile=user,
+            organization=data.get("organization"),
+            licenses=data.get("licenses") or {},
+        )
+
+
+# -- local ------------------------------------------------------------------------------------
+
+
+class SigningKeyNotYetKnown(AuthServiceUnavailable):
+    default_detail = "The token's signing key is not known yet; please retry."
+    default_code = "signing_key_unknown"
+
+
+class JWKSCache:
+    """The auth server's public keys by `kid`, refreshed every `lifespan` seconds.
+
+    An unknown `kid` triggers one refetch, at most one per `refetch_cooldown` seconds across
+    all kids (a flood of forged kids cannot turn into a flood of fetches). During the
+    cool-down an unknown kid gets 503 + Retry-After rather than 401: it may be a freshly
+    rotated key, and a 401 would log its users out. On an outage the last keys stay in use.
+
+    Not PyJWT's PyJWKClient: it fetches through urllib (no pool, no breaker, no 503 mapping),
+    stops verifying altogether when the server is down after its cached set expired, and
+    reports "cooling down" and "no such key" as one error. Parsing is PyJWT's (PyJWKSet).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], dict[str, Any]],
+        lifespan: float,
+        refetch_cooldown: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self.lifespan = lifespan
+        self.refetch_cooldown = refetch_cooldown
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, PyJWK] = {}
+        self._fresh_until: float | None = None
+        self._last_fetch: float | None = None
+        self.fetches = 0
+
+    def key(self, kid: str) -> PyJWK:
+        with self._lock:
+            clock = self._clock()
+            if self._fresh_until is None or clock >= self._fresh_until:
+                self._refresh(keep_stale=self._fresh_until is not None)
+            found = self._keys.get(kid)
+            if found is not None:
+                return found
+            assert self._last_fetch is not None
+            wait = self._last_fetch + self.refetch_cooldown - self._clock()
+            if wait > 0:
+                raise SigningKeyNotYetKnown(retry_after=wait)
+            # An outage now is a 503 (raised), never "unknown key" (401).
+            self._refresh(keep_stale=False)
+            found = self._keys.get(kid)
+            if found is None:
+                raise AuthenticationFailed("Invalid token", "invalid_token")
+            return found
+
+    def _refresh(self, keep_stale: bool) -> None:
+        self._last_fetch = self._clock()
+        self.fetches += 1
+        try:
+            keys = self._parse(self._fetch())
+        except AuthServiceUnavailable:
+            if not (keep_stale and self._keys):
+                raise
+            # Keep verifying with the keys we have; try again after a cool-down.
+            self._fresh_until = self._clock() + self.refetch_cooldown
+            return
+        self._keys = keys
+        self._fresh_until = self._clock() + self.lifespan
+
+    @staticmethod
+    def _parse(document: dict[str, Any]) -> dict[str, PyJWK]:
+        try:
+            key_set = PyJWKSet.from_dict(document)
+        except jwt.PyJWTError as exc:
+            raise AuthServiceUnavailable("The authentication service sent no usable keys") from exc
+        return {
+            key.key_id: key
+            for key in key_set.keys
+            # Only RSA signing keys: the algorithm list is pinned to RS256.
+            if key.key_id and key.key_type == "RSA" and key.public_key_use in ("sig", None)
+        }
+
+
+class RevocationCheck(Protocol):
+    """The hybrid mode's hook: True when the revocation feed says the token is dead."""
+
+    def is_revoked(self, claims: Mapping[str, Any]) -> bool: ...
+
+
+@dataclass
+class LocalVerifier:
+    """Verifies signature, algorithm, `exp`, `iss` and `aud` in process: no network call
+    per request (the JWKS is fetched once per lifespan)."""
+
+    keys: JWKSCache
+    issuer: str
+    audience: str
+    leeway: int = 0
+    revocations: RevocationCheck | None = None
+    mode: str = field(default="local")
+
+    @classmethod
+    def from_settings(cls, client: AuthServerClient, conf: ClientSettings) -> LocalVerifier:
+        keys = JWKSCache(client.fetch_jwks, conf.jwks_lifespan, conf.jwks_refetch_cooldown)
+        return cls(keys, conf.jwt_issuer, conf.jwt_audience, conf.jwt_leeway)
+
+    def verify(self, token: str) -> VerifiedToken:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed("Invalid token", "invalid_token") from exc
+        kid = header.get("kid")
+        # Checked before any key lookup: a token naming another algorithm is not ours.
+        if header.get("alg") not in ALGORITHMS or not isinstance(kid, str) or not kid:
+            raise AuthenticationFailed("Invalid token", "invalid_token")
+        key = self.keys.key(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=self.leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+            user_id = uuid.UUID(str(claims["sub"]))
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationFailed("Token has expired", "token_expired") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise AuthenticationFailed("Invalid token", "invalid_token") from exc
+        if claims["exp"] + self.leeway <= now():
+            # Same clock as the caches use, so a cached and a fresh check agree.
+            raise AuthenticationFailed("Token has expired", "token_expired")
+        if self.revocations is not None and self.revocations.is_revoked(claims):
+            raise AuthenticationFailed("Token has been revoked", "token_revoked")
+        org = claims.get("org")
+        return VerifiedToken(
+            user_id=user_id,
+            expires_at=int(claims["exp"]),
+            claims=claims,
+            mode=self.mode,
+            organization={"id": org, "role": claims.get("role")} if org else None,
+        )

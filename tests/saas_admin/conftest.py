@@ -1,0 +1,61 @@
+"""Django-side fixtures: settings pointing at the real auth server, API clients, accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from pytest_django.fixtures import Settings as SettingsWrapper
+from rest_framework.test import APIClient
+
+from core.apps import reset_all
+from tests.auth_server.helpers import login
+from tests.saas_admin.helpers import Account, new_account
+from tests.support.auth_process import AuthServerProcess
+from tests.support.smtp import SmtpSink
+
+
+@pytest.fixture(autouse=True)
+def auth_settings(settings: SettingsWrapper, auth_server: AuthServerProcess) -> Iterator[None]:
+    """Every test talks to the session's real auth server, with fresh client state."""
+    settings.AUTH_SERVICE_URL = auth_server.base_url
+    settings.AUTH_JWT_ISSUER = auth_server.base_url
+    settings.AUTH_VERIFY_MODE = "remote"
+    settings.ROOT_URLCONF = "tests.saas_admin.urls"
+    reset_all()
+    yield
+    reset_all()
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture(scope="session")
+def personas(auth_server: AuthServerProcess, smtp_sink: SmtpSink) -> dict[str, Account]:
+    """Two users signed up and verified once per session: the auth server rate-limits
+    sign-ups and verifications per client IP, and every test here comes from 127.0.0.1."""
+    return {
+        "ann": new_account(auth_server, smtp_sink),
+        "bob": new_account(auth_server, smtp_sink, firstName="Bob", lastName="Cee"),
+    }
+
+
+def fresh_login(server: AuthServerProcess, persona: Account) -> Account:
+    """A new login (its own session and tokens) of a persona."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        data = login(http, persona.email)
+    return Account(persona.email, persona.user_id, data["accessToken"], data["refreshToken"], data)
+
+
+@pytest.fixture
+def account(auth_server: AuthServerProcess, personas: dict[str, Account]) -> Account:
+    """Ann, freshly logged in: a test may log this session out without harming others."""
+    return fresh_login(auth_server, personas["ann"])
+
+
+@pytest.fixture
+def other_account(auth_server: AuthServerProcess, personas: dict[str, Account]) -> Account:
+    return fresh_login(auth_server, personas["bob"])

@@ -1,0 +1,51 @@
+"""Settings are read and checked at startup: an unknown verification mode stops the service."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from pytest_django.fixtures import Settings
+
+from core.conf import client_settings
+from tests.support.auth_process import REPO_ROOT
+
+
+def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=REPO_ROOT / "saas_admin",
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [("remtoe", "is not a verification mode"), ("hybrid", "revocation feed")],
+)
+def test_the_service_refuses_to_start_with_an_unknown_mode(mode: str, message: str) -> None:
+    result = manage_check(AUTH_VERIFY_MODE=mode)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_the_default_settings_start() -> None:
+    result = manage_check()
+    assert result.returncode == 0, result.stderr
+
+
+def test_bad_settings_are_named(settings: Settings) -> None:
+    settings.AUTH_CIRCUIT_BREAKER_THRESHOLD = 0
+    with pytest.raises(ImproperlyConfigured, match="AUTH_CIRCUIT_BREAKER_THRESHOLD"):
+        client_settings()
+    settings.AUTH_CIRCUIT_BREAKER_THRESHOLD = 5
+    settings.AUTH_SERVICE_URL = "localhost:4000"
+    with pytest.raises(ImproperlyConfigured, match="AUTH_SERVICE_URL"):
+        client_settings()

@@ -1,0 +1,55 @@
+"""A test URLconf: one small view per authentication class, plus the project's own."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.authentication import (
+    CachedRemoteJWTAuthentication,
+    OptionalRemoteJWTAuthentication,
+    RemoteJWTAuthentication,
+)
+from core.views import CurrentIdentityView, identity_json
+
+
+class ShortTTLAuthentication(RemoteJWTAuthentication):
+    cache_ttl = 1
+
+
+class Protected(APIView):
+    authentication_classes = [RemoteJWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return Response(identity_json(request))
+
+
+class CachedProtected(Protected):
+    authentication_classes = [CachedRemoteJWTAuthentication]
+
+
+class ShortTTLProtected(Protected):
+    authentication_classes = [ShortTTLAuthentication]
+
+
+class Optional(APIView):
+    authentication_classes = [OptionalRemoteJWTAuthentication]
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        if not request.user.is_authenticated:
+            return Response({"anonymous": True})
+        return Response({"anonymous": False, **identity_json(request)})
+
+
+urlpatterns = [
+    path("protected", Protected.as_view()),
+    path("cached", CachedProtected.as_view()),
+    path("short-ttl", ShortTTLProtected.as_view()),
+    path("optional", Optional.as_view()),
+    path("api/auth/verify", CurrentIdentityView.as_view()),
+]

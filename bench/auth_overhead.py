@@ -34,7 +34,7 @@ from tests.support.auth_process import AuthServerProcess  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 CASES = ["none", "local", "remote-warm", "remote-cold"]
-ADMIN_PASSWORD = "bench-admin-passphrase-1234"  # noqa: S105 (a throw-away local server)
+ADMIN_PASSWORD = "bench-admin-passphrase-1234"
 
 
 @dataclass

@@ -1,0 +1,95 @@
+"""Django admin login through the auth server: no password is ever stored here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
+
+from core.auth_client import AuthServiceUnavailable, get_auth_client
+from core.authentication import AuthToken
+from core.tokens import VerifiedToken, unverified_claims
+from core.users import sync_user
+from organizations.mirror import mirror_membership
+from organizations.models import MANAGER_ROLES
+
+
+class LoginRefused(Exception):
+    """Why the auth server refused a login, in words for the login form."""
+
+
+def staff_organization() -> str:
+    """Slug of the administration organization, whose owners and admins are staff."""
+    return str(getattr(settings, "SAAS_ADMIN_STAFF_ORGANIZATION", "rozitech"))
+
+
+class AuthServerBackend(BaseBackend):
+    """`authenticate(request, username=email, password=...)` asks the auth server."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> AbstractBaseUser | None:
+        if not username or not password:
+            return None
+        try:
+            return login_through_auth_server(username, password)
+        except LoginRefused:
+            return None
+
+    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+        from django.contrib.auth import get_user_model
+
+        return get_user_model()._default_manager.filter(pk=user_id, is_active=True).first()
+
+
+def login_through_auth_server(email: str, password: str) -> AbstractBaseUser:
+    """The local user for these credentials, with staff flags from the auth server's
+    organization and role. LoginRefused says why not, in words for a person."""
+    try:
+        data = get_auth_client().login(email, password)
+    except AuthenticationFailed as exc:
+        raise LoginRefused("Please enter a correct email and password.") from exc
+    except PermissionDenied as exc:
+        codes = exc.get_codes()
+        if codes == "email_not_verified":
+            raise LoginRefused("Please verify your email address before logging in.") from exc
+        raise LoginRefused("This account has been disabled.") from exc
+    except AuthServiceUnavailable as exc:
+        raise LoginRefused(
+            "The authentication service is unavailable; please try again in a moment."
+        ) from exc
+    except APIException as exc:
+        raise LoginRefused(str(exc.detail)) from exc
+    token = str(data["accessToken"])
+    organization = data.get("organization") or None
+    # The claims come straight from the auth server's login answer, not from a client.
+    verified = VerifiedToken(
+        user_id=uuid.UUID(str(data["user"]["id"])),
+        expires_at=int(unverified_claims(token)["exp"]),
+        claims=unverified_claims(token),
+        mode="login",
+        profile=data["user"],
+        organization=organization,
+        licenses=data.get("licenses"),
+    )
+    user = sync_user(verified)
+    mirror_membership(user, AuthToken(token, verified))
+    is_staff = bool(
+        organization
+        and organization.get("slug") == staff_organization()
+        and organization.get("role") in MANAGER_ROLES
+    )
+    # Staff rights follow the auth server on every login, granted and withdrawn alike.
+    if (user.is_staff, user.is_superuser) != (is_staff, is_staff):  # type: ignore[attr-defined]
+        user.is_staff = user.is_superuser = is_staff  # type: ignore[attr-defined]
+        user.save(update_fields=["is_staff", "is_superuser"])
+    return user

@@ -1,0 +1,26 @@
+"""The admin site's login form: the auth server decides, and its reason is shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+
+from accounts.backends import LoginRefused, login_through_auth_server
+
+
+class AuthServerAdminLoginForm(AdminAuthenticationForm):
+    def clean(self) -> dict[str, Any]:
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email and password:
+            try:
+                user = login_through_auth_server(email, password)
+            except LoginRefused as exc:
+                raise forms.ValidationError(str(exc), code="invalid_login") from exc
+            # Records which backend authenticated the user, as django.contrib.auth expects.
+            user.backend = "accounts.backends.AuthServerBackend"  # type: ignore[attr-defined]
+            self.user_cache = user
+            self.confirm_login_allowed(user)
+        return self.cleaned_data

@@ -1,0 +1,79 @@
+"""/api/auth/*: who the caller is, and login/refresh/logout passed through to the auth server
+so that a front end can talk to one host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.auth_client import get_auth_client
+from core.authentication import AuthToken
+from organizations.models import Membership
+
+
+class VerifyView(APIView):
+    """The caller as this service sees them."""
+
+    def get(self, request: Request) -> Response:
+        user = request.user
+        role = request.auth.role if isinstance(request.auth, AuthToken) else None
+        if role is None:
+            membership = Membership.objects.filter(user=user).first()
+            role = membership.role if membership else None
+        return Response(
+            {
+                "success": True,
+                "user": {
+                    "id": str(getattr(user, "auth_user_id", None) or user.pk),
+                    "username": user.get_username(),
+                    "email": getattr(user, "email", ""),
+                    "fullName": user.get_full_name(),  # type: ignore[union-attr]
+                    "role": role,
+                },
+            }
+        )
+
+
+class LoginBody(serializers.Serializer[None]):
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class RefreshBody(serializers.Serializer[None]):
+    refreshToken = serializers.CharField(max_length=512)  # noqa: N815
+
+
+class PassThroughView(APIView):
+    """No local authentication: the auth server judges these requests itself."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+
+class LoginView(PassThroughView):
+    def post(self, request: Request) -> Response:
+        body = LoginBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = get_auth_client().login(body.validated_data["email"], body.validated_data["password"])
+        return Response({"success": True, "data": data})
+
+
+class RefreshView(PassThroughView):
+    def post(self, request: Request) -> Response:
+        body = RefreshBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = get_auth_client().refresh_token(body.validated_data["refreshToken"])
+        return Response({"success": True, "data": data})
+
+
+class LogoutView(PassThroughView):
+    def post(self, request: Request) -> Response:
+        body = RefreshBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = get_auth_client().logout(body.validated_data["refreshToken"])
+        return Response({"success": True, "data": data})

@@ -1,0 +1,40 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.backends import LoginRefused, login_through_auth_server
+from billing import services
+from billing.catalog import seed_catalog
+from billing.models import Plan, Subscription
+from organizations.models import Membership
+
+
+class Command(BaseCommand):
+    help = (
+        "Log in to the auth server as the given user, mirror their organization, and start a "
+        "trial of every product it has no subscription to (a demo organization)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--password", required=True)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        seed_catalog()
+        try:
+            user = login_through_auth_server(options["email"], options["password"])
+        except LoginRefused as exc:
+            raise CommandError(str(exc)) from exc
+        membership = Membership.objects.filter(user=user).select_related("organization").first()
+        if membership is None:
+            raise CommandError("This account has no organization in the auth server")
+        organization = membership.organization
+        started = 0
+        for plan in Plan.objects.filter(code="starter-monthly").select_related("product"):
+            taken = Subscription.objects.filter(organization=organization, product=plan.product)
+            if not taken.exists():
+                services.start_trial(organization, plan)
+                started += 1
+        self.stdout.write(
+            f"Demo organization: {organization.name} ({organization.pk}); trials started: {started}"
+        )

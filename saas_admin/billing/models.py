@@ -1,0 +1,142 @@
+"""Products, plans, subscriptions and invoices."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from organizations.models import Organization
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+currency_code = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code such as USD")
+
+
+class Product(models.Model):
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Interval(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    YEARLY = "yearly", "Yearly"
+
+
+class Plan(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="plans")
+    code = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3, default="USD", validators=[currency_code])
+    interval = models.CharField(max_length=10, choices=Interval.choices)
+    trial_days = models.PositiveIntegerField(default=14)
+    max_users = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["product__name", "price"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "code"], name="unique_plan_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} {self.name} ({self.price} {self.currency}/{self.interval})"
+
+
+class Status(models.TextChoices):
+    TRIAL = "trial", "Trial"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+LIVE_STATUSES = (Status.TRIAL, Status.ACTIVE, Status.PAST_DUE)
+
+
+class Subscription(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    # Denormalized from the plan so the database can hold one live subscription per product.
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=20, choices=Status.choices)
+    trial_end = models.DateTimeField(null=True, blank=True)
+    current_period_start = models.DateTimeField()
+    current_period_end = models.DateTimeField()
+    cancel_at_period_end = models.BooleanField(default=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "product"],
+                condition=models.Q(status__in=LIVE_STATUSES),
+                name="one_live_subscription_per_product",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} / {self.plan} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+class InvoiceStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+class Invoice(models.Model):
+    number = models.CharField(max_length=40, unique=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="invoices"
+    )
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="invoices"
+    )
+    status = models.CharField(
+        max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN
+    )
+    currency = models.CharField(max_length=3, validators=[currency_code])
+    subtotal = models.DecimalField(**MONEY)
+    tax = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    total = models.DecimalField(**MONEY)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    description = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY)
+
+    def __str__(self) -> str:
+        return self.description

@@ -1,0 +1,37 @@
+"""GET /health: this service's database, and the auth server it depends on."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+
+from core.auth_client import get_auth_client
+
+logger = logging.getLogger(__name__)
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = "connected"
+    except DatabaseError:
+        logger.warning("Health check: database unreachable", exc_info=True)
+        database = "disconnected"
+    auth = get_auth_client().health_check()
+    auth_ok = auth.get("status") == "healthy"
+    if database != "connected":
+        state, code = "unhealthy", 503
+    else:
+        # Without the auth server, cached and local verification still serve: degraded.
+        state, code = ("healthy" if auth_ok else "degraded"), 200
+    return JsonResponse(
+        {
+            "status": state,
+            "database": database,
+            "authServer": auth.get("status", "unknown"),
+        },
+        status=code,
+    )

@@ -1,0 +1,45 @@
+"""Who may see or manage an organization: its members, its owners and admins, staff."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from organizations.models import Membership, Organization
+
+
+def organization_or_404(organization_id: Any) -> Organization:
+    """A malformed id is simply not found: never a 400 or a 500."""
+    try:
+        key = uuid.UUID(str(organization_id))
+    except ValueError:
+        raise NotFound("Organization not found") from None
+    organization = Organization.objects.filter(pk=key).first()
+    if organization is None:
+        raise NotFound("Organization not found")
+    return organization
+
+
+def membership_of(user: Any, organization: Organization) -> Membership | None:
+    return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def require_member(user: Any, organization: Organization) -> Membership | None:
+    """The caller's membership; staff pass without one; anyone else gets 403."""
+    membership = membership_of(user, organization)
+    if membership is None and not user.is_staff:
+        raise PermissionDenied("You are not a member of this organization", "not_a_member")
+    return membership
+
+
+def require_manager(user: Any, organization: Organization) -> None:
+    """Owners and admins of the organization, or staff."""
+    membership = require_member(user, organization)
+    if user.is_staff:
+        return
+    if membership is None or not membership.can_manage:
+        raise PermissionDenied(
+            "Only the organization's owners and admins can do this", "not_an_admin"
+        )

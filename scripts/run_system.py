@@ -1,0 +1,104 @@
+"""`make run`: the whole system on its embedded default (SQLite, in-process cache).
+
+Migrates both services, creates the first admin in the auth server and prints its
+credentials, seeds the catalogue and a demo organization, then runs the auth server
+(:4000) and the SaaS Admin (:3002) until Ctrl-C, which stops both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parents[1]
+MANAGE = [sys.executable, str(ROOT / "saas_admin" / "manage.py")]
+AUTH = [sys.executable, "-m", "auth_server"]
+ADMIN_LINE = re.compile(r"Admin account: (?P<email>\S+)\s+password: (?P<password>\S+)")
+
+
+def run(command: list[str]) -> str:
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command[1:])} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], name: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{name} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own local URL)
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: degraded is still up
+        except OSError:
+            time.sleep(0.3)
+    sys.exit(f"{name} did not answer at {url}")
+
+
+def main() -> None:
+    auth_port = os.environ.setdefault("AUTH_SERVER_PORT", "4000")
+    admin_port = os.environ.setdefault("SAAS_ADMIN_PORT", "3002")
+    auth_url = os.environ.setdefault("AUTH_SERVICE_URL", f"http://localhost:{auth_port}")
+
+    run([*AUTH, "migrate"])
+    credentials = run([*AUTH, "create-admin"]).strip()
+    run([*MANAGE, "migrate", "--noinput"])
+    run([*MANAGE, "seed_catalog"])
+
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def stop(_signum: int = 0, _frame: FrameType | None = None) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        auth = subprocess.Popen([*AUTH, "serve"], cwd=ROOT)
+        processes.append(auth)
+        wait_healthy(f"{auth_url}/health", auth, "auth server")
+        match = ADMIN_LINE.search(credentials)
+        if match and match["password"] != "(ADMIN_PASSWORD)":
+            print(run([*MANAGE, "seed_demo", "--email", match["email"], "--password",
+                       match["password"]]).strip())  # fmt: skip
+        admin = subprocess.Popen(
+            [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"], cwd=ROOT
+        )
+        processes.append(admin)
+        wait_healthy(f"http://localhost:{admin_port}/health", admin, "SaaS Admin")
+        print(
+            "\n"
+            f"  Auth server  {auth_url}   (Swagger UI: {auth_url}/api-docs)\n"
+            f"  SaaS Admin   http://localhost:{admin_port}   (admin site: /admin/, "
+            "API docs: /api/docs/)\n"
+            f"  {credentials}\n"
+            "  Ctrl-C stops both.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        sys.exit("a service stopped; stopping the other")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    main()

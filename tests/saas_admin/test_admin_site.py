@@ -1,0 +1,80 @@
+"""The Django admin's login goes through the auth server; staff come from its organization."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from pytest_django.fixtures import SettingsWrapper
+
+from tests.auth_server.helpers import PASSWORD, new_email, signup
+from tests.saas_admin.helpers import Account
+from tests.support.auth_process import AuthServerProcess
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def project_urls(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "config.urls"
+
+
+@pytest.fixture(scope="module")
+def first_admin(auth_server: AuthServerProcess) -> tuple[str, str]:
+    """The auth server's first admin (owner of the Rozitech organization)."""
+    printed = auth_server.create_admin()
+    match = re.search(r"Admin account: (\S+)\s+password: (\S+)", printed)
+    assert match, printed
+    return match.group(1), match.group(2)
+
+
+def admin_login(email: str, password: str) -> tuple[Client, str]:
+    browser = Client()
+    response = browser.post(
+        "/admin/login/?next=/admin/", {"username": email, "password": password}, follow=True
+    )
+    return browser, response.content.decode()
+
+
+def test_staff_logs_in_through_the_auth_server(first_admin: tuple[str, str]) -> None:
+    browser, page = admin_login(*first_admin)
+    assert "Site administration" in page
+    for path in ("/admin/organizations/organization/", "/admin/billing/subscription/"):
+        assert browser.get(path).status_code == 200
+    from accounts.models import User
+
+    user = User.objects.get(email=first_admin[0])
+    assert user.is_staff and user.is_superuser and not user.has_usable_password()
+
+
+def test_non_staff_user_is_refused(account: Account) -> None:
+    _browser, page = admin_login(account.email, PASSWORD)
+    assert "Site administration" not in page
+    assert "staff account" in page
+
+
+def test_wrong_password_and_unverified_email_are_explained(
+    first_admin: tuple[str, str], auth_server: AuthServerProcess
+) -> None:
+    _b, wrong = admin_login(first_admin[0], "not-the-admin-password")
+    assert "Please enter a correct email and password." in wrong
+    import httpx
+
+    email = new_email()
+    with httpx.Client(base_url=auth_server.base_url) as http:
+        signup(http, email)
+    _b, unverified = admin_login(email, PASSWORD)
+    assert "Please verify your email address before logging in." in unverified
+
+
+def test_auth_server_down_is_explained(
+    first_admin: tuple[str, str], settings: SettingsWrapper
+) -> None:
+    from core.apps import reset_all
+
+    settings.AUTH_SERVICE_URL = f"http://127.0.0.1:{free_port()}"
+    reset_all()
+    _b, page = admin_login(*first_admin)
+    assert "The authentication service is unavailable" in page

@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Migrate, create the first admin (credentials printed) and serve on :4000 (SQLite).
+## Both services on the embedded default (SQLite): migrate, first admin (credentials
+## printed), catalogue and demo organization, auth server :4000 and SaaS Admin :3002.
 run: install
-	$(PY) -m auth_server run
+	$(PY) scripts/run_system.py
 
 ## The whole suite; PostgreSQL/Redis variants when AUTH_DATABASE_URL/REDIS_URL point at them.
 test: install
@@ -25,7 +26,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy auth_server tests bench saas_admin
+	$(VENV)/bin/mypy auth_server tests bench saas_admin scripts
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.backends import BaseBackend
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
 
+from accounts.models import User
 from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.authentication import AuthToken
 from core.tokens import VerifiedToken, unverified_claims
@@ -31,13 +31,8 @@ def staff_organization() -> str:
 class AuthServerBackend(BaseBackend):
     """`authenticate(request, username=email, password=...)` asks the auth server."""
 
-    def authenticate(
-        self,
-        request: HttpRequest | None,
-        username: str | None = None,
-        password: str | None = None,
-        **kwargs: Any,
-    ) -> AbstractBaseUser | None:
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> User | None:
+        username, password = credentials.get("username"), credentials.get("password")
         if not username or not password:
             return None
         try:
@@ -45,13 +40,11 @@ class AuthServerBackend(BaseBackend):
         except LoginRefused:
             return None
 
-    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
-        from django.contrib.auth import get_user_model
-
-        return get_user_model()._default_manager.filter(pk=user_id, is_active=True).first()
+    def get_user(self, user_id: Any) -> User | None:
+        return User.objects.filter(pk=user_id, is_active=True).first()
 
 
-def login_through_auth_server(email: str, password: str) -> AbstractBaseUser:
+def login_through_auth_server(email: str, password: str) -> User:
     """The local user for these credentials, with staff flags from the auth server's
     organization and role. LoginRefused says why not, in words for a person."""
     try:
@@ -82,6 +75,7 @@ def login_through_auth_server(email: str, password: str) -> AbstractBaseUser:
         licenses=data.get("licenses"),
     )
     user = sync_user(verified)
+    assert isinstance(user, User)
     mirror_membership(user, AuthToken(token, verified))
     is_staff = bool(
         organization
@@ -89,7 +83,7 @@ def login_through_auth_server(email: str, password: str) -> AbstractBaseUser:
         and organization.get("role") in MANAGER_ROLES
     )
     # Staff rights follow the auth server on every login, granted and withdrawn alike.
-    if (user.is_staff, user.is_superuser) != (is_staff, is_staff):  # type: ignore[attr-defined]
-        user.is_staff = user.is_superuser = is_staff  # type: ignore[attr-defined]
+    if (user.is_staff, user.is_superuser) != (is_staff, is_staff):
+        user.is_staff = user.is_superuser = is_staff
         user.save(update_fields=["is_staff", "is_superuser"])
     return user

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from core.auth_client import get_auth_client
 from core.authentication import AuthToken
+from organizations.access import caller
 from organizations.models import Membership
 
 
@@ -20,7 +21,7 @@ class VerifyView(APIView):
     """The caller as this service sees them."""
 
     def get(self, request: Request) -> Response:
-        user = request.user
+        user = caller(request)
         role = request.auth.role if isinstance(request.auth, AuthToken) else None
         if role is None:
             membership = Membership.objects.filter(user=user).first()
@@ -32,7 +33,7 @@ class VerifyView(APIView):
                     "id": str(getattr(user, "auth_user_id", None) or user.pk),
                     "username": user.get_username(),
                     "email": getattr(user, "email", ""),
-                    "fullName": user.get_full_name(),  # type: ignore[union-attr]
+                    "fullName": user.get_full_name(),
                     "role": role,
                 },
             }
@@ -45,7 +46,7 @@ class LoginBody(serializers.Serializer[None]):
 
 
 class RefreshBody(serializers.Serializer[None]):
-    refreshToken = serializers.CharField(max_length=512)  # noqa: N815
+    refreshToken = serializers.CharField(max_length=512)
 
 
 class PassThroughView(APIView):
@@ -54,12 +55,18 @@ class PassThroughView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # Keeps the auth server's 401 a 401 (DRF turns it into 403 without a challenge).
+        return 'Bearer realm="api"'
+
 
 class LoginView(PassThroughView):
     def post(self, request: Request) -> Response:
         body = LoginBody(data=request.data)
         body.is_valid(raise_exception=True)
-        data = get_auth_client().login(body.validated_data["email"], body.validated_data["password"])
+        data = get_auth_client().login(
+            body.validated_data["email"], body.validated_data["password"]
+        )
         return Response({"success": True, "data": data})
 
 

@@ -14,7 +14,10 @@ PRODUCTS = {
     "saas-admin": ("SaaS Admin", "Organizations, plans and subscriptions"),
 }
 # (code, name, monthly price, max users); yearly plans cost ten months.
-TIERS = [("starter", "Starter", Decimal("29.00"), 5), ("business", "Business", Decimal("99.00"), 50)]
+TIERS = [
+    ("starter", "Starter", Decimal("29.00"), 5),
+    ("business", "Business", Decimal("99.00"), 50),
+]
 
 
 @transaction.atomic

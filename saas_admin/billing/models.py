@@ -10,7 +10,6 @@ from django.db import models
 
 from organizations.models import Organization
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
 currency_code = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code such as USD")
 
 
@@ -36,7 +35,9 @@ class Plan(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="plans")
     code = models.SlugField(max_length=50)
     name = models.CharField(max_length=100)
-    price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
     currency = models.CharField(max_length=3, default="USD", validators=[currency_code])
     interval = models.CharField(max_length=10, choices=Interval.choices)
     trial_days = models.PositiveIntegerField(default=14)
@@ -45,9 +46,7 @@ class Plan(models.Model):
 
     class Meta:
         ordering = ["product__name", "price"]
-        constraints = [
-            models.UniqueConstraint(fields=["product", "code"], name="unique_plan_code")
-        ]
+        constraints = [models.UniqueConstraint(fields=["product", "code"], name="unique_plan_code")]
 
     def __str__(self) -> str:
         return f"{self.product.name} {self.name} ({self.price} {self.currency}/{self.interval})"
@@ -117,9 +116,9 @@ class Invoice(models.Model):
         max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN
     )
     currency = models.CharField(max_length=3, validators=[currency_code])
-    subtotal = models.DecimalField(**MONEY)
-    tax = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    total = models.DecimalField(**MONEY)
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    tax = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    total = models.DecimalField(max_digits=12, decimal_places=2)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     issued_at = models.DateTimeField(auto_now_add=True)
@@ -135,8 +134,8 @@ class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     description = models.CharField(max_length=200)
     quantity = models.PositiveIntegerField(default=1)
-    unit_price = models.DecimalField(**MONEY)
-    amount = models.DecimalField(**MONEY)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
 
     def __str__(self) -> str:
         return self.description

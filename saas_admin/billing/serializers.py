@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing.models import Invoice, InvoiceLine, Plan, Subscription
+from billing.models import Invoice, InvoiceLine, Plan, Product, Subscription
 
 
 class PlanSerializer(serializers.ModelSerializer[Plan]):
-    product = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    productName = serializers.CharField(source="product.name", read_only=True)  # noqa: N815
+    product: serializers.SlugRelatedField[Product] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    productName = serializers.CharField(source="product.name", read_only=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
-    trialDays = serializers.IntegerField(source="trial_days", read_only=True)  # noqa: N815
-    maxUsers = serializers.IntegerField(source="max_users", read_only=True)  # noqa: N815
+    trialDays = serializers.IntegerField(source="trial_days", read_only=True)
+    maxUsers = serializers.IntegerField(source="max_users", read_only=True)
 
     class Meta:
         model = Plan
@@ -29,21 +31,17 @@ class PlanSerializer(serializers.ModelSerializer[Plan]):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
-    organizationId = serializers.UUIDField(source="organization_id", read_only=True)  # noqa: N815
-    product = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    organizationId = serializers.UUIDField(source="organization_id", read_only=True)
+    product: serializers.SlugRelatedField[Product] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     plan = PlanSerializer(read_only=True)
-    trialEnd = serializers.DateTimeField(source="trial_end", read_only=True)  # noqa: N815
-    currentPeriodStart = serializers.DateTimeField(  # noqa: N815
-        source="current_period_start", read_only=True
-    )
-    currentPeriodEnd = serializers.DateTimeField(  # noqa: N815
-        source="current_period_end", read_only=True
-    )
-    cancelAtPeriodEnd = serializers.BooleanField(  # noqa: N815
-        source="cancel_at_period_end", read_only=True
-    )
-    endedAt = serializers.DateTimeField(source="ended_at", read_only=True)  # noqa: N815
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)  # noqa: N815
+    trialEnd = serializers.DateTimeField(source="trial_end", read_only=True)
+    currentPeriodStart = serializers.DateTimeField(source="current_period_start", read_only=True)
+    currentPeriodEnd = serializers.DateTimeField(source="current_period_end", read_only=True)
+    cancelAtPeriodEnd = serializers.BooleanField(source="cancel_at_period_end", read_only=True)
+    endedAt = serializers.DateTimeField(source="ended_at", read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Subscription
@@ -63,7 +61,7 @@ class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer[InvoiceLine]):
-    unitPrice = serializers.DecimalField(  # noqa: N815
+    unitPrice = serializers.DecimalField(
         source="unit_price", max_digits=12, decimal_places=2, read_only=True
     )
 
@@ -73,10 +71,10 @@ class InvoiceLineSerializer(serializers.ModelSerializer[InvoiceLine]):
 
 
 class InvoiceSerializer(serializers.ModelSerializer[Invoice]):
-    subscriptionId = serializers.UUIDField(source="subscription_id", read_only=True)  # noqa: N815
-    periodStart = serializers.DateTimeField(source="period_start", read_only=True)  # noqa: N815
-    periodEnd = serializers.DateTimeField(source="period_end", read_only=True)  # noqa: N815
-    issuedAt = serializers.DateTimeField(source="issued_at", read_only=True)  # noqa: N815
+    subscriptionId = serializers.UUIDField(source="subscription_id", read_only=True)
+    periodStart = serializers.DateTimeField(source="period_start", read_only=True)
+    periodEnd = serializers.DateTimeField(source="period_end", read_only=True)
+    issuedAt = serializers.DateTimeField(source="issued_at", read_only=True)
     lines = InvoiceLineSerializer(many=True, read_only=True)
 
     class Meta:
@@ -97,18 +95,18 @@ class InvoiceSerializer(serializers.ModelSerializer[Invoice]):
 
 
 class NewSubscriptionSerializer(serializers.Serializer[None]):
-    planId = serializers.IntegerField(min_value=1)  # noqa: N815
+    planId = serializers.IntegerField(min_value=1)
     trial = serializers.BooleanField(default=True)
 
 
 class ChangePlanSerializer(serializers.Serializer[None]):
-    planId = serializers.IntegerField(min_value=1)  # noqa: N815
+    planId = serializers.IntegerField(min_value=1)
 
 
 class CancelSerializer(serializers.Serializer[None]):
-    atPeriodEnd = serializers.BooleanField(default=True)  # noqa: N815
+    atPeriodEnd = serializers.BooleanField(default=True)
 
 
 class SubscriptionCheckSerializer(serializers.Serializer[None]):
-    organizationId = serializers.CharField(max_length=64)  # noqa: N815
-    productCode = serializers.SlugField(max_length=50)  # noqa: N815
+    organizationId = serializers.CharField(max_length=64)
+    productCode = serializers.SlugField(max_length=50)

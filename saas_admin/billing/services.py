@@ -128,7 +128,9 @@ def _has_live(organization: Organization, plan: Plan) -> bool:
 
 
 @transaction.atomic
-def start_trial(organization: Organization, plan: Plan, now: datetime | None = None) -> Subscription:
+def start_trial(
+    organization: Organization, plan: Plan, now: datetime | None = None
+) -> Subscription:
     now = now or timezone.now()
     _check_plan(plan)
     if plan.trial_days == 0:
@@ -169,8 +171,10 @@ def subscribe(organization: Organization, plan: Plan, now: datetime | None = Non
 
 def _locked(subscription: Subscription) -> Subscription:
     """The row again, locked: concurrent transitions of one subscription queue up."""
-    return Subscription.objects.select_for_update().select_related("plan__product").get(
-        pk=subscription.pk
+    return (
+        Subscription.objects.select_for_update()
+        .select_related("plan__product")
+        .get(pk=subscription.pk)
     )
 
 
@@ -220,7 +224,9 @@ def cancel(
 
 
 @transaction.atomic
-def change_plan(subscription: Subscription, plan: Plan, now: datetime | None = None) -> Subscription:
+def change_plan(
+    subscription: Subscription, plan: Plan, now: datetime | None = None
+) -> Subscription:
     """Another plan of the same product. A paid subscription starts a new period on the new
     plan at once, invoiced in full (no proration); a trial keeps its end date."""
     now = now or timezone.now()

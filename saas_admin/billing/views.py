@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -161,9 +161,11 @@ class SubscriptionCheckView(APIView):
             body = {
                 "status": subscription.status,
                 "plan": {"code": subscription.plan.code, "name": subscription.plan.name},
-                "expiresAt": subscription.current_period_end.isoformat()
-                if subscription.is_live
-                else (subscription.ended_at or subscription.current_period_end).isoformat(),
+                "expiresAt": serializers.DateTimeField().to_representation(
+                    subscription.current_period_end
+                    if subscription.is_live
+                    else subscription.ended_at or subscription.current_period_end
+                ),
             }
         granted = subscription is not None and subscription.status in GRANTING_STATUSES
         return Response({"success": True, "hasActiveSubscription": granted, **body})

@@ -38,10 +38,12 @@ def _as_list(value: Any) -> list[Any]:
 
 def _code(exc: exceptions.APIException) -> str:
     if isinstance(exc, exceptions.ValidationError):
-        codes = exc.get_codes()
-        non_field = codes.get(api_settings.NON_FIELD_ERRORS_KEY) if isinstance(codes, dict) else None
+        codes: Any = exc.get_codes()
+        non_field = (
+            codes.get(api_settings.NON_FIELD_ERRORS_KEY) if isinstance(codes, dict) else None
+        )
         # A single code from the auth server (e.g. invalid_code) is more useful than ours.
-        if non_field and len(non_field) == 1 and non_field[0] != "invalid":
+        if isinstance(non_field, list) and len(non_field) == 1 and non_field[0] != "invalid":
             return str(non_field[0])
         return "validation_error"
     code = exc.get_codes()

@@ -4,11 +4,48 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core.views import CurrentIdentityView
+from accounts.forms import AuthServerAdminLoginForm
+from accounts.views import LoginView, LogoutView, RefreshView, VerifyView
+from billing.views import (
+    InvoiceListView,
+    PlanListView,
+    SubscriptionActionView,
+    SubscriptionCheckView,
+    SubscriptionListView,
+)
+from config.health import health
+from organizations.views import MemberListView, OrganizationDetailView, OrganizationListView
+
+# The admin site's login asks the auth server and explains its refusals.
+admin.site.login_form = AuthServerAdminLoginForm
+admin.site.site_header = "Rozitech SaaS Admin"
+
+ORG = "api/organizations/<str:organization_id>"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # The original integration's "who am I" check: the caller as this service sees them.
-    path("api/auth/verify", CurrentIdentityView.as_view(), name="auth-verify"),
+    path("health", health, name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/auth/verify", VerifyView.as_view(), name="auth-verify"),
+    path("api/auth/login", LoginView.as_view(), name="auth-login"),
+    path("api/auth/refresh", RefreshView.as_view(), name="auth-refresh"),
+    path("api/auth/logout", LogoutView.as_view(), name="auth-logout"),
+    path("api/organizations", OrganizationListView.as_view(), name="organizations"),
+    path(ORG, OrganizationDetailView.as_view(), name="organization"),
+    path(f"{ORG}/members", MemberListView.as_view(), name="members"),
+    path(f"{ORG}/subscriptions", SubscriptionListView.as_view(), name="subscriptions"),
+    path(
+        f"{ORG}/subscriptions/<str:subscription_id>/<str:action>",
+        SubscriptionActionView.as_view(),
+        name="subscription-action",
+    ),
+    path(f"{ORG}/invoices", InvoiceListView.as_view(), name="invoices"),
+    path("api/plans", PlanListView.as_view(), name="plans"),
+    path("api/subscriptions/check", SubscriptionCheckView.as_view(), name="subscription-check"),
 ]
+
+handler404 = "config.api.json_not_found"
+handler500 = "config.api.json_server_error"

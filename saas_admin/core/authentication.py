@@ -31,6 +31,7 @@ from rest_framework.request import Request
 from core import tokens
 from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.conf import check_verify_mode, client_settings
+from core.signals import token_verified
 from core.tokens import LocalVerifier, RemoteVerifier, VerifiedToken, token_digest
 from core.users import sync_user
 
@@ -349,6 +350,7 @@ class RemoteJWTAuthentication(BaseAuthentication):
                     store.set(key, rejected, negative_ttl)
                 raise
         user = sync_user(verified)
+        token_verified.send(sender=type(self), user=user, token=AuthToken(token, verified))
         if self.cache_ttl > 0:
             current = tokens.now()
             to_exp = verified.expires_at - current

@@ -5,9 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
+from rest_framework.request import Request
 
+from accounts.models import User
 from organizations.models import Membership, Organization
+
+
+def caller(request: Request) -> User:
+    """The authenticated local user of a request (views require authentication)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 def organization_or_404(organization_id: Any) -> Organization:

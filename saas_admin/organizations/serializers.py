@@ -8,7 +8,7 @@ from organizations.models import Membership, Organization
 
 
 class OrganizationSerializer(serializers.ModelSerializer[Organization]):
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)  # noqa: N815
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -22,10 +22,10 @@ class OrganizationSerializer(serializers.ModelSerializer[Organization]):
 
 
 class MemberSerializer(serializers.ModelSerializer[Membership]):
-    userId = serializers.UUIDField(source="user.auth_user_id", read_only=True)  # noqa: N815
+    userId = serializers.UUIDField(source="user.auth_user_id", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
-    fullName = serializers.CharField(source="user.get_full_name", read_only=True)  # noqa: N815
-    joinedAt = serializers.DateTimeField(source="created_at", read_only=True)  # noqa: N815
+    fullName = serializers.CharField(source="user.get_full_name", read_only=True)
+    joinedAt = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Membership

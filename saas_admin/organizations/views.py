@@ -10,12 +10,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from organizations.access import organization_or_404, require_member
+from accounts.models import User
+from organizations.access import caller, organization_or_404, require_member
 from organizations.models import Membership, Organization
 from organizations.serializers import MemberSerializer, OrganizationSerializer
 
 
-def _roles(user: Any) -> dict[Any, str]:
+def _roles(user: User) -> dict[Any, str]:
     return dict(Membership.objects.filter(user=user).values_list("organization_id", "role"))
 
 
@@ -27,10 +28,10 @@ class OrganizationListView(generics.ListAPIView[Organization]):
     search_fields = ["name", "slug"]
 
     def get_queryset(self) -> QuerySet[Organization]:
-        return Organization.objects.filter(memberships__user=self.request.user).distinct()
+        return Organization.objects.filter(memberships__user=caller(self.request)).distinct()
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "roles": _roles(self.request.user)}
+        return {**super().get_serializer_context(), "roles": _roles(caller(self.request))}
 
 
 class OrganizationDetailView(APIView):

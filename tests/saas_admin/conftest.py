@@ -59,3 +59,9 @@ def account(auth_server: AuthServerProcess, personas: dict[str, Account]) -> Acc
 @pytest.fixture
 def other_account(auth_server: AuthServerProcess, personas: dict[str, Account]) -> Account:
     return fresh_login(auth_server, personas["bob"])
+
+
+@pytest.fixture
+def project_urls(settings: SettingsWrapper) -> None:
+    """The SaaS Admin's own URLconf, for tests of its API and admin site."""
+    settings.ROOT_URLCONF = "config.urls"

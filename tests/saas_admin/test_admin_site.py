@@ -6,19 +6,14 @@ import re
 
 import pytest
 from django.test import Client
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.auth_server.helpers import PASSWORD, new_email, signup
 from tests.saas_admin.helpers import Account
 from tests.support.auth_process import AuthServerProcess
 from tests.support.ports import free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def project_urls(settings: SettingsWrapper) -> None:
-    settings.ROOT_URLCONF = "config.urls"
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("project_urls")]
 
 
 @pytest.fixture(scope="module")

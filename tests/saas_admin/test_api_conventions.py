@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from tests.saas_admin.helpers import Account, bearer
 from tests.support.ports import free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def project_urls(settings: SettingsWrapper) -> None:
-    settings.ROOT_URLCONF = "config.urls"
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("project_urls")]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +36,7 @@ def test_bad_token_is_401_with_challenge(api: APIClient) -> None:
 
 
 def test_schema_and_docs(api: APIClient, account: Account) -> None:
-    schema = api.get("/api/schema/?format=json", **bearer(account.access_token))
+    schema = api.get("/api/schema/?format=json", headers=bearer(account.access_token))
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     assert "/api/subscriptions/check" in paths and "/api/organizations" in paths

@@ -99,7 +99,7 @@ def test_the_projects_verify_endpoint_uses_the_default_classes(
     assert api.get("/api/auth/verify").status_code in (401, 403)
     response = api.get("/api/auth/verify", headers=bearer(account.access_token))
     assert response.status_code == 200
-    assert response.json()["authUserId"] == account.user_id
+    assert response.json()["user"]["id"] == account.user_id
 
 
 def test_request_auth_carries_the_claims(account: Account) -> None:
@@ -237,7 +237,8 @@ def test_an_expired_token_is_rejected_even_when_cached(
         assert cache.get(cache_key(account.access_token, 300)) is not None  # still cached
     response = api.get("/cached", headers=bearer(account.access_token))
     assert response.status_code == 401
-    assert response.json()["detail"] == "Token has expired"
+    assert response.json()["message"] == "Token has expired"
+    assert response.json()["code"] == "token_expired"
     assert len(me_calls) == (1 if mode == "remote" else 0)
 
 

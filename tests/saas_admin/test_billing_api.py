@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
 from rest_framework.test import APIClient
 
 from billing.catalog import seed_catalog
@@ -16,12 +15,11 @@ from billing.services import advance_all
 from organizations.models import Membership, Role
 from tests.saas_admin.helpers import Account, bearer
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("project_urls")]
 
 
 @pytest.fixture(autouse=True)
-def project_urls(settings: SettingsWrapper) -> None:
-    settings.ROOT_URLCONF = "config.urls"
+def catalog() -> None:
     seed_catalog()
 
 
@@ -34,13 +32,13 @@ def plan_id(code: str = "starter-monthly", product: str = "teamspace") -> int:
 
 
 def post(api: APIClient, account: Account, path: str, body: dict[str, Any]) -> Any:
-    return api.post(path, body, format="json", **bearer(account.access_token))
+    return api.post(path, body, format="json", headers=bearer(account.access_token))
 
 
 def check(api: APIClient, account: Account, org: str, product: str = "teamspace") -> Any:
     return api.get(
         f"/api/subscriptions/check?organizationId={org}&productCode={product}",
-        **bearer(account.access_token),
+        headers=bearer(account.access_token),
     )
 
 
@@ -55,7 +53,7 @@ def test_plans_are_public_filterable_and_ordered(api: APIClient) -> None:
 def test_subscription_lifecycle_with_invoices(api: APIClient, account: Account) -> None:
     org = org_id(account)
     base = f"/api/organizations/{org}/subscriptions"
-    api.get("/api/organizations", **bearer(account.access_token))  # mirrored on first call
+    api.get("/api/organizations", headers=bearer(account.access_token))  # mirrored on first call
 
     created = post(api, account, base, {"planId": plan_id(), "trial": True})
     assert created.status_code == 201, created.content
@@ -80,18 +78,18 @@ def test_subscription_lifecycle_with_invoices(api: APIClient, account: Account) 
         "plan": {"code": "starter-monthly", "name": "Starter (monthly)"},
         "expiresAt": expired["expiresAt"],
     }
-    invoices = api.get(f"/api/organizations/{org}/invoices", **bearer(account.access_token))
+    invoices = api.get(f"/api/organizations/{org}/invoices", headers=bearer(account.access_token))
     assert invoices.json()["count"] == 1
     invoice = invoices.json()["results"][0]
     assert invoice["total"] == "29.00" and invoice["lines"][0]["amount"] == "29.00"
-    listed = api.get(f"{base}?status=expired", **bearer(account.access_token)).json()
+    listed = api.get(f"{base}?status=expired", headers=bearer(account.access_token)).json()
     assert [s["id"] for s in listed["results"]] == [sub["id"]]
 
 
 def test_invalid_requests_get_clear_errors(api: APIClient, account: Account) -> None:
     org = org_id(account)
     base = f"/api/organizations/{org}/subscriptions"
-    api.get("/api/organizations", **bearer(account.access_token))
+    api.get("/api/organizations", headers=bearer(account.access_token))
     sub = post(api, account, base, {"planId": plan_id(), "trial": False}).json()["subscription"]
 
     again = post(api, account, base, {"planId": plan_id("business-monthly"), "trial": False})
@@ -109,7 +107,7 @@ def test_invalid_requests_get_clear_errors(api: APIClient, account: Account) -> 
     unknown_action = post(api, account, f"{base}/{sub['id']}/explode", {})
     assert unknown_action.status_code == 404
     malformed = api.post(
-        base, "{not json", content_type="application/json", **bearer(account.access_token)
+        base, "{not json", content_type="application/json", headers=bearer(account.access_token)
     )
     assert malformed.status_code == 400 and malformed.json()["success"] is False
 
@@ -118,8 +116,8 @@ def test_only_owners_and_admins_manage_subscriptions(
     api: APIClient, account: Account, other_account: Account
 ) -> None:
     org = org_id(account)
-    api.get("/api/organizations", **bearer(account.access_token))
-    api.get("/api/organizations", **bearer(other_account.access_token))
+    api.get("/api/organizations", headers=bearer(account.access_token))
+    api.get("/api/organizations", headers=bearer(other_account.access_token))
     colleague = Membership.objects.get(user__auth_user_id=other_account.user_id).user
     Membership.objects.create(user=colleague, organization_id=org, role=Role.MEMBER)
     base = f"/api/organizations/{org}/subscriptions"
@@ -128,7 +126,7 @@ def test_only_owners_and_admins_manage_subscriptions(
     assert (refused.status_code, refused.json()["code"]) == (403, "not_an_admin")
     assert post(api, account, base, {"planId": plan_id()}).status_code == 201
     # A plain member may read and may ask the check.
-    assert api.get(base, **bearer(other_account.access_token)).json()["count"] == 1
+    assert api.get(base, headers=bearer(other_account.access_token)).json()["count"] == 1
     assert check(api, other_account, org).json()["hasActiveSubscription"] is True
 
 
@@ -136,12 +134,12 @@ def test_check_refuses_strangers_and_bad_queries(
     api: APIClient, account: Account, other_account: Account
 ) -> None:
     org = org_id(account)
-    api.get("/api/organizations", **bearer(account.access_token))
+    api.get("/api/organizations", headers=bearer(account.access_token))
     stranger = check(api, other_account, org)
     assert (stranger.status_code, stranger.json()["code"]) == (403, "not_a_member")
     nothing = check(api, account, org, product="insurance").json()
     assert nothing["hasActiveSubscription"] is False and nothing["status"] is None
-    missing = api.get("/api/subscriptions/check", **bearer(account.access_token))
+    missing = api.get("/api/subscriptions/check", headers=bearer(account.access_token))
     assert missing.status_code == 400
     assert set(missing.json()["errors"]) == {"organizationId", "productCode"}
     anonymous = api.get(f"/api/subscriptions/check?organizationId={org}&productCode=teamspace")

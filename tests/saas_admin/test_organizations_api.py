@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
-from rest_framework.test import APIClient
-
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from organizations.models import Membership, Organization, Role
 from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.helpers import Account, bearer, new_uuid
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("project_urls")]
 WRITES = {"INSERT", "UPDATE", "DELETE"}
-
-
-@pytest.fixture(autouse=True)
-def project_urls(settings: SettingsWrapper) -> None:
-    settings.ROOT_URLCONF = "config.urls"
 
 
 def test_new_user_finds_their_organization_mirrored_as_owner(
     api: APIClient, account: Account
 ) -> None:
-    response = api.get("/api/organizations", **bearer(account.access_token))
+    response = api.get("/api/organizations", headers=bearer(account.access_token))
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["success"] is True and body["count"] == 1
@@ -34,9 +27,9 @@ def test_new_user_finds_their_organization_mirrored_as_owner(
     assert org["name"] == account.login_data["organization"]["name"]
     assert org["role"] == "owner"
     membership = Membership.objects.get(organization_id=org["id"])
-    assert str(membership.user.auth_user_id) == account.user_id  # type: ignore[attr-defined]
+    assert str(membership.user.auth_user_id) == account.user_id
 
-    detail = api.get(f"/api/organizations/{org['id']}", **bearer(account.access_token))
+    detail = api.get(f"/api/organizations/{org['id']}", headers=bearer(account.access_token))
     assert detail.json() == {"success": True, "organization": org}
 
 
@@ -44,41 +37,41 @@ def test_strangers_get_403_unknown_and_malformed_ids_404(
     api: APIClient, account: Account, other_account: Account
 ) -> None:
     org_id = account.login_data["organization"]["id"]
-    api.get("/api/organizations", **bearer(account.access_token))  # mirrors it
-    stranger = api.get(f"/api/organizations/{org_id}", **bearer(other_account.access_token))
+    api.get("/api/organizations", headers=bearer(account.access_token))  # mirrors it
+    stranger = api.get(f"/api/organizations/{org_id}", headers=bearer(other_account.access_token))
     assert stranger.status_code == 403
     assert stranger.json()["code"] == "not_a_member"
     for bad in (new_uuid(), "not-a-uuid", "1' OR '1'='1"):
-        missing = api.get(f"/api/organizations/{bad}", **bearer(account.access_token))
+        missing = api.get(f"/api/organizations/{bad}", headers=bearer(account.access_token))
         assert missing.status_code == 404, bad
         assert missing.json()["code"] == "not_found"
     members = api.get(
-        f"/api/organizations/{org_id}/members", **bearer(other_account.access_token)
+        f"/api/organizations/{org_id}/members", headers=bearer(other_account.access_token)
     )
     assert members.status_code == 403
 
 
 def test_members_list(api: APIClient, account: Account, other_account: Account) -> None:
     org_id = account.login_data["organization"]["id"]
-    api.get("/api/organizations", **bearer(account.access_token))
-    api.get("/api/organizations", **bearer(other_account.access_token))
+    api.get("/api/organizations", headers=bearer(account.access_token))
+    api.get("/api/organizations", headers=bearer(other_account.access_token))
     colleague = Membership.objects.get(
         user__auth_user_id=other_account.user_id
     ).user  # arranged locally: the auth server has no invitations yet
     Membership.objects.create(user=colleague, organization_id=org_id, role=Role.MEMBER)
-    response = api.get(f"/api/organizations/{org_id}/members", **bearer(account.access_token))
+    response = api.get(f"/api/organizations/{org_id}/members", headers=bearer(account.access_token))
     members = {m["email"]: m["role"] for m in response.json()["results"]}
     assert members == {account.email: "owner", other_account.email: "member"}
     only_owners = api.get(
-        f"/api/organizations/{org_id}/members?role=owner", **bearer(account.access_token)
+        f"/api/organizations/{org_id}/members?role=owner", headers=bearer(account.access_token)
     )
     assert only_owners.json()["count"] == 1
 
 
 def test_steady_path_writes_nothing(api: APIClient, account: Account) -> None:
-    api.get("/api/organizations", **bearer(account.access_token))  # first sight: mirrored
+    api.get("/api/organizations", headers=bearer(account.access_token))  # first sight: mirrored
     with CaptureQueriesContext(connection) as queries:
-        again = api.get("/api/organizations", **bearer(account.access_token))
+        again = api.get("/api/organizations", headers=bearer(account.access_token))
     assert again.status_code == 200
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper()[:6] in WRITES]
     assert writes == []
@@ -86,7 +79,7 @@ def test_steady_path_writes_nothing(api: APIClient, account: Account) -> None:
 
 
 def test_verify_endpoint(api: APIClient, account: Account) -> None:
-    response = api.get("/api/auth/verify", **bearer(account.access_token))
+    response = api.get("/api/auth/verify", headers=bearer(account.access_token))
     assert response.status_code == 200
     user = response.json()["user"]
     assert response.json()["success"] is True

@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import django_stubs_ext
 from dotenv import load_dotenv
+
+# Generic admin and DRF classes (ModelAdmin[Model]) work at run time as in the stubs.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REPO_ROOT = BASE_DIR.parent
@@ -47,9 +51,19 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
     "core",
     "accounts",
+    "organizations",
+    "billing",
 ]
+
+# Admin-site login asks the auth server; no password is stored or checked here.
+AUTHENTICATION_BACKENDS = ["accounts.backends.AuthServerBackend"]
+# Owners and admins of this auth-server organization (by slug) are staff and superusers.
+SAAS_ADMIN_STAFF_ORGANIZATION = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION", "rozitech")
+SAAS_ADMIN_PORT = int(os.environ.get("SAAS_ADMIN_PORT", "3002"))
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -124,6 +138,24 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "EXCEPTION_HANDLER": "config.api.envelope_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "ORDERING_PARAM": "ordering",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rozitech SaaS Admin API",
+    "DESCRIPTION": "Organizations, plans and subscriptions, behind the Rozitech auth server.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page is public; the schema lists every endpoint, none of them reveal data.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 # --- The client library (core/): every setting documented in .env.example ---------------

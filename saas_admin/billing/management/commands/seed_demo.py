@@ -25,7 +25,9 @@ class Command(BaseCommand):
             user = login_through_auth_server(options["email"], options["password"])
         except LoginRefused as exc:
             raise CommandError(str(exc)) from exc
-        membership = Membership.objects.filter(user=user).select_related("organization").first()
+        membership = (
+            Membership.objects.filter(user_id=user.pk).select_related("organization").first()
+        )
         if membership is None:
             raise CommandError("This account has no organization in the auth server")
         organization = membership.organization

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import sys
 
+from config.settings import default_module
+
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_module())
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

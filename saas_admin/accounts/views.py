@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,6 +21,9 @@ from organizations.models import Membership
 class VerifyView(APIView):
     """The caller as this service sees them."""
 
+    @extend_schema(responses=inline_serializer(
+        "Verify", {"success": serializers.BooleanField(), "user": serializers.DictField()}
+    ))  # fmt: skip
     def get(self, request: Request) -> Response:
         user = caller(request)
         role = request.auth.role if isinstance(request.auth, AuthToken) else None
@@ -60,7 +64,13 @@ class PassThroughView(APIView):
         return 'Bearer realm="api"'
 
 
+PASSED_THROUGH = inline_serializer(
+    "AuthServerAnswer", {"success": serializers.BooleanField(), "data": serializers.DictField()}
+)
+
+
 class LoginView(PassThroughView):
+    @extend_schema(request=LoginBody, responses=PASSED_THROUGH)
     def post(self, request: Request) -> Response:
         body = LoginBody(data=request.data)
         body.is_valid(raise_exception=True)
@@ -71,6 +81,7 @@ class LoginView(PassThroughView):
 
 
 class RefreshView(PassThroughView):
+    @extend_schema(request=RefreshBody, responses=PASSED_THROUGH)
     def post(self, request: Request) -> Response:
         body = RefreshBody(data=request.data)
         body.is_valid(raise_exception=True)
@@ -79,6 +90,7 @@ class RefreshView(PassThroughView):
 
 
 class LogoutView(PassThroughView):
+    @extend_schema(request=RefreshBody, responses=PASSED_THROUGH)
     def post(self, request: Request) -> Response:
         body = RefreshBody(data=request.data)
         body.is_valid(raise_exception=True)

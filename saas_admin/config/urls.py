@@ -15,6 +15,7 @@ from billing.views import (
     SubscriptionCheckView,
     SubscriptionListView,
 )
+from config import schema  # noqa: F401  (registers the bearer scheme)
 from config.health import health
 from organizations.views import MemberListView, OrganizationDetailView, OrganizationListView
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import generics
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +29,8 @@ class OrganizationListView(generics.ListAPIView[Organization]):
     search_fields = ["name", "slug"]
 
     def get_queryset(self) -> QuerySet[Organization]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation, no request user
+            return Organization.objects.none()
         return Organization.objects.filter(memberships__user=caller(self.request)).distinct()
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -35,6 +38,10 @@ class OrganizationListView(generics.ListAPIView[Organization]):
 
 
 class OrganizationDetailView(APIView):
+    @extend_schema(responses=inline_serializer(
+        "OrganizationDetail",
+        {"success": serializers.BooleanField(), "organization": OrganizationSerializer()},
+    ))  # fmt: skip
     def get(self, request: Request, organization_id: str) -> Response:
         organization = organization_or_404(organization_id)
         membership = require_member(request.user, organization)
@@ -49,6 +56,8 @@ class MemberListView(generics.ListAPIView[Membership]):
     filterset_fields = ["role"]
 
     def get_queryset(self) -> QuerySet[Membership]:
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
         organization = organization_or_404(self.kwargs["organization_id"])
         require_member(self.request.user, organization)
         return Membership.objects.filter(organization=organization).select_related("user")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
+import httpx
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from tests.saas_admin.helpers import Account, bearer
+from tests.support.auth_process import REPO_ROOT, AuthServerProcess
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("project_urls")]
@@ -55,3 +62,36 @@ def test_health(api: APIClient, settings: SettingsWrapper) -> None:
     assert degraded.status_code == 200
     assert degraded.json()["status"] == "degraded"
     assert degraded.json()["authServer"] == "unreachable"
+
+
+def test_health_is_503_when_the_database_is_unreachable(auth_server: AuthServerProcess) -> None:
+    """A real SaaS Admin process whose PostgreSQL does not answer."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere",
+        "AUTH_SERVICE_URL": auth_server.base_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.development",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)],
+        cwd=REPO_ROOT / "saas_admin",
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        response = None
+        for _ in range(100):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None
+        assert response.status_code == 503
+        assert response.json()["status"] == "unhealthy"
+        assert response.json()["database"] == "disconnected"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,22 @@
+"""Production: the base settings, hardened. Requires DJANGO_SECRET_KEY (base checks it)."""
+
+from __future__ import annotations
+
+import os
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env_bool
+
+DEBUG = False
+# Behind a TLS-terminating load balancer (see deploy/): trust its scheme header only.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+# Session and CSRF cookies never travel over plain HTTP.
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# HSTS for subdomains and the browser preload list are the domain owner's decisions.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", "staticfiles")

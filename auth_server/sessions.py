@@ -131,14 +131,12 @@ class Sessions:
         refresh_token = new_opaque_token()
         # Every child joins the same family: a session never forks.
         db.add(RefreshToken(session_id=session.id, token_hash=hash_opaque_token(refresh_token)))
-        membership = primary_membership(user)
         access_token = self.tokens.issue(
             user_id=user.id,
             session_id=session.id,
             email=user.email,
             email_verified=user.email_verified,
-            organization_id=membership.organization_id if membership else None,
-            role=membership.role if membership else None,
+            membership=primary_membership(user),
             now=now,
         )
         db.commit()

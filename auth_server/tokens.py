@@ -13,6 +13,7 @@ import jwt
 
 from auth_server.errors import InvalidToken
 from auth_server.keys import ALGORITHM, KeyStore
+from auth_server.models import Membership
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]
 
@@ -39,10 +40,10 @@ class AccessTokens:
         session_id: uuid.UUID,
         email: str,
         email_verified: bool,
-        organization_id: uuid.UUID | None,
-        role: str | None,
+        membership: Membership | None,
         now: datetime,
     ) -> str:
+        organization = membership.organization if membership else None
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -53,8 +54,11 @@ class AccessTokens:
             "exp": int((now + timedelta(seconds=self.ttl_seconds)).timestamp()),
             "email": email,
             "email_verified": email_verified,
-            "org": str(organization_id) if organization_id else None,
-            "role": role,
+            "org": str(organization.id) if organization else None,
+            "role": membership.role if membership else None,
+            # Name and slug let verifiers that never call /me still show the organization.
+            "org_name": organization.name if organization else None,
+            "org_slug": organization.slug if organization else None,
         }
         return jwt.encode(
             claims, self.keys.signer, algorithm=ALGORITHM, headers={"kid": self.keys.signer_kid}

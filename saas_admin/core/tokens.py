@@ -267,5 +267,15 @@ class LocalVerifier:
             expires_at=int(claims["exp"]),
             claims=claims,
             mode=self.mode,
-            organization={"id": org, "role": claims.get("role")} if org else None,
+            organization=_organization_from_claims(claims) if org else None,
         )
+
+
+def _organization_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The token's organization in the shape of /api/auth/me's (name and slug when the
+    token carries them)."""
+    organization = {"id": claims["org"], "role": claims.get("role")}
+    for claim, key in (("org_name", "name"), ("org_slug", "slug")):
+        if isinstance(claims.get(claim), str):
+            organization[key] = claims[claim]
+    return organization

@@ -1,27 +1,24 @@
 """Mirror the caller's organization and role from a verified token into local rows.
 
 Runs when a token is verified afresh (`core.signals.token_verified`), not on requests
-served from the verification cache. A cache entry remembers what was mirrored, so a new
-token of an unchanged member costs no query; rows are written only when something changed.
+served from the verification cache. It reads one row and writes only what changed, so a
+new token of an unchanged member costs one query and no write. No network call: the token
+(or /api/auth/me in remote mode) carries the organization's name and slug.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
-from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.authentication import AuthToken
 from core.signals import token_verified
 from organizations.models import Membership, Organization, Role
 
 logger = logging.getLogger(__name__)
-MIRRORED_TTL = 300
 
 
 @receiver(token_verified)
@@ -35,39 +32,26 @@ def mirror_membership(user: Any, token: AuthToken) -> Membership | None:
         return None
     known = token.organization or {}
     name, slug = known.get("name"), known.get("slug")
-    marker = _marker(user.pk, org_id, role, name, slug)
-    if cache.get(marker):
-        return None
-    if name is None and not Organization.objects.filter(pk=org_id).exclude(name="").exists():
-        name, slug = _ask_organization(token)
-    membership = None
+    membership = (
+        Membership.objects.filter(user=user, organization_id=org_id)
+        .select_related("organization")
+        .first()
+    )
+    if membership is not None and _unchanged(membership, role, name, slug):
+        return membership
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                membership = _save(user, org_id, role, name, slug)
-            break
+                return _save(user, org_id, role, name, slug)
         except IntegrityError:
             # A concurrent first request inserted the same row; the second pass finds it.
             logger.debug("concurrent mirror of organization %s", org_id)
-    if membership is not None and membership.organization.name:
-        cache.set(marker, True, MIRRORED_TTL)
-    return membership
+    return None
 
 
-def _ask_organization(token: AuthToken) -> tuple[str | None, str | None]:
-    """Local verification carries no organization name: ask the auth server, once. An
-    outage must not refuse a locally valid token: the name is filled in later."""
-    try:
-        organization = get_auth_client().verify_token(str(token)).get("organization") or {}
-    except AuthServiceUnavailable:
-        logger.warning("Organization name unknown while the auth server is unreachable")
-        return None, None
-    return organization.get("name"), organization.get("slug")
-
-
-def _marker(user_pk: Any, org_id: str, role: str, name: str | None, slug: str | None) -> str:
-    digest = hashlib.sha256(f"{user_pk}|{org_id}|{role}|{name}|{slug}".encode()).hexdigest()
-    return f"organizations.mirrored:{digest}"
+def _unchanged(membership: Membership, role: str, name: Any, slug: Any) -> bool:
+    org = membership.organization
+    return membership.role == role and (name is None or (org.name, org.slug) == (name, slug or ""))
 
 
 def _save(user: Any, org_id: str, role: str, name: str | None, slug: str | None) -> Membership:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, Organization, Role
@@ -112,3 +113,15 @@ def test_login_refresh_logout_pass_through(api: APIClient, account: Account) -> 
     again = api.post("/api/auth/refresh", {"refreshToken": new_refresh}, format="json")
     assert again.status_code == 401
     assert again.json()["code"] == "invalid_refresh_token"
+
+
+@pytest.mark.parametrize("mode", ["remote", "local"])
+def test_both_modes_mirror_name_slug_and_role(
+    api: APIClient, account: Account, settings: SettingsWrapper, mode: str
+) -> None:
+    settings.AUTH_VERIFY_MODE = mode
+    org = api.get("/api/organizations", headers=bearer(account.access_token)).json()["results"]
+    expected = account.login_data["organization"]
+    assert [(o["id"], o["name"], o["slug"], o["role"]) for o in org] == [
+        (expected["id"], expected["name"], expected["slug"], "owner")
+    ]

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from billing.models import Invoice, InvoiceLine, Plan, Product, Subscription
+from billing.models import Invoice, InvoiceLine, LicenseUpdate, Plan, Product, Subscription
 
 
 @admin.register(Product)
@@ -70,3 +71,25 @@ class InvoiceAdmin(admin.ModelAdmin[Invoice]):
         "issued_at",
     ]
     inlines = [InvoiceLineInline]
+
+
+@admin.register(LicenseUpdate)
+class LicenseUpdateAdmin(admin.ModelAdmin[LicenseUpdate]):
+    """The license outbox: what reached the auth server, what waits, what was refused."""
+
+    list_display = [
+        "id",
+        "organization",
+        "product_code",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "failed_at",
+    ]
+    list_filter = ["status", "product_code"]
+    search_fields = ["organization__name", "organization__id"]
+    readonly_fields = [f.name for f in LicenseUpdate._meta.get_fields()]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from organizations.models import Organization
 
@@ -139,3 +140,36 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class LicenseUpdate(models.Model):
+    """The outbox: a license change for the auth server, written in the same transaction as
+    the subscription change, delivered by `manage.py deliver_outbox`. Its id is the
+    license's version at the auth server, so an older update never overwrites a newer one."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="license_updates"
+    )
+    product_code = models.CharField(max_length=50)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # Set when the auth server refused the update for good (a 4xx); it is not retried.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["organization", "id"],
+                condition=models.Q(delivered_at__isnull=True, failed_at__isnull=True),
+                name="license_update_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.product_code}={self.status} (v{self.pk})"

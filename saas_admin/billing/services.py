@@ -14,6 +14,7 @@ from billing.models import (
     Interval,
     Invoice,
     InvoiceLine,
+    LicenseUpdate,
     Plan,
     Status,
     Subscription,
@@ -118,7 +119,26 @@ def _create(subscription: Subscription) -> Subscription:
         raise SubscriptionExists(
             "This organization already has a live subscription to this product"
         ) from exc
+    _queue_license(subscription)
     return subscription
+
+
+def _save(subscription: Subscription) -> None:
+    subscription.save()
+    _queue_license(subscription)
+
+
+def _queue_license(subscription: Subscription) -> None:
+    """The auth server's license follows: queued in this same transaction (the outbox), so
+    a change is never lost and never waits on the auth server."""
+    LicenseUpdate.objects.create(
+        organization_id=subscription.organization_id,
+        product_code=subscription.plan.product.code,
+        status=subscription.status,
+        expires_at=subscription.current_period_end
+        if subscription.is_live
+        else subscription.ended_at or subscription.current_period_end,
+    )
 
 
 def _has_live(organization: Organization, plan: Plan) -> bool:
@@ -188,7 +208,7 @@ def activate(subscription: Subscription, now: datetime | None = None) -> Subscri
     _move(subscription, Status.ACTIVE)
     _start_period(subscription, now)
     subscription.cancel_at_period_end = False
-    subscription.save()
+    _save(subscription)
     _invoice(subscription)
     return subscription
 
@@ -199,7 +219,7 @@ def mark_past_due(subscription: Subscription) -> Subscription:
     if subscription.status != Status.ACTIVE:
         raise InvalidTransition("Only an active subscription can become past due")
     _move(subscription, Status.PAST_DUE)
-    subscription.save()
+    _save(subscription)
     return subscription
 
 
@@ -219,7 +239,7 @@ def cancel(
     else:
         _move(subscription, Status.CANCELLED)
         subscription.ended_at = now
-    subscription.save()
+    _save(subscription)
     return subscription
 
 
@@ -241,10 +261,10 @@ def change_plan(
     subscription.plan = plan
     if subscription.status == Status.ACTIVE:
         _start_period(subscription, now)
-        subscription.save()
+        _save(subscription)
         _invoice(subscription)
     else:
-        subscription.save()
+        _save(subscription)
     return subscription
 
 
@@ -258,13 +278,13 @@ def advance(subscription: Subscription, now: datetime | None = None) -> Subscrip
     if subscription.status == Status.ACTIVE and not subscription.cancel_at_period_end:
         _move(subscription, Status.ACTIVE)
         _start_period(subscription, subscription.current_period_end)
-        subscription.save()
+        _save(subscription)
         _invoice(subscription)
         return subscription
     # A trial not converted, a cancellation taking effect, or an unpaid past-due period.
     _move(subscription, Status.EXPIRED)
     subscription.ended_at = subscription.current_period_end
-    subscription.save()
+    _save(subscription)
     return subscription
 
 

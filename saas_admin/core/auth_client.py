@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 from http.cookiejar import DefaultCookiePolicy
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -30,6 +31,9 @@ from rest_framework.settings import api_settings
 
 from core.breaker import CircuitBreaker, CircuitOpen
 from core.conf import ClientSettings, client_settings
+
+# The auth server's header for a trusted service's credential (never Authorization).
+SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name)
 
 logger = logging.getLogger("core.auth_client")
 
@@ -116,6 +120,8 @@ class AuthServerClient:
         session.trust_env = False
         session.headers.update({"Accept": "application/json", "User-Agent": "rozitech-core/1"})
         self.session = session
+        self.conf = conf
+        self._service_token = ""
 
     def close(self) -> None:
         self.session.close()
@@ -188,6 +194,26 @@ class AuthServerClient:
             return {"status": "unreachable", "error": f"HTTP {response.status_code}"}
         return body
 
+    # -- service calls (X-Service-Token) ---------------------------------------------------
+
+    def set_license(
+        self,
+        organization_id: str,
+        product_code: str,
+        *,
+        status: str,
+        expires_at: str | None,
+        version: int,
+    ) -> dict[str, Any]:
+        """PUT the organization's license of a product; idempotent and versioned: an older
+        version never overwrites a newer one. {license, applied}."""
+        return self._call(
+            "PUT",
+            f"/api/admin/organizations/{organization_id}/licenses/{product_code}",
+            json={"status": status, "expiresAt": expires_at, "version": version},
+            service=True,
+        )
+
     def fetch_jwks(self) -> dict[str, Any]:
         """The public signing keys (/.well-known/jwks.json), for local verification."""
         return self._call("GET", "/.well-known/jwks.json", enveloped=False)
@@ -202,14 +228,18 @@ class AuthServerClient:
         json: dict[str, Any] | None = None,
         token: str | None = None,
         enveloped: bool = True,
+        service: bool = False,
     ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        if service:
+            headers[SERVICE_TOKEN_HEADER] = self.service_token()
         try:
             self.breaker.before_call()
         except CircuitOpen as exc:
             raise AuthServiceUnavailable(retry_after=exc.retry_after) from None
         recorded = False
         try:
-            response = self._send(method, path, json=json, token=token)
+            response = self._send(method, path, json=json, headers=headers)
             if response.status_code >= 500:
                 self.breaker.record_failure()
                 recorded = True
@@ -226,12 +256,33 @@ class AuthServerClient:
             if not recorded:
                 # Something unexpected happened locally: do not leave a half-open trial stuck.
                 self.breaker.record_failure()
+        if service and response.status_code == 401:
+            # Our own credential was refused: a deployment error, not the end user's.
+            logger.error("The auth server refused this service's AUTH_SERVICE_TOKEN")
+            raise AuthServerError("The authentication service refused this service's credential")
         return self._data(response, enveloped)
 
+    def service_token(self) -> str:
+        """AUTH_SERVICE_TOKEN, or the content of AUTH_SERVICE_TOKEN_FILE (read once it exists:
+        the development auth server writes it on its first start)."""
+        if not self._service_token:
+            configured = self.conf.service_token
+            if not configured and self.conf.service_token_file:
+                try:
+                    configured = Path(self.conf.service_token_file).read_text().strip()
+                except OSError:
+                    configured = ""
+            if not configured:
+                raise AuthServerError(
+                    "No service credential: set AUTH_SERVICE_TOKEN (the auth server's "
+                    "SERVICE_TOKEN)"
+                )
+            self._service_token = configured
+        return self._service_token
+
     def _send(
-        self, method: str, path: str, *, json: dict[str, Any] | None, token: str | None
+        self, method: str, path: str, *, json: dict[str, Any] | None, headers: dict[str, str]
     ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         url = f"{self.base_url}{path}"
         attempts = 2 if method == "GET" else 1
         for attempt in range(attempts):

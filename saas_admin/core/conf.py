@@ -33,6 +33,9 @@ class ClientSettings:
     cache_alias: str
     user_id_field: str
     max_token_bytes: int
+    # The auth server's service credential (feed, admin API), or a file that holds it.
+    service_token: str
+    service_token_file: str
 
 
 def _get(name: str, default: Any) -> Any:
@@ -78,6 +81,8 @@ def load() -> ClientSettings:
         user_id_field=str(_get("AUTH_USER_ID_FIELD", "auth_user_id")),
         # A bound on what we hash, cache-key and forward: real access tokens are ~1 KB.
         max_token_bytes=int(_get("AUTH_MAX_TOKEN_BYTES", 8192)),
+        service_token=str(_get("AUTH_SERVICE_TOKEN", "")).strip(),
+        service_token_file=str(_get("AUTH_SERVICE_TOKEN_FILE", "")),
     )
     if values.timeout <= 0 or values.connect_timeout <= 0:
         raise ImproperlyConfigured("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")

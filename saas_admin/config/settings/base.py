@@ -175,3 +175,7 @@ AUTH_JWKS_REFETCH_COOLDOWN = float(os.environ.get("AUTH_JWKS_REFETCH_COOLDOWN", 
 AUTH_NEGATIVE_CACHE_TTL = int(os.environ.get("AUTH_NEGATIVE_CACHE_TTL", "10"))
 AUTH_CACHE_ALIAS = os.environ.get("AUTH_CACHE_ALIAS", "default")
 AUTH_USER_ID_FIELD = "auth_user_id"
+# The auth server's SERVICE_TOKEN (revocation feed, license API). Unset: read from
+# AUTH_SERVICE_TOKEN_FILE, by default the file the development auth server writes.
+AUTH_SERVICE_TOKEN = os.environ.get("AUTH_SERVICE_TOKEN") or os.environ.get("SERVICE_TOKEN", "")
+AUTH_SERVICE_TOKEN_FILE = os.environ.get("AUTH_SERVICE_TOKEN_FILE", str(DATA_DIR / "service-token"))

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from auth_server.errors import InvalidToken
+from auth_server.errors import InvalidServiceToken, InvalidToken
+from auth_server.service_auth import SERVICE_TOKEN_HEADER
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
 
@@ -85,3 +86,26 @@ def get_bearer_token(
 
 
 BearerDep = Annotated[str, Depends(get_bearer_token)]
+
+_service_token = APIKeyHeader(
+    name=SERVICE_TOKEN_HEADER,
+    auto_error=False,
+    scheme_name="ServiceToken",
+    description="The shared credential of trusted services (SERVICE_TOKEN)",
+)
+
+
+def require_service(
+    services: ServicesDep,
+    client: ClientDep,
+    presented: Annotated[str | None, Depends(_service_token)],
+) -> ClientInfo:
+    """Admits trusted services only; 401 invalid_service_token for anyone else."""
+    if services.service_credentials.accepts(presented):
+        return client
+    # Failures count against the caller's IP like logins do: guessing costs a 429 soon.
+    services.limits.hit_ip("service-auth", client.ip_address)
+    raise InvalidServiceToken()
+
+
+ServiceDep = Annotated[ClientInfo, Depends(require_service)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import logging
 import os
@@ -57,7 +58,10 @@ class ServiceCredentials:
     def __init__(self, tokens: list[str]) -> None:
         if not tokens:
             raise ConfigurationError("no service token configured")
-        self._tokens = [token.encode() for token in tokens]
+        self._tokens = tokens
+        # Digests are compared, not the tokens: equal lengths, so even the time
+        # compare_digest takes for different lengths says nothing about a token.
+        self._digests = [_digest(token) for token in tokens]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceCredentials:
@@ -71,19 +75,23 @@ class ServiceCredentials:
 
     @property
     def primary(self) -> str:
-        return self._tokens[0].decode()
+        return self._tokens[0]
 
     def accepts(self, presented: str | None) -> bool:
         if not presented:
             return False
-        candidate = presented.encode()
+        candidate = _digest(presented)
         # Every configured token is compared, each in constant time (hmac.compare_digest),
         # so neither the timing nor the position of a match tells anything about a token.
         matched = False
-        for token in self._tokens:
-            matched |= hmac.compare_digest(candidate, token)
+        for digest in self._digests:
+            matched |= hmac.compare_digest(candidate, digest)
         return matched
 
 
 def token_file(settings: Settings) -> Path:
     return settings.service_token_file
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()

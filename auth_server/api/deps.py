@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -14,6 +15,8 @@ from auth_server.errors import InvalidServiceToken, InvalidToken
 from auth_server.service_auth import SERVICE_TOKEN_HEADER
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
+
+logger = logging.getLogger("auth_server.service_auth")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -103,6 +106,12 @@ def require_service(
     """Admits trusted services only; 401 invalid_service_token for anyone else."""
     if services.service_credentials.accepts(presented):
         return client
+    # Worth an operator's eye: a misconfigured service, or someone probing the admin API.
+    logger.warning(
+        "Service request refused (%s X-Service-Token) from %s",
+        "wrong" if presented else "no",
+        client.ip_address,
+    )
     # Failures count against the caller's IP like logins do: guessing costs a 429 soon.
     services.limits.hit_ip("service-auth", client.ip_address)
     raise InvalidServiceToken()

@@ -169,16 +169,22 @@ def test_bad_feed_queries_are_validation_errors(
 def test_several_service_tokens_allow_a_rotation(tmp_path: Path) -> None:
     old, new = "o" * 40, "n" * 40
     with temporary_database(tmp_path) as url:
-        server = AuthServerProcess(url, tmp_path, service_token=f" {old} , {new} ").migrate()
+        server = AuthServerProcess(
+            url, tmp_path, service_token=f" {old} , {new} ", rate_limit_per_ip="4/minute"
+        ).migrate()
         server.start()
         try:
             with httpx.Client(base_url=server.base_url) as http:
-                for token in (old, new):
+                for token in (old, new, old):
                     headers = {"X-Service-Token": token}
                     assert http.get("/api/auth/revocations", headers=headers).status_code == 200
-                for token in ("o" * 39, f"{old},{new}", "x" * 40):
-                    headers = {"X-Service-Token": token}
-                    assert http.get("/api/auth/revocations", headers=headers).status_code == 401
+                statuses = [
+                    http.get("/api/auth/revocations", headers={"X-Service-Token": t}).status_code
+                    for t in ("o" * 39, f"{old},{new}", "x" * 40, "", "n" * 41)
+                ]
+                # Wrong tokens count against the IP; the fifth within a minute is refused.
+                assert statuses == [401, 401, 401, 401, 429]
+            assert "Service request refused (wrong X-Service-Token)" in server.log()
         finally:
             server.stop()
 

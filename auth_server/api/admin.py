@@ -37,13 +37,16 @@ def revocations(
     limit: Annotated[int | None, Query(ge=1, le=10000)] = None,
 ) -> JSONResponse:
     page = services.revocations.page(db, since, limit)
-    return success(
+    response = success(
         {
             "events": [event_json(event) for event in page.events],
             "cursor": str(page.cursor),
             "hasMore": page.has_more,
         }
     )
+    # A cached page would hide new revocations from whoever read it through a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _user_change_json(change: UserChange) -> dict[str, Any]:

@@ -155,6 +155,7 @@ def test_feed_is_for_services_only(
     assert body["success"] is True
     assert set(body["data"]) == {"events", "cursor", "hasMore"}
     assert isinstance(body["data"]["cursor"], str)
+    assert ok.headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize("query", ["since=-1", "since=abc", "since=1.5", "limit=0", "limit=x"])

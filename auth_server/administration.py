@@ -138,8 +138,8 @@ class Administration:
             raise UnknownProduct(f"Unknown product code: {product_code}")
         if db.get(Organization, organization_id) is None:
             raise OrganizationNotFound()
-        # Two tries: the second only when a concurrent request created the license first.
-        for _ in range(2):
+        # Retried only when a concurrent request changed the row between our statements.
+        for _ in range(3):
             # Compare-and-set in one statement: of concurrent updates the highest version
             # wins whatever order they arrive in.
             updated = db.execute(
@@ -158,31 +158,43 @@ class Administration:
                 .execution_options(synchronize_session=False)
             )
             if updated.rowcount:  # type: ignore[attr-defined]
-                return self._licensed(db, organization_id, product_code, change, client, True)
+                return self._licensed(db, organization_id, product_code, change, client)
             stored = self._license(db, organization_id, product_code)
-            if stored is not None:
-                if stored.version == change.version and not _same(stored, change):
-                    raise LicenseVersionConflict()
-                # Older, or this very update again (a retry): the stored license stands.
-                return LicenseChange(stored, applied=False)
-            db.add(
-                License(
-                    organization_id=organization_id,
-                    product_code=product_code,
-                    status=change.status,
-                    expires_at=change.expires_at,
-                    version=change.version,
-                    updated_at=self.clock.now(),
-                )
-            )
-            try:
-                db.flush()
-            except IntegrityError:
-                # The unique (organization, product) index settled a race: compare again.
+            if stored is None:
+                if self._create(db, organization_id, product_code, change):
+                    return self._licensed(db, organization_id, product_code, change, client)
+                continue  # a concurrent request created it first: compare again
+            if stored.version < change.version:
+                # Created (or raised, by a lower version) by another request after our
+                # update looked: our version is still the higher one, so compare again.
                 db.rollback()
                 continue
-            return self._licensed(db, organization_id, product_code, change, client, True)
+            if stored.version == change.version and not _same(stored, change):
+                raise LicenseVersionConflict()
+            # Older, or this very update again (a retry): the stored license stands.
+            return LicenseChange(stored, applied=False)
         raise LicenseVersionConflict("The license changed concurrently; retry")
+
+    def _create(
+        self, db: Session, organization_id: uuid.UUID, product_code: str, change: LicenseUpdate
+    ) -> bool:
+        db.add(
+            License(
+                organization_id=organization_id,
+                product_code=product_code,
+                status=change.status,
+                expires_at=change.expires_at,
+                version=change.version,
+                updated_at=self.clock.now(),
+            )
+        )
+        try:
+            db.flush()
+        except IntegrityError:
+            # The unique (organization, product) index settled a race: the other one won.
+            db.rollback()
+            return False
+        return True
 
     def _licensed(
         self,
@@ -191,7 +203,6 @@ class Administration:
         product_code: str,
         change: LicenseUpdate,
         client: ClientInfo,
-        applied: bool,
     ) -> LicenseChange:
         self.audit.add(
             db,
@@ -208,7 +219,7 @@ class Administration:
         db.commit()
         stored = self._license(db, organization_id, product_code)
         assert stored is not None
-        return LicenseChange(stored, applied)
+        return LicenseChange(stored, applied=True)
 
     def _license(
         self, db: Session, organization_id: uuid.UUID, product_code: str

@@ -280,26 +280,32 @@ def test_license_input_errors(http: httpx.Client, smtp_sink: SmtpSink) -> None:
 def test_concurrent_license_updates_keep_the_highest_version(
     admin_server: AuthServerProcess, smtp_sink: SmtpSink
 ) -> None:
+    """Twelve versions at once, in random order, on a license that does not exist yet (so
+    they also race to create it): the highest version is what stays."""
     with httpx.Client(base_url=admin_server.base_url, timeout=30) as http:
-        org = login(http, verified_user(http, smtp_sink))["organization"]["id"]
-    versions = list(range(1, 13))
-    random.shuffle(versions)
+        orgs = [login(http, verified_user(http, smtp_sink))["organization"]["id"] for _ in "ab"]
 
-    def put(version: int) -> int:
+    def put(job: tuple[str, str, int]) -> int:
+        org, product, version = job
         with httpx.Client(
             base_url=admin_server.base_url, timeout=60, headers=admin_server.service_headers()
         ) as own:
             body = {"status": "active", "expiresAt": f"2030-01-{version:02d}T00:00:00Z"}
-            return put_license(own, org, "saas-admin", **body, version=version).status_code
+            return put_license(own, org, product, **body, version=version).status_code
 
-    with ThreadPoolExecutor(6) as pool:
-        assert list(pool.map(put, versions)) == [200] * len(versions)
-    with httpx.Client(
-        base_url=admin_server.base_url, timeout=30, headers=admin_server.service_headers()
-    ) as http:
-        final = put_license(
-            http, org, "saas-admin", status="active", expiresAt=None, version=0
-        ).json()["data"]
-    assert final["applied"] is False
-    assert final["license"]["version"] == 12
-    assert final["license"]["expiresAt"] == "2030-01-12T00:00:00Z"
+    for org in orgs:
+        for product in ("saas-admin", "insurance"):
+            versions = list(range(1, 13))
+            random.shuffle(versions)
+            with ThreadPoolExecutor(6) as pool:
+                statuses = list(pool.map(put, [(org, product, v) for v in versions]))
+            assert statuses == [200] * len(versions)
+            with httpx.Client(
+                base_url=admin_server.base_url, timeout=30, headers=admin_server.service_headers()
+            ) as http:
+                final = put_license(
+                    http, org, product, status="active", expiresAt=None, version=0
+                ).json()["data"]
+            assert final["applied"] is False
+            assert final["license"]["version"] == 12
+            assert final["license"]["expiresAt"] == "2030-01-12T00:00:00Z"

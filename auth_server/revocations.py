@@ -11,8 +11,10 @@ after a reader has already seen a higher id. On PostgreSQL two transactions coul
 writer takes a transaction-level advisory lock just before it inserts its events and holds
 it until its commit: ids are drawn, and made visible, one transaction at a time, in commit
 order. The lock is taken last in the transaction (only inserts follow it), so it is held
-for one commit's time and no reader ever waits for it. SQLite needs nothing: it already
-has one writer at a time, holding the write lock from its first write until commit.
+for one commit's time and no reader ever waits for it. (This relies on the id sequence's
+default CACHE 1: with per-connection cached ranges a later insert could draw a lower id.)
+SQLite needs nothing: it already has one writer at a time, holding the write lock from its
+first write until commit.
 (Rejected: a "settle window" that hides the newest seconds of events delays every
 revocation and is still wrong for a transaction slower than the window; reading up to the
 oldest running transaction id is exact but lets any long transaction stall the feed.)

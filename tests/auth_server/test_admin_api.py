@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +13,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from auth_server.administration import Administration, LicenseChange, LicenseUpdate
+from auth_server.audit import AuditLog
+from auth_server.clock import Clock
+from auth_server.config import Settings
+from auth_server.db import make_engine
 from auth_server.models import AuditEvent
+from auth_server.revocations import RevocationPublisher, Revocations
+from auth_server.sessions import ClientInfo
 from tests.auth_server.helpers import (
     PASSWORD,
     bearer,
@@ -309,3 +318,43 @@ def test_concurrent_license_updates_keep_the_highest_version(
             assert final["applied"] is False
             assert final["license"]["version"] == 12
             assert final["license"]["expiresAt"] == "2030-01-12T00:00:00Z"
+
+
+def test_a_license_created_concurrently_does_not_hide_a_higher_version(
+    admin_server: AuthServerProcess, smtp_sink: SmtpSink
+) -> None:
+    """The race between the compare-and-set (no row yet) and the read that follows it:
+    another request creates the license with a lower version in between. The higher version
+    must still win. The other request is injected at exactly that point (a fault)."""
+    if not admin_server.database_url.startswith("postgres"):
+        pytest.skip("needs PostgreSQL (AUTH_DATABASE_URL): SQLite has one writer at a time")
+    with httpx.Client(base_url=admin_server.base_url, timeout=30) as http:
+        org = uuid.UUID(login(http, verified_user(http, smtp_sink))["organization"]["id"])
+    settings = Settings(environment="test", redis_url="")
+    clock = Clock(settings)
+    revocations = Revocations(settings, clock, RevocationPublisher(settings))
+    admin = Administration(settings, clock, revocations, AuditLog(clock))
+    service = ClientInfo(user_agent="test", ip_address="127.0.0.1")
+    engine = make_engine(admin_server.database_url)
+    read_license = admin._license
+    raced: list[LicenseChange] = []
+    rival_started = threading.Event()
+
+    def read_after_a_rival_created_it(db: Session, organization: Any, product: str) -> Any:
+        if not rival_started.is_set():
+            rival_started.set()  # once: the rival's own reads are not raced
+            with Session(engine) as rival:
+                low = LicenseUpdate(status="trial", expires_at=None, version=1)
+                raced.append(admin.put_license(rival, organization, product, low, service))
+        return read_license(db, organization, product)
+
+    admin._license = read_after_a_rival_created_it  # type: ignore[method-assign,assignment]
+    try:
+        with Session(engine) as db:
+            high = LicenseUpdate(status="active", expires_at=None, version=5)
+            result = admin.put_license(db, org, "insurance", high, service)
+    finally:
+        engine.dispose()
+    assert raced and raced[0].applied and raced[0].license.version == 1
+    assert result.applied is True
+    assert (result.license.version, result.license.status) == (5, "active")

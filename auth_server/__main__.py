@@ -21,6 +21,7 @@ from auth_server.errors import ValidationFailed
 from auth_server.keys import rotate_keys
 from auth_server.models import AuditEvent, User
 from auth_server.purge import purge
+from auth_server.service_auth import SERVICE_TOKEN_HEADER, ServiceCredentials
 from auth_server.services import Services
 
 
@@ -108,6 +109,24 @@ def purge_command(settings: Settings) -> None:
     print("Purged: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
 
 
+def service_token_command(settings: Settings) -> None:
+    """Prints the credential trusted services send (development: generated on first use)."""
+    if settings.is_production:
+        # The operator set it; a production secret is not echoed to a terminal or a log.
+        print(f"Service token: the value of SERVICE_TOKEN (header {SERVICE_TOKEN_HEADER})")
+        return
+    print(ServiceCredentials.from_settings(settings).primary)
+
+
+def _announce_service_token(settings: Settings) -> None:
+    if settings.is_production:
+        return
+    token = ServiceCredentials.from_settings(settings).primary
+    where = "SERVICE_TOKEN" if settings.service_tokens else str(settings.service_token_file)
+    # Development only, like the generated admin password: what the SaaS Admin must send.
+    print(f"Service token ({SERVICE_TOKEN_HEADER}, from {where}): {token}")
+
+
 def _when(value: str) -> datetime:
     """ISO 8601 (naive = UTC), or a span back from now: 30m, 12h, 7d."""
     units = {"m": "minutes", "h": "hours", "d": "days"}
@@ -179,7 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "rotate-keys", help="make a new signing key; the old one verifies until its tokens expire"
     )
-    commands.add_parser("purge", help="delete expired sessions, codes, reset tokens and locks")
+    commands.add_parser(
+        "purge",
+        help="delete expired sessions, codes, reset tokens, locks and revocation events",
+    )
+    commands.add_parser(
+        "service-token",
+        help="print the service token (development: generated into DATA_DIR/service-token)",
+    )
     audit = commands.add_parser("audit", help="print audit events, oldest first")
     audit.add_argument("--user", help="user id or e-mail address")
     audit.add_argument("--event", help="only this event, e.g. login_failed")
@@ -203,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             purge_command(settings)
         if args.command == "audit":
             audit_command(settings, args)
+        if args.command == "service-token":
+            service_token_command(settings)
+        if args.command == "run":
+            _announce_service_token(settings)
         if args.command in ("serve", "run"):
             print(f"Auth server: {settings.auth_public_url}  (Swagger UI at /api-docs)")
             serve(settings, args.workers)

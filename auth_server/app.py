@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from auth_server import __version__
-from auth_server.api import account, auth, meta, pages
+from auth_server.api import account, admin, auth, meta, pages
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
 from auth_server.config import Settings, get_settings
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         services.database.dispose()
+        services.revocations.publisher.close()
 
     app = FastAPI(
         title="Rozitech Auth Server",
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(account.router)
+    app.include_router(admin.feed_router)
+    app.include_router(admin.router)
     app.include_router(pages.router)
     app.include_router(meta.router)
     return app

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+MIN_SERVICE_TOKEN_LENGTH = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -89,6 +90,16 @@ class Settings(BaseSettings):
     # Test only (ignored unless ENVIRONMENT=test): a file holding seconds to add to "now".
     test_clock_file: str = ""
 
+    # -- trusted services: revocation feed and admin API -------------------------------
+    # The credential of trusted services (X-Service-Token header). Several, comma-separated,
+    # during a rotation. Required in production; in development, generated once into
+    # DATA_DIR/service-token when unset.
+    service_token: SecretStr = SecretStr("")
+    # Redis pub/sub channel on which each revocation event is published (with REDIS_URL).
+    revocation_channel: str = Field(default="auth:revocations", min_length=1)
+    # Most events one page of GET /api/auth/revocations returns.
+    revocation_page_size: int = Field(default=1000, ge=1, le=10000)
+
     @field_validator("rate_limit_per_ip", "rate_limit_per_account")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -135,6 +146,16 @@ class Settings(BaseSettings):
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
 
+    @property
+    def service_token_file(self) -> Path:
+        return self.data_dir / "service-token"
+
+    @property
+    def service_tokens(self) -> list[str]:
+        """The configured service tokens (SERVICE_TOKEN, comma-separated); maybe none."""
+        raw = self.service_token.get_secret_value()
+        return [token.strip() for token in raw.split(",") if token.strip()]
+
     def check_production_ready(self) -> None:
         """Refuse to start in production with development fallbacks for secrets."""
         if not self.is_production:
@@ -146,9 +167,17 @@ class Settings(BaseSettings):
         # Without SMTP, verification codes and reset links would only reach the log.
         if not self.smtp_host:
             missing.append("SMTP_HOST")
+        # A generated file would differ per replica; and the admin API must never be open.
+        if not self.service_tokens:
+            missing.append("SERVICE_TOKEN")
         if missing:
             raise ConfigurationError(
                 "ENVIRONMENT=production requires " + ", ".join(missing) + " (see .env.example)"
+            )
+        # A short shared secret could be guessed; 32 characters of a random token cannot.
+        if any(len(token) < MIN_SERVICE_TOKEN_LENGTH for token in self.service_tokens):
+            raise ConfigurationError(
+                f"SERVICE_TOKEN: each token needs at least {MIN_SERVICE_TOKEN_LENGTH} characters"
             )
 
 

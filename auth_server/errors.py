@@ -11,6 +11,8 @@ class AuthError(Exception):
     status_code = 400
     code = "bad_request"
     message = "Bad request"
+    # The WWW-Authenticate challenge of a 401 ("{code}" is replaced by the error's code).
+    challenge = 'Bearer error="{code}"'
 
     def __init__(
         self,
@@ -106,3 +108,34 @@ class SessionNotFound(AuthError):
 class WrongCurrentPassword(AuthError):
     code = "invalid_current_password"
     message = "The current password is not correct"
+
+
+class InvalidServiceToken(AuthError):
+    status_code = 401
+    code = "invalid_service_token"
+    message = "A valid service token is required (X-Service-Token header)"
+    # Not a Bearer scheme: user access tokens are never accepted here, nor this one there.
+    challenge = 'ServiceToken realm="auth-server", error="{code}"'
+
+
+class UserNotFound(AuthError):
+    status_code = 404
+    code = "user_not_found"
+    message = "No such user"
+
+
+class OrganizationNotFound(AuthError):
+    status_code = 404
+    code = "organization_not_found"
+    message = "No such organization"
+
+
+class UnknownProduct(AuthError):
+    code = "unknown_product"
+    message = "Unknown product code"
+
+
+class LicenseVersionConflict(AuthError):
+    status_code = 409
+    code = "version_conflict"
+    message = "This license version is already stored with different content"

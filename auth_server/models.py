@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -109,8 +110,9 @@ class License(Base):
     product_code: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Monotonic version so an older update never overwrites a newer one.
-    version: Mapped[int] = mapped_column(Integer, default=0)
+    # Monotonic version so an older update never overwrites a newer one. 64-bit: a sender
+    # may well use a timestamp in milliseconds or an outbox row id as its version.
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="licenses")
@@ -212,3 +214,32 @@ class AuditEvent(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RevocationEvent(Base):
+    """One revocation, for the feed that lets verifiers refuse revoked access tokens locally.
+
+    Either a session (`session_id`: every access token of that session is dead) or a user
+    (`issued_before`: every access token of the user whose `iat` is below it is dead).
+    `expires_at` is the latest `exp` a covered token can have; after it the event no
+    longer matters and `purge` deletes it.
+    """
+
+    __tablename__ = "revocation_events"
+    # AUTOINCREMENT on SQLite: ids are never reused, even after `purge` deleted the newest
+    # rows, so a reader's cursor can never jump over a new event.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    # The feed's cursor: ids grow in commit order (see revocations.py for why).
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))  # "session" or "user"
+    # No foreign keys: an event must outlive a purged session or a deleted user.
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # User events: access tokens of the user with `iat` < this (epoch seconds) are dead.
+    issued_before: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

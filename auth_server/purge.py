@@ -1,4 +1,5 @@
-"""Deletes what can never be used again: expired sessions, codes, reset tokens, locks."""
+"""Deletes what can never be used again: expired sessions, codes, reset tokens, locks,
+revocation events."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from auth_server.clock import Clock
 from auth_server.config import Settings
-from auth_server.models import AuditEvent, AuthSession, EmailVerification, LoginLock, PasswordReset
+from auth_server.models import (
+    AuditEvent,
+    AuthSession,
+    EmailVerification,
+    LoginLock,
+    PasswordReset,
+    RevocationEvent,
+)
 
 SESSION_MARGIN = timedelta(hours=1)
 
@@ -42,6 +50,12 @@ def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
         ),
     )
     run("login_locks", delete(LoginLock).where(LoginLock.locked_until <= now))
+    # Past `expires_at` every access token an event covers has expired: the feed no longer
+    # returns it, and ids are never reused, so readers' cursors stay valid.
+    run(
+        "revocation_events",
+        delete(RevocationEvent).where(RevocationEvent.expires_at <= now),
+    )
     if settings.audit_retention_days:
         cutoff = now - timedelta(days=settings.audit_retention_days)
         run("audit_events", delete(AuditEvent).where(AuditEvent.created_at < cutoff))

@@ -118,11 +118,12 @@ class PasswordRecovery:
             db.rollback()
             raise InvalidResetToken()
         user.password_hash = new_hash
-        # Whoever knew the old password (or holds a session) is logged out everywhere.
-        self.sessions.revoke_all(db, user.id, reason="password_reset", commit=False)
         # The owner of the mailbox proved who they are: a lock (perhaps set by an attacker
         # guessing) no longer stands between them and their new password.
         db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(user.email)))
+        # Whoever knew the old password (or holds a session) is logged out everywhere.
+        # Last before the commit: it writes the revocation events (see revocations.py).
+        self.sessions.revoke_all(db, user.id, reason="password_reset", commit=False)
         db.commit()
         return user
 

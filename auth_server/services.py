@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth_server.accounts import Accounts
+from auth_server.administration import Administration
 from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.config import Settings
@@ -14,6 +15,8 @@ from auth_server.mailer import Mailer
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery
+from auth_server.revocations import RevocationPublisher, Revocations
+from auth_server.service_auth import ServiceCredentials
 from auth_server.sessions import Sessions
 from auth_server.tokens import AccessTokens
 
@@ -33,6 +36,9 @@ class Services:
     limits: RateLimits
     lockout: Lockout
     recovery: PasswordRecovery
+    revocations: Revocations
+    administration: Administration
+    service_credentials: ServiceCredentials
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -48,11 +54,16 @@ class Services:
             keys, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl
         )
         mailer = Mailer(settings)
-        sessions = Sessions(settings, passwords, tokens)
+        revocations = Revocations(settings, clock, RevocationPublisher(settings))
+        sessions = Sessions(settings, passwords, tokens, revocations)
         limits = RateLimits(settings)
+        audit = AuditLog(clock)
+        database = Database(settings.auth_database_url)
+        # Revocation events reach Redis after, and only after, their transaction commits.
+        revocations.attach(database.session_factory)
         return cls(
             settings=settings,
-            database=Database(settings.auth_database_url),
+            database=database,
             keys=keys,
             tokens=tokens,
             passwords=passwords,
@@ -60,8 +71,11 @@ class Services:
             accounts=Accounts(settings, passwords, mailer),
             sessions=sessions,
             clock=clock,
-            audit=AuditLog(clock),
+            audit=audit,
             limits=limits,
             lockout=Lockout(settings, clock, limits),
             recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
+            revocations=revocations,
+            administration=Administration(settings, clock, revocations, audit),
+            service_credentials=ServiceCredentials.from_settings(settings),
         )

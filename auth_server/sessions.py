@@ -23,6 +23,7 @@ from auth_server.errors import (
 from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User, utcnow
 from auth_server.passwords import Passwords
 from auth_server.presenters import primary_membership
+from auth_server.revocations import Revocations
 from auth_server.tokens import (
     AccessTokenClaims,
     AccessTokens,
@@ -54,10 +55,18 @@ class IssuedTokens:
 
 
 class Sessions:
-    def __init__(self, settings: Settings, passwords: Passwords, tokens: AccessTokens) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        passwords: Passwords,
+        tokens: AccessTokens,
+        revocations: Revocations,
+    ) -> None:
         self.settings = settings
         self.passwords = passwords
         self.tokens = tokens
+        # Every revocation below goes through it: the sessions and their events, together.
+        self.revocations = revocations
 
     def login(self, db: Session, email: str, password: str, client: ClientInfo) -> IssuedTokens:
         user = db.scalar(
@@ -173,16 +182,11 @@ class Sessions:
         keep: uuid.UUID | None = None,
         commit: bool = True,
     ) -> int:
-        """Revokes every live session of the user but `keep`; their access tokens stop too."""
-        query = update(AuthSession).where(
-            AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
-        )
-        if keep is not None:
-            query = query.where(AuthSession.id != keep)
-        result = db.execute(query.values(revoked_at=utcnow(), revoke_reason=reason))
+        """Revokes every live session of the user but `keep`; their access tokens stop too
+        (here, and on verifiers through the revocation events written with them)."""
+        count = self.revocations.revoke_user(db, user_id, reason=reason, keep=keep)
         if commit:
             db.commit()
-        count: int = result.rowcount  # type: ignore[attr-defined]
         return count
 
     def active_sessions(self, db: Session, user_id: uuid.UUID) -> list[AuthSession]:
@@ -200,26 +204,15 @@ class Sessions:
 
     def revoke_own_session(self, db: Session, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         """Revokes one of the user's own live sessions; SessionNotFound otherwise."""
-        result = db.execute(
-            update(AuthSession)
-            .where(
-                AuthSession.id == session_id,
-                # Only the owner: another user's session id is "not found", never revoked.
-                AuthSession.user_id == user_id,
-                AuthSession.revoked_at.is_(None),
-            )
-            .values(revoked_at=utcnow(), revoke_reason="revoked_by_user")
+        revoked = self.revocations.revoke_session(
+            db, session_id, reason="revoked_by_user", owner=user_id
         )
         db.commit()
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if revoked is None:
             raise SessionNotFound()
 
     def revoke_session(self, db: Session, session_id: uuid.UUID, *, reason: str) -> None:
-        db.execute(
-            update(AuthSession)
-            .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow(), revoke_reason=reason)
-        )
+        self.revocations.revoke_session(db, session_id, reason=reason)
         db.commit()
 
     def authenticate(self, db: Session, access_token: str) -> User:

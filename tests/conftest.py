@@ -23,7 +23,11 @@ def smtp_sink() -> Iterator[SmtpSink]:
 def auth_server(
     smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AuthServerProcess]:
-    """The auth server with its default settings, started once for the session."""
+    """The auth server with its default settings, started once for the session.
+
+    Its service credential: `auth_server.service_token` (or `auth_server.service_headers()`);
+    its revocation channel: `auth_server.revocation_channel`.
+    """
     workdir: Path = tmp_path_factory.mktemp("auth-server")
     with temporary_database(workdir) as database_url:
         server = AuthServerProcess(database_url, workdir, smtp_port=smtp_sink.port)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from auth_server.errors import InvalidToken
+from auth_server.errors import InvalidServiceToken, InvalidToken
+from auth_server.service_auth import SERVICE_TOKEN_HEADER
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
+
+logger = logging.getLogger("auth_server.service_auth")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -85,3 +89,32 @@ def get_bearer_token(
 
 
 BearerDep = Annotated[str, Depends(get_bearer_token)]
+
+_service_token = APIKeyHeader(
+    name=SERVICE_TOKEN_HEADER,
+    auto_error=False,
+    scheme_name="ServiceToken",
+    description="The shared credential of trusted services (SERVICE_TOKEN)",
+)
+
+
+def require_service(
+    services: ServicesDep,
+    client: ClientDep,
+    presented: Annotated[str | None, Depends(_service_token)],
+) -> ClientInfo:
+    """Admits trusted services only; 401 invalid_service_token for anyone else."""
+    if services.service_credentials.accepts(presented):
+        return client
+    # Worth an operator's eye: a misconfigured service, or someone probing the admin API.
+    logger.warning(
+        "Service request refused (%s X-Service-Token) from %s",
+        "wrong" if presented else "no",
+        client.ip_address,
+    )
+    # Failures count against the caller's IP like logins do: guessing costs a 429 soon.
+    services.limits.hit_ip("service-auth", client.ip_address)
+    raise InvalidServiceToken()
+
+
+ServiceDep = Annotated[ClientInfo, Depends(require_service)]

@@ -52,7 +52,7 @@ async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status_code == 401:
         # RFC 6750: tell the client which scheme failed.
-        headers["WWW-Authenticate"] = f'Bearer error="{exc.code}"'
+        headers["WWW-Authenticate"] = exc.challenge.replace("{code}", exc.code)
     return failure(exc.status_code, exc.code, exc.message, errors=exc.errors, headers=headers)
 
 

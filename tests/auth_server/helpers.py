@@ -89,3 +89,37 @@ def signing_key(server: AuthServerProcess) -> tuple[RSAPrivateKey, str]:
 def unverified_claims(token: str) -> dict[str, Any]:
     claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return claims
+
+
+def feed_page(
+    client: httpx.Client, server: AuthServerProcess, since: str | int = 0, limit: int | None = None
+) -> dict[str, Any]:
+    """One page of GET /api/auth/revocations, as a trusted service reads it."""
+    params: dict[str, Any] = {"since": since}
+    if limit is not None:
+        params["limit"] = limit
+    response = client.get(
+        f"{server.base_url}/api/auth/revocations", params=params, headers=server.service_headers()
+    )
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()["data"]
+    return page
+
+
+def drain_feed(
+    client: httpx.Client, server: AuthServerProcess, since: str | int = 0, limit: int | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """Every live event after `since`, page by page; and the cursor to continue from."""
+    events: list[dict[str, Any]] = []
+    cursor = str(since)
+    while True:
+        page = feed_page(client, server, cursor, limit)
+        events.extend(page["events"])
+        cursor = page["cursor"]
+        if not page["hasMore"]:
+            return events, cursor
+
+
+def feed_cursor(client: httpx.Client, server: AuthServerProcess) -> str:
+    """The feed's current end: events after it are the ones a test is about to cause."""
+    return drain_feed(client, server)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -45,8 +46,18 @@ class AuthServerProcess:
             "PYTHONUNBUFFERED": "1",
             # A fresh Redis key prefix per process: runs sharing one Redis never collide.
             "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            # The credential of trusted services (revocation feed, admin API); pass the same
+            # `service_token` to several processes that must act as one deployment.
+            "SERVICE_TOKEN": secrets.token_urlsafe(32),
+            # Likewise a channel of its own, unless given: runs sharing one Redis never see
+            # each other's revocation events.
+            "REVOCATION_CHANNEL": f"test-revocations-{uuid.uuid4().hex}",
         }
         self.env.update({key.upper(): str(value) for key, value in settings.items()})
+        # What a trusted service sends as X-Service-Token ("" when the server generates
+        # its own into DATA_DIR/service-token), and where revocation events are published.
+        self.service_token = self.env["SERVICE_TOKEN"].split(",")[0].strip()
+        self.revocation_channel = self.env["REVOCATION_CHANNEL"]
         self.log_path = self.data_dir / "server.log"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -115,6 +126,10 @@ class AuthServerProcess:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+
+    def service_headers(self) -> dict[str, str]:
+        """Headers of a trusted service calling this server (feed, admin API)."""
+        return {"X-Service-Token": self.service_token}
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

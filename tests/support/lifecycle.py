@@ -32,10 +32,10 @@ class TestClock:
         self.path.write_text("0")
 
 
-def redis_url_or_skip() -> str:
+def redis_url_or_skip(needs: str = "counters shared through Redis need a Redis server") -> str:
     url = os.environ.get("REDIS_URL", "")
     if not url:
-        pytest.skip("REDIS_URL is not set: counters shared through Redis need a Redis server")
+        pytest.skip(f"REDIS_URL is not set: {needs}")
     return url
 
 

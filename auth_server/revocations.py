@@ -1,0 +1,255 @@
+"""Revocations: the one place that revokes sessions, and the events that tell verifiers.
+
+Every revocation (logout, logout-all, session revoke, refresh-token reuse, password reset
+or change, a disabled user) goes through `Revocations.revoke_session` or
+`Revocations.revoke_user`: they mark the sessions revoked AND write the revocation events
+in the caller's transaction, so one cannot commit without the other.
+
+Cursor order. Events are read by `id > cursor`, so an event must never become visible
+after a reader has already seen a higher id. On PostgreSQL two transactions could take ids
+5 and 6 and commit 6 first; a reader would then move its cursor past 5 for ever. So every
+writer takes a transaction-level advisory lock just before it inserts its events and holds
+it until its commit: ids are drawn, and made visible, one transaction at a time, in commit
+order. The lock is taken last in the transaction (only inserts follow it), so it is held
+for one commit's time and no reader ever waits for it. (This relies on the id sequence's
+default CACHE 1: with per-connection cached ranges a later insert could draw a lower id.)
+SQLite needs nothing: it already has one writer at a time, holding the write lock from its
+first write until commit.
+(Rejected: a "settle window" that hides the newest seconds of events delays every
+revocation and is still wrong for a transaction slower than the window; reading up to the
+oldest running transaction id is exact but lets any long transaction stall the feed.)
+
+After the commit each event is also published on Redis (REVOCATION_CHANNEL) when
+REDIS_URL is set; the feed stays the source of truth and a failed publish is only logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from auth_server.clock import Clock
+from auth_server.config import Settings
+from auth_server.models import AuthSession, RevocationEvent
+from auth_server.presenters import iso
+
+logger = logging.getLogger("auth_server.revocations")
+
+# pg_advisory_xact_lock key that serializes the writers of revocation events
+# (an arbitrary constant: "revocation" in ASCII hex, 0x7265766f63).
+ADVISORY_LOCK_KEY = 0x7265766F63
+_PENDING = "revocation_events_to_publish"
+
+SESSION = "session"
+USER = "user"
+
+
+def event_json(event: RevocationEvent) -> dict[str, Any]:
+    """The wire shape of one event, in the feed and on the Redis channel."""
+    return {
+        "cursor": str(event.id),
+        "type": event.kind,
+        "sub": str(event.user_id),
+        "sid": str(event.session_id) if event.session_id else None,
+        "issuedBefore": event.issued_before,
+        "reason": event.reason,
+        "revokedAt": iso(event.created_at),
+        "expiresAt": iso(event.expires_at),
+    }
+
+
+class RevocationPublisher:
+    """Publishes committed events on Redis; never raises (the feed is the source of truth)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.channel = settings.revocation_channel
+        self._redis: redis.Redis | None = None
+        if settings.redis_url:
+            # Short timeouts, as for the rate-limit counters: a hung Redis must not hold a
+            # logout for long; the event is in the feed whatever happens here.
+            self._redis = redis.Redis.from_url(
+                settings.redis_url, socket_connect_timeout=2, socket_timeout=2
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return self._redis is not None
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        if self._redis is None:
+            return
+        for payload in events:
+            try:
+                self._redis.publish(self.channel, json.dumps(payload, separators=(",", ":")))
+            except redis.RedisError as exc:
+                logger.warning(
+                    "Revocation event %s not published on Redis (%s); it is in the feed",
+                    payload["cursor"],
+                    exc,
+                )
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    events: list[RevocationEvent]
+    cursor: int
+    has_more: bool
+
+
+class Revocations:
+    def __init__(self, settings: Settings, clock: Clock, publisher: RevocationPublisher) -> None:
+        self.clock = clock
+        self.publisher = publisher
+        self.access_token_ttl = timedelta(seconds=settings.access_token_ttl)
+        self.page_size = settings.revocation_page_size
+
+    def attach(self, factory: sessionmaker[Session]) -> None:
+        """Publishes the events of a transaction once it has committed (never before: a
+        rolled-back revocation must not reach anyone)."""
+        sa_event.listen(factory, "after_commit", self._after_commit)
+        sa_event.listen(factory, "after_rollback", self._after_rollback)
+
+    def _after_commit(self, db: Session) -> None:
+        pending = db.info.pop(_PENDING, None)
+        if pending:
+            self.publisher.publish(pending)
+
+    def _after_rollback(self, db: Session) -> None:
+        db.info.pop(_PENDING, None)
+
+    # -- revoking ------------------------------------------------------------------------
+
+    def revoke_session(
+        self,
+        db: Session,
+        session_id: uuid.UUID,
+        *,
+        reason: str,
+        owner: uuid.UUID | None = None,
+    ) -> uuid.UUID | None:
+        """Revokes one live session (of `owner`, when given) with its event.
+
+        Returns the session's user, or None when there was no such live session (nothing
+        written). Does not commit; call it last before the commit (see the module doc).
+        """
+        query = update(AuthSession).where(
+            AuthSession.id == session_id, AuthSession.revoked_at.is_(None)
+        )
+        if owner is not None:
+            # Only the owner: another user's session id is "not found", never revoked.
+            query = query.where(AuthSession.user_id == owner)
+        now = self.clock.now()
+        # RETURNING: the rows this statement revoked, atomically; a session that a
+        # concurrent request revoked first is not revoked (nor announced) twice.
+        rows = db.execute(
+            query.values(revoked_at=now, revoke_reason=reason).returning(
+                AuthSession.id, AuthSession.user_id
+            )
+        ).all()
+        if not rows:
+            return None
+        user_id: uuid.UUID = rows[0].user_id
+        self._write(db, [self._session_event(user_id, session_id, reason, now)])
+        return user_id
+
+    def revoke_user(
+        self,
+        db: Session,
+        user_id: uuid.UUID,
+        *,
+        reason: str,
+        keep: uuid.UUID | None = None,
+        user_event: bool = True,
+    ) -> int:
+        """Revokes every live session of the user but `keep`; returns how many.
+
+        Writes one session event per revoked session and, unless a session is kept or
+        `user_event` is False, one user event ("tokens issued before now are dead") that
+        also covers sessions this statement could not see (a login committing at the same
+        moment). The session events are not redundant: a token's `iat` has whole seconds,
+        so tokens issued earlier in the current second escape the user event's cutoff.
+        Does not commit; call it last before the commit (see the module doc).
+        """
+        query = update(AuthSession).where(
+            AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+        )
+        if keep is not None:
+            query = query.where(AuthSession.id != keep)
+        now = self.clock.now()
+        revoked = db.scalars(
+            query.values(revoked_at=now, revoke_reason=reason).returning(AuthSession.id)
+        ).all()
+        events = [self._session_event(user_id, sid, reason, now) for sid in sorted(revoked)]
+        if keep is None and user_event:
+            events.append(
+                RevocationEvent(
+                    kind=USER,
+                    user_id=user_id,
+                    session_id=None,
+                    # Strictly below the current second: a login right after this one (in
+                    # the same second) must get a working token.
+                    issued_before=math.floor(now.timestamp()),
+                    reason=reason,
+                    created_at=now,
+                    expires_at=now + self.access_token_ttl,
+                )
+            )
+        self._write(db, events)
+        return len(revoked)
+
+    def _session_event(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, now: datetime
+    ) -> RevocationEvent:
+        return RevocationEvent(
+            kind=SESSION,
+            user_id=user_id,
+            session_id=session_id,
+            issued_before=None,
+            reason=reason,
+            created_at=now,
+            # The latest `exp` of a token the session issued up to now.
+            expires_at=now + self.access_token_ttl,
+        )
+
+    def _write(self, db: Session, events: list[RevocationEvent]) -> None:
+        if not events:
+            return
+        # Everything the caller changed so far is written before the lock is taken, so the
+        # lock is held only for the inserts below and the commit.
+        db.flush()
+        if db.get_bind().dialect.name == "postgresql":
+            # Held until commit or rollback: ids become visible in commit order (module doc).
+            db.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+        db.add_all(events)
+        db.flush()
+        db.info.setdefault(_PENDING, []).extend(event_json(e) for e in events)
+
+    # -- the feed ------------------------------------------------------------------------
+
+    def page(self, db: Session, since: int, limit: int | None = None) -> FeedPage:
+        """Live events after `since`, oldest first, at most `limit` (the page size)."""
+        limit = min(limit or self.page_size, self.page_size)
+        query = (
+            select(RevocationEvent)
+            .where(RevocationEvent.id > since, RevocationEvent.expires_at > self.clock.now())
+            .order_by(RevocationEvent.id)
+            .limit(limit + 1)
+        )
+        events = list(db.scalars(query))
+        has_more = len(events) > limit
+        events = events[:limit]
+        return FeedPage(events, events[-1].id if events else since, has_more)

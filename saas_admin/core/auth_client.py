@@ -23,6 +23,7 @@ from rest_framework import status
 from rest_framework.exceptions import (
     APIException,
     AuthenticationFailed,
+    NotFound,
     PermissionDenied,
     Throttled,
     ValidationError,
@@ -41,6 +42,7 @@ __all__ = [
     "AuthServerClient",
     "AuthServerError",
     "AuthServiceUnavailable",
+    "Conflict",
     "EmailAlreadyExists",
     "get_auth_client",
     "reset_auth_client",
@@ -64,6 +66,12 @@ class EmailAlreadyExists(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "An account with this email already exists"
     default_code = "email_exists"
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict"
+    default_code = "conflict"
 
 
 class AuthServerError(APIException):
@@ -330,7 +338,12 @@ class AuthServerClient:
         if code_status == 403:
             raise PermissionDenied(message or None, code or None)
         if code_status == 409:
-            raise EmailAlreadyExists(message or None, code or None)
+            if code == "email_exists":
+                raise EmailAlreadyExists(message or None, code)
+            raise Conflict(message or None, code or None)
+        if code_status == 404 and code and code != "not_found":
+            # The server knows the route and says what is missing (organization_not_found).
+            raise NotFound(message or None, code)
         if code_status == 429:
             retry = _server_retry_after(response)
             raise Throttled(wait=retry, detail=message or None)

@@ -2,7 +2,9 @@
 
 Migrates both services, creates the first admin in the auth server and prints its
 credentials, seeds the catalogue and a demo organization, then runs the auth server
-(:4000) and the SaaS Admin (:3002) until Ctrl-C, which stops both.
+(:4000), the SaaS Admin (:3002) and its license outbox worker until Ctrl-C, which
+stops them all. The SaaS Admin finds the auth server's development service token in
+DATA_DIR/service-token.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def main() -> None:
             [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"], cwd=ROOT
         )
         processes.append(admin)
+        # Licenses follow subscriptions: the outbox worker delivers them to the auth server.
+        processes.append(subprocess.Popen([*MANAGE, "deliver_outbox"], cwd=ROOT))
         wait_healthy(f"http://localhost:{admin_port}/health", admin, "SaaS Admin")
         print(
             "\n"

@@ -63,7 +63,8 @@ INSTALLED_APPS = [
 AUTHENTICATION_BACKENDS = ["accounts.backends.AuthServerBackend"]
 # Owners and admins of this auth-server organization (by slug) are staff and superusers.
 SAAS_ADMIN_STAFF_ORGANIZATION = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION", "rozitech")
-SAAS_ADMIN_PORT = int(os.environ.get("SAAS_ADMIN_PORT", "3002"))
+# License outbox: the longest wait between two delivery attempts of one update.
+OUTBOX_MAX_BACKOFF = int(os.environ.get("OUTBOX_MAX_BACKOFF", "300"))
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

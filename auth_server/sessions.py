@@ -69,6 +69,7 @@ class Sessions:
         self.revocations = revocations
 
     def login(self, db: Session, email: str, password: str, client: ClientInfo) -> IssuedTokens:
+        """A new session and its tokens, flushed; the caller commits."""
         user = db.scalar(
             select(User).where(User.email == normalize_email(email)).options(_IDENTITY)
         )
@@ -96,6 +97,7 @@ class Sessions:
         return self._issue(db, user, session, now)
 
     def refresh(self, db: Session, refresh_token: str) -> IssuedTokens:
+        """The token rotated and a new one issued, flushed; the caller commits."""
         now = utcnow()
         row = db.scalar(
             select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
@@ -148,7 +150,9 @@ class Sessions:
             membership=primary_membership(user),
             now=now,
         )
-        db.commit()
+        # Not committed here: the caller commits with its audit event, in one transaction,
+        # so issued tokens and their audit row exist together or not at all.
+        db.flush()
         return IssuedTokens(
             access_token=access_token,
             refresh_token=refresh_token,

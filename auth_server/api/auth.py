@@ -195,7 +195,7 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
         raise
     # The right password forgets the earlier failures.
     services.lockout.clear_failures(email)
-    services.audit.record(
+    services.audit.add(
         db,
         "login",
         client=client,
@@ -203,6 +203,7 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
         user_id=issued.user.id,
         details={"session": str(issued.session_id)},
     )
+    db.commit()  # the session, its refresh token and the audit event together
     return success({**_tokens_json(issued), **identity_json(issued.user)})
 
 
@@ -223,13 +224,14 @@ def refresh(
             details={"session": str(exc.session_id)},
         )
         raise
-    services.audit.record(
+    services.audit.add(
         db,
         "refresh",
         client=client,
         user_id=issued.user.id,
         details={"session": str(issued.session_id)},
     )
+    db.commit()  # the rotation, the new refresh token and the audit event together
     return success(_tokens_json(issued))
 
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.auth_server.helpers import bearer, login, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock
+from tests.support.lifecycle import TestClock, clocked_server
 from tests.support.smtp import SmtpSink
 
 ACCESS_TOKEN_TTL = 300
@@ -25,18 +25,8 @@ def rotating(
     smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[AuthServerProcess, TestClock]]:
     workdir: Path = tmp_path_factory.mktemp("key-rotation")
-    clock = TestClock(workdir / "clock")
-    with temporary_database(workdir) as url:
-        server = AuthServerProcess(
-            url,
-            workdir,
-            smtp_sink.port,
-            test_clock_file=clock.path,
-            access_token_ttl=ACCESS_TOKEN_TTL,
-        )
-        server.migrate().start()
-        yield server, clock
-        server.stop()
+    with clocked_server(workdir, smtp_sink.port, access_token_ttl=ACCESS_TOKEN_TTL) as running:
+        yield running
 
 
 def kid(token: str) -> str:

@@ -12,8 +12,7 @@ import pytest
 
 from tests.auth_server.helpers import PASSWORD, bearer, login, new_email, verified_user
 from tests.support.auth_process import AuthServerProcess
-from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock, reset_token
+from tests.support.lifecycle import TestClock, clocked_server, reset_token
 from tests.support.smtp import SmtpSink, body_text
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -128,12 +127,8 @@ def clocked(
     smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[AuthServerProcess, TestClock]]:
     workdir: Path = tmp_path_factory.mktemp("reset-clock")
-    clock = TestClock(workdir / "clock")
-    with temporary_database(workdir) as url:
-        server = AuthServerProcess(url, workdir, smtp_sink.port, test_clock_file=clock.path)
-        server.migrate().start()
-        yield server, clock
-        server.stop()
+    with clocked_server(workdir, smtp_sink.port) as running:
+        yield running
 
 
 def test_reset_token_expires_after_an_hour(

@@ -12,8 +12,7 @@ from sqlalchemy import create_engine, text
 from auth_server.db import normalize_database_url
 from tests.auth_server.helpers import PASSWORD, login, new_email, signup, verified_user
 from tests.support.auth_process import AuthServerProcess
-from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock, reset_token
+from tests.support.lifecycle import TestClock, clocked_server, reset_token
 from tests.support.smtp import SmtpSink, verification_code
 
 
@@ -22,14 +21,8 @@ def purging(
     smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[AuthServerProcess, TestClock]]:
     workdir: Path = tmp_path_factory.mktemp("purge")
-    clock = TestClock(workdir / "clock")
-    with temporary_database(workdir) as url:
-        server = AuthServerProcess(
-            url, workdir, smtp_sink.port, test_clock_file=clock.path, login_max_failures=1
-        )
-        server.migrate().start()
-        yield server, clock
-        server.stop()
+    with clocked_server(workdir, smtp_sink.port, login_max_failures=1) as running:
+        yield running
 
 
 def count(server: AuthServerProcess, table: str) -> int:

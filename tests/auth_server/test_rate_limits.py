@@ -14,7 +14,7 @@ from auth_server.api.deps import client_ip
 from tests.auth_server.helpers import PASSWORD, new_email, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock, redis_url_or_skip, reset_token
+from tests.support.lifecycle import TestClock, clocked_server, redis_url_or_skip, reset_token
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
 
@@ -28,22 +28,16 @@ def limited(
 ) -> Iterator[tuple[AuthServerProcess, TestClock]]:
     """A server behind a "proxy" (127.0.0.1 trusted): each test picks its own client IPs."""
     workdir: Path = tmp_path_factory.mktemp("rate-limits")
-    clock = TestClock(workdir / "clock")
-    with temporary_database(workdir) as url:
-        server = AuthServerProcess(
-            url,
-            workdir,
-            smtp_sink.port,
-            test_clock_file=clock.path,
-            trusted_proxies="127.0.0.1",
-            rate_limit_per_ip="5/minute",
-            rate_limit_per_account="3/hour",
-            login_max_failures=MAX_FAILURES,
-            login_lockout_seconds=LOCKOUT_SECONDS,
-        )
-        server.migrate().start()
-        yield server, clock
-        server.stop()
+    with clocked_server(
+        workdir,
+        smtp_sink.port,
+        trusted_proxies="127.0.0.1",
+        rate_limit_per_ip="5/minute",
+        rate_limit_per_account="3/hour",
+        login_max_failures=MAX_FAILURES,
+        login_lockout_seconds=LOCKOUT_SECONDS,
+    ) as running:
+        yield running
 
 
 def from_ip(ip: str) -> dict[str, str]:

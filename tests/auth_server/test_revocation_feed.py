@@ -40,7 +40,7 @@ from tests.auth_server.helpers import (
 )
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock, redis_url_or_skip, reset_token
+from tests.support.lifecycle import TestClock, clocked_server, redis_url_or_skip, reset_token
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
 
@@ -55,19 +55,8 @@ def feed_server(
 ) -> Iterator[tuple[AuthServerProcess, TestClock]]:
     """A server of this module's own: strict reuse detection, a movable clock, no limits."""
     workdir: Path = tmp_path_factory.mktemp("revocation-feed")
-    clock = TestClock(workdir / "clock")
-    with temporary_database(workdir) as url:
-        server = AuthServerProcess(
-            url,
-            workdir,
-            smtp_sink.port,
-            test_clock_file=clock.path,
-            refresh_reuse_grace=0,
-            **UNLIMITED,
-        )
-        server.migrate().start()
-        yield server, clock
-        server.stop()
+    with clocked_server(workdir, smtp_sink.port, refresh_reuse_grace=0, **UNLIMITED) as running:
+        yield running
 
 
 @pytest.fixture

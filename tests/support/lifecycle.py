@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.auth_process import AuthServerProcess
+from tests.support.databases import temporary_database
 from tests.support.smtp import body_text
 
 
@@ -43,3 +48,18 @@ def reset_token(message: EmailMessage) -> str:
     match = re.search(r"token=([A-Za-z0-9_\-]+)", body_text(message))
     assert match, "no reset token in the message"
     return match.group(1)
+
+
+@contextmanager
+def clocked_server(
+    workdir: Path, smtp_port: int, **settings: Any
+) -> Iterator[tuple[AuthServerProcess, TestClock]]:
+    """An auth server of a test module's own, over a fresh database, with a movable clock."""
+    clock = TestClock(workdir / "clock")
+    with temporary_database(workdir) as url:
+        server = AuthServerProcess(url, workdir, smtp_port, test_clock_file=clock.path, **settings)
+        server.migrate().start()
+        try:
+            yield server, clock
+        finally:
+            server.stop()

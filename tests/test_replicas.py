@@ -96,9 +96,8 @@ def deployment(
             # load balancer.
             for index, workers in ((0, 1), (1, 2)):
                 replica = SaasAdminProcess(
-                    saas_db, workers=workers, log_dir=workdir,
-                    AUTH_SERVICE_URL=auth[index].base_url, **settings,
-                )  # fmt: skip
+                    saas_db, workers, workdir, AUTH_SERVICE_URL=auth[index].base_url, **settings
+                )
                 if index == 0:
                     replica.migrate()
                 saas.append(replica.start())
@@ -106,8 +105,10 @@ def deployment(
                 email = verified_user(http, smtp_sink)
             yield Deployment(transport, auth, saas, saas_db, settings, email, workdir)
         finally:
-            for process in [*saas, *auth]:
-                process.stop()
+            for replica in saas:
+                replica.stop()
+            for server in auth:
+                server.stop()
 
 
 def get(replica: SaasAdminProcess, token: str) -> int:
@@ -173,7 +174,7 @@ def test_a_replica_started_after_the_logout_refuses_at_once(deployment: Deployme
     assert get(deployment.saas[0], session["access"]) == 200
     deployment.logout(session["refresh"])
     late = SaasAdminProcess(
-        deployment.saas_database, log_dir=deployment.workdir,
+        deployment.saas_database, 1, deployment.workdir,
         AUTH_SERVICE_URL=deployment.auth[1].base_url, **deployment.saas_settings,
     ).start()  # fmt: skip
     try:

@@ -1,5 +1,5 @@
 """Many replicas acting as one: two auth server processes and two SaaS Admin processes
-(the second with two uvicorn workers) on one database, in hybrid mode.
+(uvicorn; gunicorn with two forked workers) on one database, in hybrid mode.
 
 Log in through auth server A, use the token on SaaS Admin replicas 1 and 2, log out through
 auth server B: both replicas refuse the token within 2 s (a functional deadline; the
@@ -92,12 +92,13 @@ def deployment(
             settings["REDIS_URL"] = redis_url
         saas: list[SaasAdminProcess] = []
         try:
-            # Replica 1 talks to auth server A, replica 2 (two workers) to B, as behind a
-            # load balancer.
-            for index, workers in ((0, 1), (1, 2)):
+            # Replica 1 (uvicorn, one worker) talks to auth server A, replica 2 (gunicorn,
+            # two workers forked from a preloaded master) to B, as behind a load balancer.
+            for index, workers, kind in ((0, 1, "uvicorn"), (1, 2, "gunicorn")):
                 replica = SaasAdminProcess(
-                    saas_db, workers, workdir, AUTH_SERVICE_URL=auth[index].base_url, **settings
-                )
+                    saas_db, workers, workdir, kind, AUTH_SERVICE_URL=auth[index].base_url,
+                    **settings,
+                )  # fmt: skip
                 if index == 0:
                     replica.migrate()
                 saas.append(replica.start())

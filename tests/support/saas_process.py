@@ -37,11 +37,19 @@ class SaasAdminProcess:
     """One SaaS Admin replica on a free port; `settings` become environment variables."""
 
     def __init__(
-        self, database_url: str, workers: int = 1, log_dir: Path | None = None, **settings: Any
+        self,
+        database_url: str,
+        workers: int = 1,
+        log_dir: Path | None = None,
+        server: str = "uvicorn",
+        **settings: Any,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
+        # uvicorn (ASGI, spawned workers) or gunicorn (WSGI, workers forked from a master that
+        # loaded the application first: --preload), as in the Procfile.
+        self.server = server
         log_dir = log_dir or Path(tempfile.mkdtemp(prefix="saas-admin-"))
         self.log_path = log_dir / f"saas-admin-{self.port}.log"
         self.env = {
@@ -66,14 +74,21 @@ class SaasAdminProcess:
 
     def start(self, timeout: float = 60.0) -> SaasAdminProcess:
         log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [
+        if self.server == "gunicorn":
+            command = [
+                sys.executable, "-m", "gunicorn", "config.wsgi:application", "--preload",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+                "--worker-class", "gthread", "--threads", "4", "--log-level", "warning",
+            ]  # fmt: skip
+        else:
+            command = [
                 sys.executable, "-m", "uvicorn", "config.asgi:application",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(self.workers), "--log-level", "warning", "--no-access-log",
-            ],
-            cwd=SAAS_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command, cwd=SAAS_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -178,11 +178,13 @@ AUTH_USER_ID_FIELD = "auth_user_id"
 # The auth server's SERVICE_TOKEN (revocation feed, license API). Unset: read from
 # AUTH_SERVICE_TOKEN_FILE, by default the file the development auth server writes.
 AUTH_SERVICE_TOKEN = os.environ.get("AUTH_SERVICE_TOKEN") or os.environ.get("SERVICE_TOKEN", "")
-AUTH_SERVICE_TOKEN_FILE = os.environ.get("AUTH_SERVICE_TOKEN_FILE", str(DATA_DIR / "service-token"))
+AUTH_SERVICE_TOKEN_FILE = os.environ.get("AUTH_SERVICE_TOKEN_FILE") or str(
+    DATA_DIR / "service-token"
+)
 # Hybrid mode's revocation feed: poll interval without Redis (seconds), how long the feed
 # may be unreachable before tokens are verified remotely again, and the auth server's
-# REVOCATION_CHANNEL. AUTH_REVOCATION_REDIS_URL unset: REDIS_URL; "none": poll only.
+# REVOCATION_CHANNEL. AUTH_REVOCATION_REDIS_URL unset or empty: REDIS_URL; "none": poll only.
 AUTH_REVOCATION_POLL_INTERVAL = float(os.environ.get("AUTH_REVOCATION_POLL_INTERVAL", "1"))
 AUTH_REVOCATION_MAX_STALENESS = float(os.environ.get("AUTH_REVOCATION_MAX_STALENESS", "30"))
-AUTH_REVOCATION_REDIS_URL = os.environ.get("AUTH_REVOCATION_REDIS_URL", REDIS_URL)
+AUTH_REVOCATION_REDIS_URL = os.environ.get("AUTH_REVOCATION_REDIS_URL") or REDIS_URL
 AUTH_REVOCATION_CHANNEL = os.environ.get("AUTH_REVOCATION_CHANNEL", "auth:revocations")

@@ -252,32 +252,34 @@ class RevocationFeed:
                         # Subscribed first, then the backfill: an event is either in the
                         # feed's answer or arrives on the channel (or both; applying twice
                         # is harmless).
-                        needs_backfill = True
+                        needs_backfill, next_poll = True, 0.0
                         logger.info("Revocation channel %r subscribed", self.channel)
                     except (redis.RedisError, OSError) as exc:
                         logger.warning("Revocation channel unavailable (%s); polling the feed", exc)
                         next_connect = now + connect_delay
                         # Reconnect attempts back off up to 10 s; polling covers the gap.
                         connect_delay = min(connect_delay * 2, 10.0)
-                if needs_backfill or now >= next_poll:
+                if now >= next_poll:
                     since = "0" if needs_backfill else self.cursor
                     if self._fetch(client, since):
                         if needs_backfill:
                             self.backfills += 1
                         needs_backfill = False
                         self._ready.set()
+                        subscribed = pubsub is not None
+                        interval = self.safety_interval if subscribed else self.poll_interval
                     else:
                         self._check_staleness()
-                    interval = self.safety_interval if pubsub is not None else self.poll_interval
+                        # Retried at the poll rate (a failed backfill stays pending).
+                        interval = self.poll_interval
                     next_poll = time.monotonic() + interval
                 if time.monotonic() >= next_prune:
                     self.revoked.prune()
                     next_prune = time.monotonic() + 1.0
                 wait = max(0.0, min(next_poll, next_prune) - time.monotonic())
                 if pubsub is None:
-                    if needs_backfill:
-                        # The backfill failed: retry at the poll rate.
-                        wait = self.poll_interval
+                    if self.redis_url:
+                        wait = min(wait, max(0.0, next_connect - time.monotonic()))
                     stop.wait(wait)
                     continue
                 try:
@@ -297,7 +299,7 @@ class RevocationFeed:
                     # reconnect: what was published while nobody listened is only in the
                     # feed, so read it all again.
                     self._subscribed = True
-                    needs_backfill = True
+                    needs_backfill, next_poll = True, 0.0
                 elif message.get("type") == "message":
                     self._apply_message(message.get("data"))
         except Exception:  # pragma: no cover - a bug; never let the thread die silently

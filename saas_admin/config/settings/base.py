@@ -101,6 +101,11 @@ if not DATABASE_URL:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASE_URL = f"sqlite:///{DATA_DIR / 'saas_admin.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Transactions that read, then write (the organization mirror, the local user) take the
+    # write lock at BEGIN: with SQLite's default (deferred) a second concurrent one fails at
+    # once with "database is locked" instead of waiting for the first.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The local user mirrors the auth server's user, found by its id (never by e-mail).

@@ -6,9 +6,10 @@ Starts an auth server and a SaaS Admin replica (uvicorn, one worker, hybrid mode
 loopback ports, then, `--logouts` times: logs in, uses the token once on the replica (a
 cached verification), logs out at the auth server, and asks the replica again every few
 milliseconds on a keep-alive connection until it refuses the token. The latency is from the
-logout's answer to the first refusal. Once with the Redis channel (REDIS_URL, or a
-redis-server of its own when `redis-server` is on PATH) and once polling the feed every
-AUTH_REVOCATION_POLL_INTERVAL (default 1 s).
+logout's answer to the first refusal. Each logout waits a random part of the poll interval
+first, so that logouts fall at random points of the replica's poll cycle. Once with the
+Redis channel (REDIS_URL, or a redis-server of its own when `redis-server` is on PATH) and
+once polling the feed every AUTH_REVOCATION_POLL_INTERVAL (default 1 s).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -102,6 +104,9 @@ def measure(transport: str, redis_url: str, logouts: int, poll_interval: float) 
                 token = session["accessToken"]
                 if status(token) != 200:
                     raise RuntimeError("a fresh token was refused")
+                # A random phase: without it each logout would follow the replica's last
+                # poll by the same few milliseconds (the loop locks onto the poll period).
+                time.sleep(random.uniform(0, poll_interval))
                 refresh = {"refreshToken": session["refreshToken"]}
                 client.post("/api/auth/logout", json=refresh).raise_for_status()
                 since = time.perf_counter()

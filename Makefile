@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench bench-client clean
+.PHONY: install run test lint format bench bench-client bench-revocation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: install
 ## SaaS Admin / client library: what authentication costs a DRF endpoint (about a minute).
 bench-client: install
 	$(PY) bench/auth_overhead.py
+
+## Hybrid mode: logout -> refusal at a SaaS Admin replica, p50/p99, Redis and polling.
+bench-revocation: install
+	$(PY) bench/revocation_latency.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

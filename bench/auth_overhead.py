@@ -5,7 +5,8 @@
 Starts a real auth server (SQLite, one uvicorn worker) and the SaaS Admin serving one small
 DRF endpoint (uvicorn, one worker, WSGI thread pool), both on free loopback ports, then
 measures requests/s and p50/p99 latency with concurrent keep-alive HTTP clients for: no
-authentication; `local` mode; `remote` mode with a warm cache; `remote` with a cold cache
+authentication; `local` mode; `hybrid` mode (local + the revocation feed, polled every
+second as on the embedded default); `remote` mode with a warm cache; `remote` with a cold cache
 (cache_ttl = 0: every request asks GET /api/auth/me). Each client has its own token (its own
 login), so single-flight never merges the cold calls. Rounds are interleaved so that drift
 hits every case alike. Prints each case as a ratio to no authentication.
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.auth_process import AuthServerProcess  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
-CASES = ["none", "local", "remote-warm", "remote-cold"]
+CASES = ["none", "local", "hybrid", "remote-warm", "remote-cold"]
 ADMIN_PASSWORD = "bench-admin-passphrase-1234"
 
 
@@ -55,6 +56,9 @@ def start_saas_admin(workdir: Path, auth: AuthServerProcess) -> tuple[subprocess
         "DATABASE_URL": f"sqlite:///{workdir / 'saas_admin.sqlite3'}",
         "AUTH_SERVICE_URL": auth.base_url,
         "AUTH_JWT_ISSUER": auth.base_url,
+        # Hybrid: the feed's credential; polled (no Redis), as on the embedded default.
+        "AUTH_SERVICE_TOKEN": auth.service_token,
+        "AUTH_REVOCATION_REDIS_URL": "none",
     }
     # The embedded default: a process-local cache (REDIS_URL would make it Redis).
     env.pop("REDIS_URL", None)

@@ -1,4 +1,4 @@
-"""The SaaS Admin serving four copies of one small DRF endpoint, one per authentication
+"""The SaaS Admin serving five copies of one small DRF endpoint, one per authentication
 setup; bench/auth_overhead.py runs it in a real server process (uvicorn)."""
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class LocalAuthentication(RemoteJWTAuthentication):
     verify_mode = "local"
 
 
+class HybridAuthentication(RemoteJWTAuthentication):
+    verify_mode = "hybrid"
+
+
 class RemoteAuthentication(RemoteJWTAuthentication):
     verify_mode = "remote"
 
@@ -55,6 +59,10 @@ class LocalHello(Hello):
     permission_classes = [IsAuthenticated]
 
 
+class HybridHello(LocalHello):
+    authentication_classes = [HybridAuthentication]
+
+
 class RemoteHello(LocalHello):
     authentication_classes = [RemoteAuthentication]
 
@@ -66,6 +74,7 @@ class ColdRemoteHello(LocalHello):
 urlpatterns = [
     path("none", Hello.as_view()),
     path("local", LocalHello.as_view()),
+    path("hybrid", HybridHello.as_view()),
     path("remote-warm", RemoteHello.as_view()),
     path("remote-cold", ColdRemoteHello.as_view()),
 ]

@@ -8,6 +8,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 
 from core.auth_client import get_auth_client
+from core.authentication import revocation_status
 
 logger = logging.getLogger(__name__)
 
@@ -22,16 +23,21 @@ def health(request: HttpRequest) -> JsonResponse:
         database = "disconnected"
     auth = get_auth_client().health_check()
     auth_ok = auth.get("status") == "healthy"
+    # Hybrid mode: "live", "starting" (first backfill pending) or "stale" (the feed has been
+    # unreachable too long: tokens are verified remotely); "off" in the other modes.
+    revocations = revocation_status()
     if database != "connected":
         state, code = "unhealthy", 503
     else:
         # Without the auth server, cached and local verification still serve: degraded.
-        state, code = ("healthy" if auth_ok else "degraded"), 200
-    return JsonResponse(
-        {
-            "status": state,
-            "database": database,
-            "authServer": auth.get("status", "unknown"),
-        },
-        status=code,
-    )
+        ok = auth_ok and revocations["state"] in ("live", "off")
+        state, code = ("healthy" if ok else "degraded"), 200
+    body = {
+        "status": state,
+        "database": database,
+        "authServer": auth.get("status", "unknown"),
+        "revocations": revocations["state"],
+    }
+    if "via" in revocations:
+        body["revocationsVia"] = revocations["via"]
+    return JsonResponse(body, status=code)

@@ -16,6 +16,7 @@ import threading
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -221,6 +222,12 @@ class AuthServerClient:
             json={"status": status, "expiresAt": expires_at, "version": version},
             service=True,
         )
+
+    def revocations(self, since: str = "0", limit: int | None = None) -> dict[str, Any]:
+        """Live revocation events after the cursor `since` ("0": all of them), oldest first:
+        {events, cursor, hasMore}. Service call (X-Service-Token)."""
+        query = urlencode({"since": since, **({"limit": limit} if limit else {})})
+        return self._call("GET", f"/api/auth/revocations?{query}", service=True)
 
     def fetch_jwks(self) -> dict[str, Any]:
         """The public signing keys (/.well-known/jwks.json), for local verification."""

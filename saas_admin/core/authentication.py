@@ -6,7 +6,9 @@
 The verification mode comes from `AUTH_VERIFY_MODE` (or a subclass's `verify_mode`):
 `remote` asks GET /api/auth/me and caches the answer in the Django cache for
 min(cache_ttl, seconds until `exp`); `local` verifies the signature against the JWKS and keeps
-the verified claims in process until `exp`. See core.tokens for both, and for `hybrid`.
+the verified claims in process until `exp`; `hybrid` (the default) is `local` plus the
+revocation set of core.revocations, checked on every request, cached or not, and falls back
+to `remote` while that set is stale. See core.tokens for the verifiers.
 
 `request.auth` is an `AuthToken`: the raw token string, carrying the claims, organization,
 role and licenses, so views can check access without another call.
@@ -31,6 +33,7 @@ from rest_framework.request import Request
 from core import tokens
 from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.conf import check_verify_mode, client_settings
+from core.revocations import RevocationFeed
 from core.signals import token_verified
 from core.tokens import LocalVerifier, RemoteVerifier, VerifiedToken, token_digest
 from core.users import sync_user
@@ -238,21 +241,39 @@ class _State:
         self.verifiers: dict[str, RemoteVerifier | LocalVerifier] = {}
         self.process_store = ProcessStore()
         self.flights = SingleFlight()
+        self.feed: RevocationFeed | None = None
+
+    def revocation_feed(self) -> RevocationFeed:
+        """Hybrid mode's revocation set; its thread starts on first use in each process."""
+        feed = self.feed
+        if feed is None:
+            with self.lock:
+                if self.feed is None:
+                    self.feed = RevocationFeed(client_settings())
+                feed = self.feed
+        return feed
 
     def verifier(self, mode: str) -> RemoteVerifier | LocalVerifier:
         found = self.verifiers.get(mode)
         if found is None:
+            feed = self.revocation_feed() if mode == "hybrid" else None
             with self.lock:
                 found = self.verifiers.get(mode)
                 if found is None:
                     client = get_auth_client()
-                    found = (
-                        RemoteVerifier(client)
-                        if mode == "remote"
-                        else LocalVerifier.from_settings(client, client_settings())
-                    )
+                    if mode == "remote":
+                        found = RemoteVerifier(client)
+                    else:
+                        found = LocalVerifier.from_settings(client, client_settings())
+                        if feed is not None:
+                            found.revocations = feed
+                            found.mode = "hybrid"
                     self.verifiers[mode] = found
         return found
+
+    def close(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
 
 
 _state = _State()
@@ -260,7 +281,19 @@ _state = _State()
 
 def reset_state() -> None:
     global _state
-    _state = _State()
+    old, _state = _state, _State()
+    # The old state's feed thread stops (settings changed, or a test reset the state).
+    old.close()
+
+
+def revocation_status() -> dict[str, str]:
+    """Hybrid mode's revocation set for /health: state (live, starting, stale) and how it
+    is kept current (redis, polling); {"state": "off"} in the other modes."""
+    if client_settings().verify_mode != "hybrid":
+        return {"state": "off"}
+    feed = _state.revocation_feed()
+    feed.ensure_running()
+    return {"state": feed.status(), "via": feed.transport}
 
 
 # -- the authentication classes ---------------------------------------------------------------
@@ -311,6 +344,14 @@ class RemoteJWTAuthentication(BaseAuthentication):
         conf = client_settings()
         mode = check_verify_mode(self.verify_mode) if self.verify_mode else conf.verify_mode
         state = _state
+        feed: RevocationFeed | None = None
+        if mode == "hybrid":
+            feed = state.revocation_feed()
+            # A set the feed has not confirmed within AUTH_REVOCATION_MAX_STALENESS (or not
+            # backfilled yet: waited for up to the read timeout on start) may miss a
+            # revocation: the auth server decides instead (remote, 503 when it is down).
+            if not feed.fresh(wait=conf.timeout):
+                mode, feed = "remote", None
         store: EntryStore = (
             TieredStore(state.process_store, DjangoCacheStore(conf.cache_alias))
             if mode == "remote"
@@ -326,6 +367,10 @@ class RemoteJWTAuthentication(BaseAuthentication):
             # The cache may hold it a little longer (whole seconds): `exp` decides.
             if entry.verified.expires_at <= current:
                 raise AuthenticationFailed("Token has expired", "token_expired")
+            # A cached verification never outlives a revocation: hybrid re-checks the
+            # (in-process, lock-free) revocation set on every request.
+            if feed is not None and feed.is_revoked(entry.verified.claims):
+                raise AuthenticationFailed("Token has been revoked", "token_revoked")
             if entry.user is not None and entry.user_fresh_until > current:
                 return self._result(entry.user, entry.verified, token)
         verified, user = state.flights.do(

@@ -9,10 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-# Modes that exist today. `hybrid` (local verification + the revocation feed) comes with the
-# feed; until then asking for it is a configuration error, not a silent fallback.
-VERIFY_MODES = ("remote", "local")
-PLANNED_MODES = ("hybrid",)
+# `hybrid` (the default): local verification + the auth server's revocation feed.
+VERIFY_MODES = ("remote", "local", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -36,6 +34,11 @@ class ClientSettings:
     # The auth server's service credential (feed, admin API), or a file that holds it.
     service_token: str
     service_token_file: str
+    # Hybrid mode: the revocation feed.
+    revocation_poll_interval: float
+    revocation_max_staleness: float
+    revocation_redis_url: str
+    revocation_channel: str
 
 
 def _get(name: str, default: Any) -> Any:
@@ -45,15 +48,18 @@ def _get(name: str, default: Any) -> Any:
 def check_verify_mode(mode: str) -> str:
     if mode in VERIFY_MODES:
         return mode
-    if mode in PLANNED_MODES:
-        raise ImproperlyConfigured(
-            f"AUTH_VERIFY_MODE={mode!r} needs the auth server's revocation feed, which does "
-            "not exist yet; use 'remote' or 'local'."
-        )
     raise ImproperlyConfigured(
         f"AUTH_VERIFY_MODE={mode!r} is not a verification mode; use one of "
         + ", ".join(repr(m) for m in VERIFY_MODES)
     )
+
+
+def _redis_url() -> str:
+    configured = _get("AUTH_REVOCATION_REDIS_URL", None)
+    if configured is None:
+        configured = _get("REDIS_URL", "")
+    value = str(configured or "").strip()
+    return "" if value.lower() == "none" else value
 
 
 def load() -> ClientSettings:
@@ -69,7 +75,7 @@ def load() -> ClientSettings:
         pool_size=int(_get("AUTH_SERVICE_POOL_SIZE", 20)),
         breaker_threshold=int(_get("AUTH_CIRCUIT_BREAKER_THRESHOLD", 5)),
         breaker_cooldown=float(_get("AUTH_CIRCUIT_BREAKER_COOLDOWN", 30)),
-        verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE", "remote"))),
+        verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE", "hybrid"))),
         # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL).
         jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or service_url),
         jwt_audience=str(_get("AUTH_JWT_AUDIENCE", "rozitech")),
@@ -83,6 +89,11 @@ def load() -> ClientSettings:
         max_token_bytes=int(_get("AUTH_MAX_TOKEN_BYTES", 8192)),
         service_token=str(_get("AUTH_SERVICE_TOKEN", "")).strip(),
         service_token_file=str(_get("AUTH_SERVICE_TOKEN_FILE", "")),
+        revocation_poll_interval=float(_get("AUTH_REVOCATION_POLL_INTERVAL", 1)),
+        revocation_max_staleness=float(_get("AUTH_REVOCATION_MAX_STALENESS", 30)),
+        # Unset: the service's own REDIS_URL; "" (or "none"): no channel, poll the feed.
+        revocation_redis_url=_redis_url(),
+        revocation_channel=str(_get("AUTH_REVOCATION_CHANNEL", "auth:revocations")),
     )
     if values.timeout <= 0 or values.connect_timeout <= 0:
         raise ImproperlyConfigured("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")
@@ -90,6 +101,14 @@ def load() -> ClientSettings:
         raise ImproperlyConfigured(
             "AUTH_CIRCUIT_BREAKER_THRESHOLD must be >= 1 and _COOLDOWN positive"
         )
+    if values.revocation_poll_interval <= 0 or values.revocation_max_staleness <= 0:
+        raise ImproperlyConfigured(
+            "AUTH_REVOCATION_POLL_INTERVAL and AUTH_REVOCATION_MAX_STALENESS must be positive"
+        )
+    if values.revocation_redis_url and not values.revocation_redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ImproperlyConfigured("AUTH_REVOCATION_REDIS_URL must be a redis:// URL")
     if values.jwt_leeway < 0 or values.negative_cache_ttl < 0:
         raise ImproperlyConfigured("AUTH_JWT_LEEWAY and AUTH_NEGATIVE_CACHE_TTL must be >= 0")
     return values

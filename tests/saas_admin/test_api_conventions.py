@@ -53,7 +53,12 @@ def test_schema_and_docs(api: APIClient, account: Account) -> None:
 def test_health(api: APIClient, settings: SettingsWrapper) -> None:
     healthy = api.get("/health")
     assert healthy.status_code == 200
-    assert healthy.json() == {"status": "healthy", "database": "connected", "authServer": "healthy"}
+    assert healthy.json() == {
+        "status": "healthy",
+        "database": "connected",
+        "authServer": "healthy",
+        "revocations": "off",  # the tests' mode is remote (conftest)
+    }
     from core.apps import reset_all
 
     settings.AUTH_SERVICE_URL = f"http://127.0.0.1:{free_port()}"

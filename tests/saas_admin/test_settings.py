@@ -27,11 +27,17 @@ def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    ("mode", "message"),
-    [("remtoe", "is not a verification mode"), ("hybrid", "revocation feed")],
+    ("setting", "value", "message"),
+    [
+        ("AUTH_VERIFY_MODE", "remtoe", "is not a verification mode"),
+        ("AUTH_REVOCATION_POLL_INTERVAL", "0", "AUTH_REVOCATION_POLL_INTERVAL"),
+        ("AUTH_REVOCATION_REDIS_URL", "localhost:6379", "AUTH_REVOCATION_REDIS_URL"),
+    ],
 )
-def test_the_service_refuses_to_start_with_an_unknown_mode(mode: str, message: str) -> None:
-    result = manage_check(AUTH_VERIFY_MODE=mode)
+def test_the_service_refuses_to_start_with_bad_settings(
+    setting: str, value: str, message: str
+) -> None:
+    result = manage_check(**{setting: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
 
@@ -39,6 +45,11 @@ def test_the_service_refuses_to_start_with_an_unknown_mode(mode: str, message: s
 def test_the_default_settings_start() -> None:
     result = manage_check()
     assert result.returncode == 0, result.stderr
+
+
+def test_hybrid_is_the_default_mode(settings: Settings) -> None:
+    del settings.AUTH_VERIFY_MODE
+    assert client_settings().verify_mode == "hybrid"
 
 
 def test_bad_settings_are_named(settings: Settings) -> None:

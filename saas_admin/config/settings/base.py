@@ -102,6 +102,11 @@ if not DATABASE_URL:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASE_URL = f"sqlite:///{DATA_DIR / 'saas_admin.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Transactions that read, then write (the organization mirror, the local user) take the
+    # write lock at BEGIN: with SQLite's default (deferred) a second concurrent one fails at
+    # once with "database is locked" instead of waiting for the first.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The local user mirrors the auth server's user, found by its id (never by e-mail).
@@ -166,7 +171,7 @@ AUTH_SERVICE_CONNECT_TIMEOUT = float(os.environ.get("AUTH_SERVICE_CONNECT_TIMEOU
 AUTH_SERVICE_POOL_SIZE = int(os.environ.get("AUTH_SERVICE_POOL_SIZE", "20"))
 AUTH_CIRCUIT_BREAKER_THRESHOLD = int(os.environ.get("AUTH_CIRCUIT_BREAKER_THRESHOLD", "5"))
 AUTH_CIRCUIT_BREAKER_COOLDOWN = float(os.environ.get("AUTH_CIRCUIT_BREAKER_COOLDOWN", "30"))
-AUTH_VERIFY_MODE = os.environ.get("AUTH_VERIFY_MODE", "remote")
+AUTH_VERIFY_MODE = os.environ.get("AUTH_VERIFY_MODE", "hybrid")
 # Expected `iss` and `aud` of access tokens (local mode). Issuer default: AUTH_SERVICE_URL.
 AUTH_JWT_ISSUER = os.environ.get("AUTH_JWT_ISSUER", "")
 AUTH_JWT_AUDIENCE = os.environ.get("AUTH_JWT_AUDIENCE", "rozitech")
@@ -179,4 +184,13 @@ AUTH_USER_ID_FIELD = "auth_user_id"
 # The auth server's SERVICE_TOKEN (revocation feed, license API). Unset: read from
 # AUTH_SERVICE_TOKEN_FILE, by default the file the development auth server writes.
 AUTH_SERVICE_TOKEN = os.environ.get("AUTH_SERVICE_TOKEN") or os.environ.get("SERVICE_TOKEN", "")
-AUTH_SERVICE_TOKEN_FILE = os.environ.get("AUTH_SERVICE_TOKEN_FILE", str(DATA_DIR / "service-token"))
+AUTH_SERVICE_TOKEN_FILE = os.environ.get("AUTH_SERVICE_TOKEN_FILE") or str(
+    DATA_DIR / "service-token"
+)
+# Hybrid mode's revocation feed: poll interval without Redis (seconds), how long the feed
+# may be unreachable before tokens are verified remotely again, and the auth server's
+# REVOCATION_CHANNEL. AUTH_REVOCATION_REDIS_URL unset or empty: REDIS_URL; "none": poll only.
+AUTH_REVOCATION_POLL_INTERVAL = float(os.environ.get("AUTH_REVOCATION_POLL_INTERVAL", "1"))
+AUTH_REVOCATION_MAX_STALENESS = float(os.environ.get("AUTH_REVOCATION_MAX_STALENESS", "30"))
+AUTH_REVOCATION_REDIS_URL = os.environ.get("AUTH_REVOCATION_REDIS_URL") or REDIS_URL
+AUTH_REVOCATION_CHANNEL = os.environ.get("AUTH_REVOCATION_CHANNEL", "auth:revocations")

@@ -1,0 +1,394 @@
+"""Hybrid mode's revocation set, kept current by the auth server's revocation feed.
+
+`RevocationFeed` holds, in process memory, every live revocation the auth server announced:
+sessions (`sid`) and users ("tokens with `iat` < issuedBefore"). A background thread keeps it
+current:
+
+- with Redis (`AUTH_REVOCATION_REDIS_URL`, by default the service's `REDIS_URL`): subscribed
+  to the auth server's channel, applying each event at once; after every (re)subscription a
+  backfill from the feed (since=0) finds what was published while nobody listened; a slow
+  poll of the feed (`safety_interval`) still runs, to catch a publish the auth server lost
+  and to know that the feed is reachable;
+- without Redis (or while it is away): the feed is polled every `poll_interval` seconds.
+
+The cursor advances only from feed answers, never from channel messages (the feed is the
+source of truth, see the auth server's README section). Entries are dropped once their
+`expiresAt` has passed (every token they cover has expired by then), so the set is bounded.
+
+`fresh()` is False when the feed has not answered for longer than `max_staleness` (or never
+answered yet): hybrid verification then falls back to `remote` rather than trust state that
+may miss a revocation. The thread starts lazily on first use, and again in a forked child
+(pid check), so that nothing fork-unsafe (a thread, a socket) is made before a pre-fork
+server forks its workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from core import tokens
+from core.auth_client import AuthServerClient
+from core.breaker import CircuitBreaker
+from core.conf import ClientSettings
+
+logger = logging.getLogger("core.revocations")
+
+# Pages read in one go before the loop looks at the channel again (a bound on one pass).
+MAX_PAGES_PER_FETCH = 50
+
+
+def _epoch(value: Any) -> float | None:
+    """`expiresAt` (ISO 8601 with a zone) as epoch seconds; None when unusable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
+
+
+class RevocationSet:
+    """Revoked sessions and users, each until the latest `exp` a covered token can have.
+
+    One writer (the feed's thread); readers never take the lock: single dict lookups are
+    atomic, and pruning swaps in new dicts instead of deleting from the ones being read.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # sid -> expiresAt (epoch seconds)
+        self._sessions: dict[str, float] = {}
+        # sub -> (issuedBefore, expiresAt)
+        self._users: dict[str, tuple[int, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions) + len(self._users)
+
+    def apply(self, event: Mapping[str, Any]) -> bool:
+        """Adds one feed/channel event; False when it is malformed, unknown or expired."""
+        expires = _epoch(event.get("expiresAt"))
+        if expires is None or expires <= tokens.now():
+            return False
+        kind = event.get("type")
+        with self._lock:
+            if kind == "session" and isinstance(event.get("sid"), str):
+                sid = event["sid"].lower()
+                self._sessions[sid] = max(expires, self._sessions.get(sid, 0.0))
+                return True
+            before = event.get("issuedBefore")
+            if kind == "user" and isinstance(event.get("sub"), str) and isinstance(before, int):
+                sub = event["sub"].lower()
+                old_before, old_expires = self._users.get(sub, (0, 0.0))
+                # The union of both events: the later cutoff, kept until the later expiry
+                # (a superset, never a subset, of what either revokes).
+                self._users[sub] = (max(before, old_before), max(expires, old_expires))
+                return True
+        return False
+
+    def is_revoked(self, claims: Mapping[str, Any]) -> bool:
+        sid = claims.get("sid")
+        if isinstance(sid, str) and sid.lower() in self._sessions:
+            return True
+        sub = claims.get("sub")
+        found = self._users.get(sub.lower()) if isinstance(sub, str) else None
+        if found is None:
+            return False
+        iat = claims.get("iat")
+        # A token without a usable `iat` cannot prove it was issued after the cutoff.
+        return not isinstance(iat, int | float) or iat < found[0]
+
+    def prune(self) -> int:
+        """Drops entries whose `expiresAt` has passed; returns how many."""
+        current = tokens.now()
+        with self._lock:
+            sessions = {k: v for k, v in self._sessions.items() if v > current}
+            users = {k: v for k, v in self._users.items() if v[1] > current}
+            dropped = len(self) - len(sessions) - len(users)
+            self._sessions, self._users = sessions, users
+        return dropped
+
+
+class RevocationFeed:
+    """The revocation set plus the thread that keeps it current (see the module doc)."""
+
+    def __init__(
+        self,
+        conf: ClientSettings,
+        client_factory: Callable[[], AuthServerClient] | None = None,
+    ) -> None:
+        self.conf = conf
+        self.poll_interval = conf.revocation_poll_interval
+        self.max_staleness = conf.revocation_max_staleness
+        # With Redis the feed is still read now and then: a lost publish is found, and an
+        # unreachable feed is noticed well before the staleness limit.
+        self.safety_interval = max(self.poll_interval, self.max_staleness / 3)
+        self.redis_url = conf.revocation_redis_url
+        self.channel = conf.revocation_channel
+        self._client_factory = client_factory or self._default_client
+        self.revoked = RevocationSet()
+        self.cursor = "0"
+        self._pid: int | None = None
+        self._start_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at = 0.0
+        self._last_success: float | None = None
+        self._stale_logged = False
+        self._subscribed = False
+        self.fetches = 0
+        self.backfills = 0
+        self.channel_events = 0
+
+    def _default_client(self) -> AuthServerClient:
+        # A client of its own: its pool and breaker are not the requests' ones. The breaker
+        # cools down for one poll interval only: the poll rate is already our back-off, and
+        # a long cool-down would keep us on remote fallback after the server is back.
+        return AuthServerClient(
+            conf=self.conf,
+            pool_size=2,
+            breaker=CircuitBreaker(
+                self.conf.breaker_threshold,
+                min(self.conf.breaker_cooldown, self.poll_interval),
+            ),
+        )
+
+    # -- used per request ----------------------------------------------------------------
+
+    def ensure_running(self) -> None:
+        """Starts the thread on first use in this process (again after a fork)."""
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        with self._start_lock:
+            if self._pid == pid:
+                return
+            if self._pid is not None:
+                # A forked child: the parent's thread does not exist here and its state is
+                # the parent's; start from a fresh set and a full backfill.
+                self.revoked = RevocationSet()
+                self.cursor = "0"
+                self._ready = threading.Event()
+                self._stop = threading.Event()
+                self._last_success = None
+                self._subscribed = False
+            self._started_at = time.monotonic()
+            self._thread = threading.Thread(
+                target=self._run, name="core-revocation-feed", daemon=True
+            )
+            self._pid = pid
+            self._thread.start()
+
+    def fresh(self, wait: float = 0.0) -> bool:
+        """True when the set may be trusted: the feed answered within `max_staleness`.
+
+        On start the first backfill is awaited up to `wait` seconds: a set that has not
+        been backfilled yet may miss any revocation of the last ACCESS_TOKEN_TTL.
+        """
+        self.ensure_running()
+        if not self._ready.is_set():
+            remaining = self._started_at + wait - time.monotonic()
+            if remaining <= 0 or not self._ready.wait(remaining):
+                return False
+        last = self._last_success
+        return last is not None and time.monotonic() - last <= self.max_staleness
+
+    def is_revoked(self, claims: Mapping[str, Any]) -> bool:
+        return self.revoked.is_revoked(claims)
+
+    def status(self) -> str:
+        """For /health: live, starting (no backfill yet), or stale (remote fallback)."""
+        if self.fresh():
+            return "live"
+        if not self._ready.is_set() and time.monotonic() - self._started_at <= self.max_staleness:
+            return "starting"
+        return "stale"
+
+    @property
+    def transport(self) -> str:
+        return "redis" if self._subscribed else "polling"
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+            thread.join(timeout)
+
+    # -- the thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        client = self._client_factory()
+        stop = self._stop
+        pubsub: Any = None
+        connection: redis.Redis | None = None
+        next_connect = 0.0
+        connect_delay = min(self.poll_interval, 1.0)
+        needs_backfill = True
+        next_poll = 0.0
+        next_prune = 0.0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if self.redis_url and pubsub is None and now >= next_connect:
+                    try:
+                        connection, pubsub = self._subscribe()
+                        connect_delay = min(self.poll_interval, 1.0)
+                        self._subscribed = True
+                        # Subscribed first, then the backfill: an event is either in the
+                        # feed's answer or arrives on the channel (or both; applying twice
+                        # is harmless).
+                        needs_backfill, next_poll = True, 0.0
+                        logger.info("Revocation channel %r subscribed", self.channel)
+                    except (redis.RedisError, OSError) as exc:
+                        logger.warning("Revocation channel unavailable (%s); polling the feed", exc)
+                        next_connect = now + connect_delay
+                        # Reconnect attempts back off up to 10 s; polling covers the gap.
+                        connect_delay = min(connect_delay * 2, 10.0)
+                if now >= next_poll:
+                    since = "0" if needs_backfill else self.cursor
+                    if self._fetch(client, since):
+                        if needs_backfill:
+                            self.backfills += 1
+                        needs_backfill = False
+                        self._ready.set()
+                        subscribed = pubsub is not None
+                        interval = self.safety_interval if subscribed else self.poll_interval
+                    else:
+                        self._check_staleness()
+                        # Retried at the poll rate (a failed backfill stays pending).
+                        interval = self.poll_interval
+                    next_poll = time.monotonic() + interval
+                if time.monotonic() >= next_prune:
+                    self.revoked.prune()
+                    next_prune = time.monotonic() + 1.0
+                wait = max(0.0, min(next_poll, next_prune) - time.monotonic())
+                if pubsub is None:
+                    if self.redis_url:
+                        wait = min(wait, max(0.0, next_connect - time.monotonic()))
+                    stop.wait(wait)
+                    continue
+                try:
+                    message = pubsub.get_message(timeout=min(wait, 1.0))
+                except (redis.RedisError, OSError, ValueError) as exc:
+                    logger.warning("Revocation channel lost (%s); reconnecting", exc)
+                    self._close(connection, pubsub)
+                    connection, pubsub = None, None
+                    self._subscribed = False
+                    next_connect = time.monotonic() + min(self.poll_interval, 1.0)
+                    next_poll = 0.0  # poll at once: events may be flowing unheard
+                    continue
+                if message is None:
+                    continue
+                if message.get("type") == "subscribe":
+                    # Every (re)subscription, also one redis-py made on its own after a
+                    # reconnect: what was published while nobody listened is only in the
+                    # feed, so read it all again.
+                    self._subscribed = True
+                    needs_backfill, next_poll = True, 0.0
+                elif message.get("type") == "message":
+                    self._apply_message(message.get("data"))
+        except Exception:  # pragma: no cover - a bug; never let the thread die silently
+            logger.exception("Revocation feed thread failed; hybrid falls back to remote")
+            raise
+        finally:
+            self._subscribed = False
+            self._close(connection, pubsub)
+            client.close()
+
+    def _subscribe(self) -> tuple[redis.Redis, Any]:
+        connection = redis.Redis.from_url(
+            self.redis_url,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            # Reconnects are ours (so that each one is followed by a backfill).
+            retry=Retry(NoBackoff(), 0),
+            # A silently dead connection is noticed by a PING within this many seconds.
+            health_check_interval=10,
+        )
+        pubsub = connection.pubsub()  # type: ignore[no-untyped-call]
+        try:
+            pubsub.subscribe(self.channel)
+            # Only the server's confirmation says the subscription is in effect.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                message = pubsub.get_message(timeout=1.0)
+                if message is not None and message.get("type") == "subscribe":
+                    return connection, pubsub
+            raise redis.TimeoutError("no subscription confirmation")
+        except (redis.RedisError, OSError):
+            self._close(connection, pubsub)
+            raise
+
+    @staticmethod
+    def _close(connection: redis.Redis | None, pubsub: Any) -> None:
+        for thing in (pubsub, connection):
+            if thing is not None:
+                # Closing a broken connection may fail; nothing more to do about it then.
+                with contextlib.suppress(Exception):
+                    thing.close()
+
+    def _apply_message(self, data: Any) -> None:
+        try:
+            event = json.loads(data)
+        except (TypeError, ValueError):
+            logger.warning("Ignoring a revocation channel message that is not JSON")
+            return
+        if isinstance(event, dict):
+            # Applied at once; the cursor is NOT moved (it follows feed answers only).
+            self.channel_events += 1
+            self.revoked.apply(event)
+
+    def _fetch(self, client: AuthServerClient, since: str) -> bool:
+        """Reads the feed from `since` until it has no more; False when it cannot."""
+        cursor = since
+        try:
+            for _ in range(MAX_PAGES_PER_FETCH):
+                page = client.revocations(cursor)
+                events = page.get("events")
+                next_cursor = page.get("cursor")
+                if not isinstance(events, list) or not isinstance(next_cursor, str):
+                    raise ValueError("unexpected revocation feed answer")
+                for event in events:
+                    if isinstance(event, dict):
+                        self.revoked.apply(event)
+                cursor = next_cursor
+                if not page.get("hasMore"):
+                    break
+        except Exception as exc:
+            # Any failure (outage, refused credential, bad answer) is an unreachable feed:
+            # the staleness limit decides when to stop trusting the set.
+            logger.warning("Revocation feed unreachable: %s", exc)
+            return False
+        self.fetches += 1
+        self.cursor = cursor
+        self._last_success = time.monotonic()
+        if self._stale_logged:
+            logger.warning("Revocation feed reachable again: hybrid verification resumes")
+            self._stale_logged = False
+        return True
+
+    def _check_staleness(self) -> None:
+        last = self._last_success
+        since = self._started_at if last is None else last
+        if not self._stale_logged and time.monotonic() - since > self.max_staleness:
+            self._stale_logged = True
+            logger.error(
+                "Revocation feed unreachable for more than %.0f s: verifying tokens remotely "
+                "(GET /api/auth/me) until it answers again",
+                self.max_staleness,
+            )

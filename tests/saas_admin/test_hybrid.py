@@ -1,0 +1,390 @@
+"""Hybrid verification through a DRF view: local signatures plus the revocation feed.
+
+Real auth server processes; the feed polled, or its Redis channel when REDIS_URL is set (a
+Redis of this test's own for the restart). Fakes: only the clock (`core.tokens.now`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from django.test import RequestFactory
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+from config.health import health as health_view
+from core import authentication, tokens
+from core.revocations import RevocationFeed, RevocationSet
+from tests.auth_server.helpers import PASSWORD
+from tests.saas_admin.conftest import fresh_login
+from tests.saas_admin.helpers import Account, bearer, new_account, new_uuid, remint
+from tests.support.auth_process import AuthServerProcess
+from tests.support.databases import temporary_database
+from tests.support.lifecycle import redis_url_or_skip
+from tests.support.ports import free_port
+from tests.support.smtp import SmtpSink
+
+pytestmark = pytest.mark.django_db
+
+POLL = 0.2
+# A functional deadline (the issue: "within about a second"), not a performance figure.
+DEADLINE = 2.0
+
+
+@pytest.fixture(params=["polling", "redis"])
+def transport(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis":
+        redis_url_or_skip("the revocation channel is Redis pub/sub")
+    return str(request.param)
+
+
+@pytest.fixture
+def hybrid(settings: Settings, auth_server: AuthServerProcess, transport: str) -> str:
+    settings.AUTH_VERIFY_MODE = "hybrid"
+    settings.AUTH_SERVICE_TOKEN = auth_server.service_token
+    settings.AUTH_REVOCATION_POLL_INTERVAL = POLL
+    settings.AUTH_REVOCATION_CHANNEL = auth_server.revocation_channel
+    if transport == "redis":
+        settings.AUTH_REVOCATION_REDIS_URL = redis_url_or_skip()
+        # Slow polls: a refusal within the deadline can only come from the channel.
+        settings.AUTH_REVOCATION_POLL_INTERVAL = 30
+        settings.AUTH_REVOCATION_MAX_STALENESS = 120
+    else:
+        settings.AUTH_REVOCATION_REDIS_URL = "none"
+    return transport
+
+
+def feed() -> RevocationFeed:
+    found = authentication._state.feed
+    assert found is not None
+    return found
+
+
+def status(api: APIClient, token: str) -> int:
+    return int(api.get("/protected", headers=bearer(token)).status_code)
+
+
+def refused_within(api: APIClient, token: str, deadline: float = DEADLINE) -> float:
+    """Seconds until the token is refused (401 token_revoked); fails after `deadline`."""
+    began = time.monotonic()
+    while True:
+        response = api.get("/protected", headers=bearer(token))
+        if response.status_code == 401:
+            assert response.json()["code"] == "token_revoked", response.json()
+            return time.monotonic() - began
+        assert response.status_code == 200, response.content
+        if time.monotonic() - began > deadline:
+            raise AssertionError(f"still accepted {deadline}s after the revocation")
+        time.sleep(0.02)
+
+
+def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def logout(server: AuthServerProcess, account: Account) -> None:
+    response = httpx.post(
+        f"{server.base_url}/api/auth/logout",
+        json={"refreshToken": account.refresh_token},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_valid_accepted_then_refused_after_logout(
+    hybrid: str, api: APIClient, account: Account, auth_server: AuthServerProcess
+) -> None:
+    assert status(api, account.access_token) == 200
+    assert status(api, account.access_token) == 200  # cached: re-checked against the set
+    response = api.get("/protected", headers=bearer(account.access_token))
+    assert response.json()["mode"] == "hybrid"
+    assert feed().transport == ("redis" if hybrid == "redis" else "polling")
+    logout(auth_server, account)
+    refused_within(api, account.access_token)
+    assert status(api, account.access_token) == 401  # and stays refused
+
+
+def test_logout_all_is_a_user_event(
+    hybrid: str, api: APIClient, auth_server: AuthServerProcess, personas: dict[str, Account]
+) -> None:
+    first = fresh_login(auth_server, personas["bob"])
+    second = fresh_login(auth_server, personas["bob"])
+    assert status(api, first.access_token) == 200
+    assert status(api, second.access_token) == 200
+    response = httpx.post(
+        f"{auth_server.base_url}/api/auth/logout-all",
+        headers=bearer(first.access_token),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    refused_within(api, first.access_token)
+    refused_within(api, second.access_token)
+    # A token of a session the set never heard of, issued before the cutoff: the user
+    # event ("iat < issuedBefore") alone refuses it.
+    # (One second earlier than the session's own: the cutoff is the revocation's second,
+    # which may be the login's.)
+    iat = jwt.decode(first.access_token, options={"verify_signature": False})["iat"]
+    older = remint(auth_server, first.access_token, sid=new_uuid(), jti=new_uuid(), iat=iat - 1)
+    assert status(api, older) == 401
+    # A login after the logout-all works (its iat is not before the cutoff).
+    again = fresh_login(auth_server, personas["bob"])
+    assert status(api, again.access_token) == 200
+
+
+def test_password_change_ends_the_other_sessions_only(
+    hybrid: str, api: APIClient, auth_server: AuthServerProcess, smtp_sink: SmtpSink
+) -> None:
+    account = new_account(auth_server, smtp_sink)
+    other = fresh_login(auth_server, account)
+    assert status(api, account.access_token) == 200
+    assert status(api, other.access_token) == 200
+    response = httpx.post(
+        f"{auth_server.base_url}/api/auth/change-password",
+        headers=bearer(account.access_token),
+        json={"currentPassword": PASSWORD, "newPassword": "another-long-passphrase-42"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    refused_within(api, other.access_token)
+    assert status(api, account.access_token) == 200
+
+
+def test_a_fresh_process_backfills_before_it_answers(
+    hybrid: str, api: APIClient, account: Account, auth_server: AuthServerProcess
+) -> None:
+    logout(auth_server, account)
+    authentication.reset_state()  # as a new worker: empty set, no thread yet
+    # Refused on the very first request: it waits for the backfill (since=0).
+    assert status(api, account.access_token) == 401
+    assert feed().backfills >= 1
+
+
+def test_entries_are_dropped_when_they_expire(
+    hybrid: str,
+    api: APIClient,
+    account: Account,
+    auth_server: AuthServerProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert status(api, account.access_token) == 200
+    logout(auth_server, account)
+    refused_within(api, account.access_token)
+    revoked = feed().revoked
+    assert len(revoked) >= 1
+    # Past every event's expiresAt (ACCESS_TOKEN_TTL after the revocation): all dropped.
+    later = time.time() + 3600
+    monkeypatch.setattr(tokens, "now", lambda: later)
+    revoked.prune()
+    assert len(revoked) == 0
+    # ...and an event that has already expired is not even added.
+    assert not revoked.apply(
+        {
+            "type": "session",
+            "sid": new_uuid(),
+            "sub": new_uuid(),
+            "expiresAt": "2026-01-01T00:00:00Z",
+        }
+    )
+
+
+def test_revocation_set_rules() -> None:
+    revoked = RevocationSet()
+    sub, sid = new_uuid(), new_uuid()
+    expires = "2999-01-01T00:00:00+00:00"
+    assert revoked.apply({"type": "user", "sub": sub, "issuedBefore": 100, "expiresAt": expires})
+    assert revoked.apply({"type": "user", "sub": sub, "issuedBefore": 50, "expiresAt": expires})
+    assert revoked.is_revoked({"sub": sub, "iat": 99})  # the later cutoff is kept
+    assert not revoked.is_revoked({"sub": sub, "iat": 100})  # strictly before
+    assert revoked.is_revoked({"sub": sub.upper(), "iat": 10})
+    assert revoked.apply({"type": "session", "sid": sid, "sub": sub, "expiresAt": expires})
+    assert revoked.is_revoked({"sid": sid, "sub": new_uuid(), "iat": 10**10})
+    # Malformed or unknown events are ignored, never fatal.
+    assert not revoked.apply({"type": "session", "expiresAt": expires})
+    assert not revoked.apply({"type": "user", "sub": sub, "expiresAt": expires})
+    assert not revoked.apply({"type": "tenant", "sub": sub, "expiresAt": expires})
+    assert not revoked.apply({"type": "session", "sid": sid, "expiresAt": "yesterday"})
+
+
+def health() -> dict[str, Any]:
+    """The SaaS Admin's /health body (its view, called directly)."""
+    response = health_view(RequestFactory().get("/health"))
+    body: dict[str, Any] = json.loads(response.content)
+    return body
+
+
+def test_health_reports_the_revocation_set(hybrid: str) -> None:
+    until(lambda: health()["revocations"] == "live")
+    body = health()
+    assert body["status"] == "healthy"
+    assert body["revocationsVia"] == ("redis" if hybrid == "redis" else "polling")
+
+
+# -- an auth server that stops ----------------------------------------------------------------
+
+
+@pytest.fixture
+def own_server(smtp_sink: SmtpSink, tmp_path: Path) -> Iterator[AuthServerProcess]:
+    """An auth server of this test's own, which it may stop (never the shared one)."""
+    with temporary_database(tmp_path) as database_url:
+        server = AuthServerProcess(database_url, tmp_path, smtp_port=smtp_sink.port)
+        server.migrate().start()
+        yield server
+        server.stop()
+
+
+def use(settings: Settings, server: AuthServerProcess, **more: Any) -> None:
+    settings.AUTH_VERIFY_MODE = "hybrid"
+    settings.AUTH_SERVICE_URL = server.base_url
+    settings.AUTH_JWT_ISSUER = server.base_url
+    settings.AUTH_SERVICE_TOKEN = server.service_token
+    settings.AUTH_REVOCATION_CHANNEL = server.revocation_channel
+    settings.AUTH_REVOCATION_REDIS_URL = "none"
+    settings.AUTH_REVOCATION_POLL_INTERVAL = POLL
+    for name, value in more.items():
+        setattr(settings, name, value)
+
+
+def test_a_stopped_auth_server_then_remote_fallback_after_the_staleness_limit(
+    settings: Settings,
+    api: APIClient,
+    own_server: AuthServerProcess,
+    smtp_sink: SmtpSink,
+) -> None:
+    valid = new_account(own_server, smtp_sink)
+    revoked = fresh_login(own_server, valid)
+    use(settings, own_server, AUTH_REVOCATION_MAX_STALENESS=1.5)
+    assert status(api, valid.access_token) == 200
+    assert status(api, revoked.access_token) == 200
+    logout(own_server, revoked)
+    refused_within(api, revoked.access_token)
+    own_server.stop()
+
+    # Within the staleness limit: the set is trusted; no call is needed.
+    assert status(api, valid.access_token) == 200
+    assert status(api, revoked.access_token) == 401
+    # Past it: remote verification, and the auth server is down: 503, never 401 or 200.
+    until(lambda: health()["revocations"] == "stale", timeout=10)
+    for token in (valid.access_token, revoked.access_token):
+        response = api.get("/protected", headers=bearer(token))
+        assert response.status_code == 503
+        assert int(response["Retry-After"]) >= 1
+    assert health()["status"] == "degraded"
+
+    own_server.start()
+    until(lambda: health()["revocations"] == "live", timeout=15)
+    assert status(api, valid.access_token) == 200
+    assert status(api, revoked.access_token) == 401
+
+
+def test_a_feed_that_never_answered_is_not_trusted(
+    settings: Settings, api: APIClient, account: Account, auth_server: AuthServerProcess
+) -> None:
+    """A wrong service credential: the set is never backfilled, so remote verification
+    decides (the shared auth server is up: it accepts the valid token)."""
+    use(settings, auth_server, AUTH_SERVICE_TOKEN="not-the-service-token")
+    settings.AUTH_SERVICE_TIMEOUT = 0.5
+    response = api.get("/protected", headers=bearer(account.access_token))
+    assert response.status_code == 200
+    assert response.json()["mode"] == "remote"
+
+
+# -- Redis restarted --------------------------------------------------------------------------
+
+
+class RedisProcess:
+    """A redis-server of this test's own on a free port, which it may kill and restart."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisProcess:
+        self._process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import redis
+
+                if redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping():
+                    return self
+            except Exception:  # noqa: S110 - not up yet
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisProcess]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not on PATH: this test restarts a Redis of its own")
+    server = RedisProcess().start()
+    yield server
+    server.stop()
+
+
+def test_redis_restarted_no_revocation_is_missed(
+    settings: Settings,
+    api: APIClient,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    own_redis: RedisProcess,
+) -> None:
+    with temporary_database(tmp_path) as database_url:
+        server = AuthServerProcess(
+            database_url, tmp_path, smtp_port=smtp_sink.port, redis_url=own_redis.url
+        )
+        server.migrate().start()
+        try:
+            first = new_account(server, smtp_sink)
+            second = fresh_login(server, first)
+            third = fresh_login(server, first)
+            # Polls are rare: only the channel, or the backfill after a resubscription,
+            # can refuse a token within the deadlines below.
+            use(
+                settings, server,
+                AUTH_REVOCATION_REDIS_URL=own_redis.url,
+                AUTH_REVOCATION_POLL_INTERVAL=60,
+                AUTH_REVOCATION_MAX_STALENESS=300,
+            )  # fmt: skip
+            for account in (first, second, third):
+                assert status(api, account.access_token) == 200
+            assert health()["revocationsVia"] == "redis"
+            logout(server, first)
+            refused_within(api, first.access_token)
+
+            own_redis.stop()
+            until(lambda: feed().transport == "polling")
+            logout(server, second)  # published to nobody: Redis is down
+            time.sleep(0.5)
+            own_redis.start()
+            until(lambda: feed().transport == "redis", timeout=15)
+            # The backfill after the resubscription found the event the channel lost.
+            refused_within(api, second.access_token)
+            logout(server, third)
+            refused_within(api, third.access_token)
+        finally:
+            server.stop()

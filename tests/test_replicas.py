@@ -1,0 +1,190 @@
+"""Many replicas acting as one: two auth server processes and two SaaS Admin processes
+(uvicorn; gunicorn with two forked workers) on one database, in hybrid mode.
+
+Log in through auth server A, use the token on SaaS Admin replicas 1 and 2, log out through
+auth server B: both replicas refuse the token within 2 s (a functional deadline; the
+latency distribution is printed, not asserted). With Redis (the channel) and without it
+(polling). A replica started after the logout refuses the token at once (backfill).
+
+PostgreSQL for both databases when AUTH_DATABASE_URL/DATABASE_URL point at it (SQLite files
+shared by the processes otherwise); the Redis variant needs REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.auth_server.helpers import login, verified_user
+from tests.support.auth_process import AuthServerProcess
+from tests.support.databases import temporary_database
+from tests.support.saas_process import SaasAdminProcess, saas_database
+from tests.support.smtp import SmtpSink
+
+ISSUER = "http://auth.replicas.test"
+DEADLINE = 2.0
+LOGOUTS = 8
+
+
+@dataclass
+class Deployment:
+    transport: str
+    auth: list[AuthServerProcess]
+    saas: list[SaasAdminProcess]
+    saas_database: str
+    saas_settings: dict[str, str]
+    email: str
+    workdir: Path
+    latencies: list[float] = field(default_factory=list)
+
+    def login(self) -> dict[str, str]:
+        with httpx.Client(base_url=self.auth[0].base_url, timeout=30) as http:
+            data = login(http, self.email)
+        return {"access": data["accessToken"], "refresh": data["refreshToken"]}
+
+    def logout(self, refresh: str) -> None:
+        response = httpx.post(
+            f"{self.auth[1].base_url}/api/auth/logout", json={"refreshToken": refresh}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module", params=["redis", "polling"])
+def deployment(
+    request: pytest.FixtureRequest, smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    transport = str(request.param)
+    redis_url = os.environ.get("REDIS_URL", "")
+    if transport == "redis" and not redis_url:
+        pytest.skip("REDIS_URL is not set: the revocation channel is Redis pub/sub")
+    workdir = tmp_path_factory.mktemp(f"replicas-{transport}")
+    shared = {
+        # One deployment: one credential, one channel, one issuer, one signing key (the
+        # shared data dir's development key).
+        "service_token": f"replicas-{uuid.uuid4().hex}{uuid.uuid4().hex}",
+        "revocation_channel": f"test-revocations-{uuid.uuid4().hex}",
+        "jwt_issuer": ISSUER,
+        "redis_url": redis_url if transport == "redis" else "",
+    }
+    with temporary_database(workdir) as auth_db, saas_database(workdir) as saas_db:
+        auth = [AuthServerProcess(auth_db, workdir, smtp_port=smtp_sink.port, **shared)]
+        auth[0].migrate().start()
+        auth.append(AuthServerProcess(auth_db, workdir, smtp_port=smtp_sink.port, **shared))
+        auth[1].start()
+        settings = {
+            "AUTH_VERIFY_MODE": "hybrid",
+            "AUTH_JWT_ISSUER": ISSUER,
+            "AUTH_SERVICE_TOKEN": shared["service_token"],
+            "AUTH_REVOCATION_CHANNEL": shared["revocation_channel"],
+            "AUTH_REVOCATION_REDIS_URL": redis_url if transport == "redis" else "none",
+            "CACHE_KEY_PREFIX": f"replicas-{uuid.uuid4().hex[:8]}",
+        }
+        if transport == "redis":
+            settings["REDIS_URL"] = redis_url
+        saas: list[SaasAdminProcess] = []
+        try:
+            # Replica 1 (uvicorn, one worker) talks to auth server A, replica 2 (gunicorn,
+            # two workers forked from a preloaded master) to B, as behind a load balancer.
+            for index, workers, kind in ((0, 1, "uvicorn"), (1, 2, "gunicorn")):
+                replica = SaasAdminProcess(
+                    saas_db, workers, workdir, kind, AUTH_SERVICE_URL=auth[index].base_url,
+                    **settings,
+                )  # fmt: skip
+                if index == 0:
+                    replica.migrate()
+                saas.append(replica.start())
+            with httpx.Client(base_url=auth[0].base_url, timeout=30) as http:
+                email = verified_user(http, smtp_sink)
+            yield Deployment(transport, auth, saas, saas_db, settings, email, workdir)
+        finally:
+            for replica in saas:
+                replica.stop()
+            for server in auth:
+                server.stop()
+
+
+def get(replica: SaasAdminProcess, token: str) -> int:
+    # A new connection each time: with several workers, each may be the one that answers.
+    response = httpx.get(
+        f"{replica.base_url}/api/auth/verify",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert response.status_code in (200, 401), response.text
+    return response.status_code
+
+
+def seconds_until_refused(replica: SaasAdminProcess, token: str, since: float) -> float:
+    """Seconds until the replica refuses the token for good: six refusals in a row, on new
+    connections, so whichever worker answers refuses it (each worker keeps its own set)."""
+    first_refusal: float | None = None
+    in_a_row = 0
+    while True:
+        if get(replica, token) == 401:
+            first_refusal = first_refusal or time.monotonic()
+            in_a_row += 1
+            if in_a_row == 6:
+                return first_refusal - since
+        else:
+            first_refusal, in_a_row = None, 0
+            if time.monotonic() - since > DEADLINE:
+                raise AssertionError(
+                    f"{replica.base_url} still accepts the token after {DEADLINE}s"
+                )
+            time.sleep(0.01)
+
+
+def test_logout_through_b_is_refused_by_both_replicas(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latencies: list[float] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(LOGOUTS):
+            session = deployment.login()
+            for replica in deployment.saas:
+                for _ in range(3):
+                    assert get(replica, session["access"]) == 200
+            deployment.logout(session["refresh"])
+            since = time.monotonic()
+            waits = [
+                pool.submit(seconds_until_refused, replica, session["access"], since)
+                for replica in deployment.saas
+            ]
+            latencies.extend(wait.result() for wait in waits)
+    ordered = sorted(latencies)
+    with capsys.disabled():
+        print(
+            f"\n[{deployment.transport}] logout at auth server B -> refused at SaaS Admin "
+            f"replicas 1 and 2 ({len(ordered)} refusals): min {ordered[0] * 1000:.0f} ms, "
+            f"p50 {statistics.median(ordered) * 1000:.0f} ms, "
+            f"max {ordered[-1] * 1000:.0f} ms"
+        )
+
+
+def test_a_replica_started_after_the_logout_refuses_at_once(deployment: Deployment) -> None:
+    session = deployment.login()
+    assert get(deployment.saas[0], session["access"]) == 200
+    deployment.logout(session["refresh"])
+    late = SaasAdminProcess(
+        deployment.saas_database, 1, deployment.workdir,
+        AUTH_SERVICE_URL=deployment.auth[1].base_url, **deployment.saas_settings,
+    ).start()  # fmt: skip
+    try:
+        # Its very first request waits for the backfill (since=0), which has the logout.
+        assert get(late, session["access"]) == 401
+        fresh = deployment.login()
+        assert get(late, fresh["access"]) == 200
+        health = httpx.get(f"{late.base_url}/health", timeout=10).json()
+        assert health["revocations"] == "live"
+        assert health["revocationsVia"] == deployment.transport
+    finally:
+        late.stop()

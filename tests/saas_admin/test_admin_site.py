@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -73,3 +74,19 @@ def test_auth_server_down_is_explained(
     reset_all()
     _b, page = admin_login(*first_admin)
     assert "The authentication service is unavailable" in page
+
+
+def test_seed_demo_subscribes_the_admins_organization(first_admin: tuple[str, str]) -> None:
+    from django.core.management import call_command
+
+    from billing.models import LicenseUpdate, Subscription
+
+    email, password = first_admin
+    call_command("seed_demo", "--email", email, "--password", password, stdout=io.StringIO())
+    call_command("seed_demo", "--email", email, "--password", password, stdout=io.StringIO())
+    subscriptions = Subscription.objects.select_related("organization", "plan")
+    assert subscriptions.count() == 3  # one per product, however often it runs
+    assert {(s.status, s.plan.code, s.organization.slug) for s in subscriptions} == {
+        ("active", "business-yearly", "rozitech")
+    }
+    assert LicenseUpdate.objects.count() == 3  # each queued for the auth server

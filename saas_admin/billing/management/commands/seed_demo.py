@@ -11,8 +11,8 @@ from organizations.models import Membership
 
 class Command(BaseCommand):
     help = (
-        "Log in to the auth server as the given user, mirror their organization, and start a "
-        "trial of every product it has no subscription to (a demo organization)."
+        "Log in to the auth server as the given user, mirror their organization, and subscribe "
+        "it to every product it has no subscription to (business plan, yearly; a demo)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -32,11 +32,12 @@ class Command(BaseCommand):
             raise CommandError("This account has no organization in the auth server")
         organization = membership.organization
         started = 0
-        for plan in Plan.objects.filter(code="starter-monthly").select_related("product"):
+        for plan in Plan.objects.filter(code="business-yearly").select_related("product"):
             taken = Subscription.objects.filter(organization=organization, product=plan.product)
             if not taken.exists():
-                services.start_trial(organization, plan)
+                services.subscribe(organization, plan)
                 started += 1
         self.stdout.write(
-            f"Demo organization: {organization.name} ({organization.pk}); trials started: {started}"
+            f"Demo organization: {organization.name} ({organization.pk}); "
+            f"subscriptions started: {started}"
         )

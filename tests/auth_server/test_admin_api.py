@@ -34,7 +34,7 @@ from tests.auth_server.helpers import (
     verified_user,
 )
 from tests.support.auth_process import AuthServerProcess
-from tests.support.databases import temporary_database
+from tests.support.databases import NEEDS_POSTGRES, temporary_database
 from tests.support.smtp import SmtpSink
 
 
@@ -320,14 +320,13 @@ def test_concurrent_license_updates_keep_the_highest_version(
             assert final["license"]["expiresAt"] == "2030-01-12T00:00:00Z"
 
 
+@NEEDS_POSTGRES
 def test_a_license_created_concurrently_does_not_hide_a_higher_version(
     admin_server: AuthServerProcess, smtp_sink: SmtpSink
 ) -> None:
     """The race between the compare-and-set (no row yet) and the read that follows it:
     another request creates the license with a lower version in between. The higher version
     must still win. The other request is injected at exactly that point (a fault)."""
-    if not admin_server.database_url.startswith("postgres"):
-        pytest.skip("needs PostgreSQL (AUTH_DATABASE_URL): SQLite has one writer at a time")
     with httpx.Client(base_url=admin_server.base_url, timeout=30) as http:
         org = uuid.UUID(login(http, verified_user(http, smtp_sink))["organization"]["id"])
     settings = Settings(environment="test", redis_url="")

@@ -39,7 +39,7 @@ from tests.auth_server.helpers import (
     verified_user,
 )
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
-from tests.support.databases import temporary_database
+from tests.support.databases import NEEDS_POSTGRES, temporary_database
 from tests.support.lifecycle import TestClock, clocked_server, redis_url_or_skip, reset_token
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
@@ -459,6 +459,7 @@ def test_concurrent_logouts_are_all_seen_exactly_once(
     assert cursors == sorted(cursors)
 
 
+@NEEDS_POSTGRES
 def test_an_event_that_commits_late_is_not_skipped(
     feed_server: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
@@ -466,8 +467,6 @@ def test_an_event_that_commits_late_is_not_skipped(
     first, a reader sees B and moves past A. Here A is held open on purpose while B (a
     logout through the server) runs: B must wait, and the feed must return A, then B."""
     server, _clock = feed_server
-    if not server.database_url.startswith("postgres"):
-        pytest.skip("needs PostgreSQL (AUTH_DATABASE_URL): SQLite has one writer at a time")
     with httpx.Client(base_url=server.base_url, timeout=60) as http:
         email = verified_user(http, smtp_sink)
         early, late = login(http, email), login(http, email)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -18,6 +19,13 @@ def postgres_server_url() -> str | None:
     """The PostgreSQL server the suite should use, when AUTH_DATABASE_URL names one."""
     url = os.environ.get("AUTH_DATABASE_URL", "")
     return normalize_database_url(url) if url.startswith("postgres") else None
+
+
+# For tests of races that SQLite cannot have (it lets one writer in at a time).
+NEEDS_POSTGRES = pytest.mark.skipif(
+    postgres_server_url() is None,
+    reason="needs PostgreSQL (AUTH_DATABASE_URL): SQLite has one writer at a time",
+)
 
 
 @contextmanager

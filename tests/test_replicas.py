@@ -12,7 +12,6 @@ shared by the processes otherwise); the Redis variant needs REDIS_URL.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 import uuid
@@ -27,6 +26,7 @@ import pytest
 from tests.auth_server.helpers import login, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
+from tests.support.lifecycle import REDIS_URL, needs_redis
 from tests.support.saas_process import SaasAdminProcess, saas_database
 from tests.support.smtp import SmtpSink
 
@@ -58,14 +58,15 @@ class Deployment:
         assert response.status_code == 200, response.text
 
 
-@pytest.fixture(scope="module", params=["redis", "polling"])
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub")), "polling"],
+)
 def deployment(
     request: pytest.FixtureRequest, smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     transport = str(request.param)
-    redis_url = os.environ.get("REDIS_URL", "")
-    if transport == "redis" and not redis_url:
-        pytest.skip("REDIS_URL is not set: the revocation channel is Redis pub/sub")
+    redis_url = REDIS_URL
     workdir = tmp_path_factory.mktemp(f"replicas-{transport}")
     shared = {
         # One deployment: one credential, one channel, one issuer, one signing key (the

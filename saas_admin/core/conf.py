@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -114,23 +114,12 @@ def load() -> ClientSettings:
     return values
 
 
-_lock = threading.Lock()
-_current: ClientSettings | None = None
-
-
+@lru_cache(maxsize=1)
 def client_settings() -> ClientSettings:
-    global _current
-    current = _current
-    if current is None:
-        with _lock:
-            if _current is None:
-                _current = load()
-            current = _current
-    return current
+    """The settings, read and checked once (load() is pure: a race only reads them twice)."""
+    return load()
 
 
 def reset() -> None:
     """Forget the settings read so far (tests change settings; see core.apps)."""
-    global _current
-    with _lock:
-        _current = None
+    client_settings.cache_clear()

@@ -14,7 +14,7 @@ from auth_server.api.deps import client_ip
 from tests.auth_server.helpers import PASSWORD, new_email, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock, clocked_server, redis_url_or_skip, reset_token
+from tests.support.lifecycle import REDIS_URL, TestClock, clocked_server, needs_redis, reset_token
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
 
@@ -190,10 +190,11 @@ def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(
     assert sessions.json()["data"]["sessions"][0]["ipAddress"] == "127.0.0.1"
 
 
+@needs_redis("counters shared through Redis need a Redis server")
 def test_counters_are_shared_between_two_servers_on_one_redis(
     smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    redis_url = redis_url_or_skip()
+    redis_url = REDIS_URL
     settings = {
         "redis_url": redis_url,
         # Both replicas on the same counters; fresh for this run so runs never collide.

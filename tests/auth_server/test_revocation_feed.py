@@ -40,7 +40,7 @@ from tests.auth_server.helpers import (
 )
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
 from tests.support.databases import NEEDS_POSTGRES, temporary_database
-from tests.support.lifecycle import TestClock, clocked_server, redis_url_or_skip, reset_token
+from tests.support.lifecycle import REDIS_URL, TestClock, clocked_server, needs_redis, reset_token
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
 
@@ -573,8 +573,9 @@ def test_two_servers_on_one_database_serve_one_feed(
         second.stop()
 
 
+@needs_redis("publishing revocation events needs a Redis server")
 def test_events_are_published_on_redis(smtp_sink: SmtpSink, tmp_path: Path) -> None:
-    url = redis_url_or_skip("publishing revocation events needs a Redis server")
+    url = REDIS_URL
     with temporary_database(tmp_path) as database_url:
         server = AuthServerProcess(database_url, tmp_path, smtp_sink.port, redis_url=url)
         server.migrate().start()

@@ -29,7 +29,7 @@ from tests.saas_admin.conftest import fresh_login
 from tests.saas_admin.helpers import Account, bearer, new_account, new_uuid, remint
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.lifecycle import redis_url_or_skip
+from tests.support.lifecycle import REDIS_URL, needs_redis
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
 
@@ -40,10 +40,10 @@ POLL = 0.2
 DEADLINE = 2.0
 
 
-@pytest.fixture(params=["polling", "redis"])
+@pytest.fixture(
+    params=["polling", pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub"))]
+)
 def transport(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        redis_url_or_skip("the revocation channel is Redis pub/sub")
     return str(request.param)
 
 
@@ -54,7 +54,7 @@ def hybrid(settings: Settings, auth_server: AuthServerProcess, transport: str) -
     settings.AUTH_REVOCATION_POLL_INTERVAL = POLL
     settings.AUTH_REVOCATION_CHANNEL = auth_server.revocation_channel
     if transport == "redis":
-        settings.AUTH_REVOCATION_REDIS_URL = redis_url_or_skip()
+        settings.AUTH_REVOCATION_REDIS_URL = REDIS_URL
         # Slow polls: a refusal within the deadline can only come from the channel.
         settings.AUTH_REVOCATION_POLL_INTERVAL = 30
         settings.AUTH_REVOCATION_MAX_STALENESS = 120
@@ -339,13 +339,15 @@ class RedisProcess:
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisProcess]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not on PATH: this test restarts a Redis of its own")
     server = RedisProcess().start()
     yield server
     server.stop()
 
 
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not on PATH: this test restarts a Redis of its own",
+)
 def test_redis_restarted_no_revocation_is_missed(
     settings: Settings,
     api: APIClient,

@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from auth_server import __version__
-from auth_server.api import account, admin, auth, meta, pages
+from auth_server.api import account, admin, auth, docs, meta, pages
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
+from auth_server.api.security_headers import SecurityHeaders
 from auth_server.config import Settings, get_settings
 from auth_server.services import Services
 
@@ -29,7 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Rozitech Auth Server",
         version=__version__,
         description="Centralized authentication: accounts, sessions, organizations, licenses.",
-        docs_url="/api-docs",
+        # Served by api/docs.py from local files, never from a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -37,10 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes)
+    # Added last, so outermost: the guard's own refusals get the headers too.
+    app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(admin.feed_router)
     app.include_router(admin.router)
     app.include_router(pages.router)
     app.include_router(meta.router)
+    app.include_router(docs.router)
+    docs.mount_static(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.forms import AuthServerAdminLoginForm
 from accounts.views import LoginView, LogoutView, RefreshView, VerifyView
@@ -16,6 +16,7 @@ from billing.views import (
     SubscriptionListView,
 )
 from config import schema  # noqa: F401  (registers the bearer scheme)
+from config.docs import ApiDocsView
 from config.health import health
 from organizations.views import MemberListView, OrganizationDetailView, OrganizationListView
 
@@ -29,7 +30,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("api/auth/verify", VerifyView.as_view(), name="auth-verify"),
     path("api/auth/login", LoginView.as_view(), name="auth-login"),
     path("api/auth/refresh", RefreshView.as_view(), name="auth-refresh"),

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI's files, served from this origin (SWAGGER_UI_DIST below): no CDN.
+    "drf_spectacular_sidecar",
     "core",
     "accounts",
     "organizations",
@@ -68,6 +70,9 @@ OUTBOX_MAX_BACKOFF = int(os.environ.get("OUTBOX_MAX_BACKOFF", "300"))
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin site, API docs) from the service itself, so that every page works
+    # without nginx in front and without internet.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,7 +88,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -136,6 +141,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Served from the installed apps' folders, no collectstatic needed (make run, tests);
+# production serves collectstatic's STATIC_ROOT instead (production.py).
+WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -162,6 +171,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs page is public; the schema lists every endpoint, none of them reveal data.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI from the drf-spectacular-sidecar package on this origin, never a CDN: it
+    # holds bearer tokens ("Authorize"), so no third-party script may run beside it.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    # Swagger UI would send the schema to a third-party validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- The client library (core/): every setting documented in .env.example ---------------

@@ -20,3 +20,5 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # HSTS for subdomains and the browser preload list are the domain owner's decisions.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", "staticfiles")
+# The release step's collectstatic output (Procfile), not the apps' folders.
+WHITENOISE_USE_FINDERS = False

@@ -1,0 +1,92 @@
+"""Every page of the auth server, opened in Chromium: nothing loaded from another origin,
+no console error, and each page does its job (Swagger UI lists the operations, the reset
+page sets a password)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from auth_server import api
+from tests.auth_server.helpers import login, verified_user
+from tests.browser.tabs import Tab
+from tests.support.auth_process import AuthServerProcess
+from tests.support.lifecycle import reset_token
+from tests.support.smtp import SmtpSink
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+# The pages this module opens; a new page must be added here (see the first test).
+PAGES = {"/api-docs", "/reset-password"}
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@pytest.fixture
+def tab(browser: Browser, auth_server: AuthServerProcess) -> Iterator[Tab]:
+    tab = Tab(browser, auth_server.base_url, "auth")
+    yield tab
+    tab.close()
+
+
+def test_every_page_is_covered() -> None:
+    # Pages are the GET routes left out of the OpenAPI document (the API is all in it), in
+    # every router of auth_server.api (the package the app's routes come from).
+    routers = [
+        router
+        for module in pkgutil.iter_modules(api.__path__, f"{api.__name__}.")
+        for router in vars(importlib.import_module(module.name)).values()
+        if isinstance(router, APIRouter)
+    ]
+    pages = {
+        route.path
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in route.methods and not route.include_in_schema
+    }
+    assert pages == PAGES
+
+
+def test_api_docs_render_offline(tab: Tab) -> None:
+    page = tab.visit("/api-docs")
+    operations = page.locator(".opblock-summary-path")
+    operations.first.wait_for()
+    paths = operations.all_inner_texts()
+    assert "/api/auth/login" in paths and "/api/auth/me" in paths
+    assert page.locator(".info .title").inner_text().startswith("Rozitech Auth Server")
+    # Opening an operation renders its details from the local bundle as well.
+    page.locator("#operations-auth-login_api_auth_login_post").click()
+    page.locator(".opblock-body").first.wait_for()
+    tab.screenshot("api-docs-operation")
+    tab.assert_clean()
+
+
+def test_reset_page_without_a_token(tab: Tab) -> None:
+    page = tab.visit("/reset-password")
+    assert page.locator("#status").inner_text() == "This link has no reset token."
+
+
+def test_reset_page_sets_the_password(
+    tab: Tab, auth_server: AuthServerProcess, smtp_sink: SmtpSink
+) -> None:
+    with httpx.Client(base_url=auth_server.base_url) as http:
+        email = verified_user(http, smtp_sink)
+        http.post("/api/auth/forgot-password", json={"email": email}).raise_for_status()
+        token = reset_token(smtp_sink.wait_for(email, count=2))
+        page = tab.open(f"/reset-password#token={token}")
+        page.fill("#password", NEW_PASSWORD)
+        page.fill("#confirm", NEW_PASSWORD)
+        page.click("button[type=submit]")
+        page.locator("#reset").wait_for(state="hidden")
+        tab.screenshot("reset-password-done")
+        tab.assert_clean()
+        # The token left the address bar, and the new password works.
+        assert "token" not in page.url
+        assert login(http, email, NEW_PASSWORD)["accessToken"]

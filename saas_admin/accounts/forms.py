@@ -6,11 +6,17 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts.backends import LoginRefused, login_through_auth_server
 
 
 class AuthServerAdminLoginForm(AdminAuthenticationForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Staff sign in with their auth-server e-mail address, not a local username.
+        self.fields["username"].label = _("E-mail")
+
     def clean(self) -> dict[str, Any]:
         email = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")

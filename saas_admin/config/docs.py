@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.views import SpectacularSwaggerSplitView
+from rest_framework.request import Request
 
 # Scripts, styles, images and the schema from this origin only (data: images are Swagger
 # UI's own icons): a script from elsewhere could read the bearer token given to "Authorize".
@@ -20,7 +21,9 @@ class ApiDocsView(SpectacularSwaggerSplitView):
 
     template_name = "api_docs.html"
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().get(request, *args, **kwargs)
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return response

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http.response import HttpResponseBase
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 # Scripts, styles, images and the schema from this origin only (data: images are Swagger
 # UI's own icons): a script from elsewhere could read the bearer token given to "Authorize".
@@ -22,8 +22,8 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     template_name = "api_docs.html"
 
     def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env_bool
+from config.settings.base import BASE_DIR, env_bool
 
 DEBUG = False
 # Behind a TLS-terminating load balancer (see deploy/): trust its scheme header only.
@@ -19,6 +19,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", Fals
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # HSTS for subdomains and the browser preload list are the domain owner's decisions.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
-STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", "staticfiles")
+# Absolute, so that collectstatic (run from anywhere) and the server agree on it.
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or str(BASE_DIR / "staticfiles")
 # The release step's collectstatic output (Procfile), not the apps' folders.
 WHITENOISE_USE_FINDERS = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -62,6 +63,13 @@ class PassThroughView(APIView):
     def get_authenticate_header(self, request: Request) -> str:
         # Keeps the auth server's 401 a 401 (DRF turns it into 403 without a challenge).
         return 'Bearer realm="api"'
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Tokens in these answers must not be kept by a browser or proxy cache.
+        add_never_cache_headers(response)
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 PASSED_THROUGH = inline_serializer(

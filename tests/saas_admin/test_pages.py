@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from accounts.forms import AuthServerAdminLoginForm
+from tests.auth_server.helpers import PASSWORD
+from tests.saas_admin.helpers import Account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("project_urls")]
 
@@ -33,3 +36,17 @@ def test_api_docs_load_from_this_origin_only() -> None:
         assert f"/static/{asset}" in html
         assert Client().get(f"/static/{asset}").status_code == 200
     assert "/api/docs/" not in Client().get("/api/schema/").content.decode()
+
+
+def test_token_answers_are_never_cached(account: Account) -> None:
+    api = APIClient()
+    refused = api.post("/api/auth/login", {"email": account.email, "password": "x" * 12})
+    assert refused.status_code == 401
+    logged_in = api.post("/api/auth/login", {"email": account.email, "password": PASSWORD})
+    assert logged_in.status_code == 200
+    refreshed = api.post(
+        "/api/auth/refresh", {"refreshToken": logged_in.json()["data"]["refreshToken"]}
+    )
+    assert refreshed.status_code == 200
+    for response in (refused, logged_in, refreshed):
+        assert "no-store" in response.headers["Cache-Control"]

@@ -62,10 +62,10 @@ class Tab:
         self.page.screenshot(path=target, full_page=True)
         return target
 
-    def visit(self, path: str) -> Page:
+    def visit(self, path: str, label: str = "") -> Page:
         """Opens a page, saves its screenshot, and checks that it stayed clean."""
         page = self.open(path)
-        self.screenshot(path.strip("/") or "root")
+        self.screenshot(label or path.strip("/") or "root")
         self.assert_clean()
         return page
 

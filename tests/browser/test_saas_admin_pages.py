@@ -15,7 +15,7 @@ from tests.support.auth_process import AuthServerProcess
 from tests.support.saas_process import SaasAdminProcess, saas_database
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 # The admin index links each model's changelist and, where adding is allowed, its add page.
 MODEL_PAGE = re.compile(r"^/admin/\w+/\w+/(add/)?$")
@@ -69,13 +69,18 @@ def test_login_page_asks_for_the_email(tab: Tab) -> None:
     assert page.locator("label[for=id_username]").inner_text() == "E-mail:"
 
 
-def test_every_admin_page_as_staff(tab: Tab, staff: tuple[str, str]) -> None:
+def log_in(tab: Tab, staff: tuple[str, str]) -> Page:
     page = tab.open("/admin/login/?next=/admin/")
     page.fill("#id_username", staff[0])
     page.fill("#id_password", staff[1])
     with page.expect_navigation(wait_until="networkidle"):
         page.click("input[type=submit]")
     assert page.locator("#site-name").inner_text() == "Rozitech SaaS Admin"
+    return page
+
+
+def test_every_admin_page_as_staff(tab: Tab, staff: tuple[str, str]) -> None:
+    page = log_in(tab, staff)
     tab.visit("/admin/")
     links = page.eval_on_selector_all("#content-main a", "links => links.map(a => a.pathname)")
     model_pages = sorted({link for link in links if MODEL_PAGE.match(link)})
@@ -84,3 +89,21 @@ def test_every_admin_page_as_staff(tab: Tab, staff: tuple[str, str]) -> None:
     for path in model_pages:
         tab.visit(path)
         assert page.locator("#content h1").count() == 1, path
+
+
+def test_every_browsable_api_page_as_staff(tab: Tab, staff: tuple[str, str]) -> None:
+    # DRF's browsable API answers a browser with an HTML page for each GET endpoint.
+    log_in(tab, staff)
+    schema = tab.context.request.get("/api/schema/", headers={"Accept": "application/json"})
+    organizations = tab.context.request.get("/api/organizations?format=json").json()
+    organization_id = organizations["results"][0]["id"]
+    paths = [
+        path
+        for path, operations in schema.json()["paths"].items()
+        # The subscription check is asked by other products, with their own parameters.
+        if "get" in operations and path != "/api/subscriptions/check"
+    ]
+    assert len(paths) >= 7, paths
+    for path in paths:
+        page = tab.visit(path.replace("{organization_id}", organization_id), label=path)
+        assert page.locator(".response-info").count() == 1, path

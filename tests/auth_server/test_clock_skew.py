@@ -98,9 +98,10 @@ def test_a_token_issued_after_a_reset_by_a_replica_behind_is_not_revoked(
         events = drain_feed(http, ahead, cursor)[0]
     cutoff = next(e["issuedBefore"] for e in events if e["type"] == "user")
     with httpx.Client(base_url=behind.base_url, timeout=30) as http:
-        assert http.post(
-            "/api/auth/login", json={"email": email, "password": PASSWORD}
-        ).status_code == 401
+        assert (
+            http.post("/api/auth/login", json={"email": email, "password": PASSWORD}).status_code
+            == 401
+        )
         tokens = login(http, email, NEW_PASSWORD)
     # A verifier refuses a token of the user whose `iat` is below the cutoff: this one is
     # not, though the replica that issued it runs 6 s behind the one that reset.

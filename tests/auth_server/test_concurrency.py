@@ -58,9 +58,7 @@ def test_parallel_refreshes_of_one_token_leave_at_most_one_chain(
 
     # Siblings: only the newest continues; any other is reuse, which ends the session.
     cursor = feed_cursor(client, auth_server)
-    outcomes = [
-        client.post("/api/auth/refresh", json={"refreshToken": token}) for token in tokens
-    ]
+    outcomes = [client.post("/api/auth/refresh", json={"refreshToken": token}) for token in tokens]
     continued = [r for r in outcomes if r.status_code == 200]
     assert len(continued) <= 1
     assert sum(r.status_code == 401 for r in outcomes) >= RACERS - 1

@@ -67,33 +67,37 @@ def is_live(http: httpx.Client, tokens: dict[str, Any]) -> bool:
     return me.status_code == 200 or refreshed.status_code == 200
 
 
+def race_a_reset(server: AuthServerProcess, email: str, token: str) -> list[httpx.Response]:
+    """The reset, and LOGINS logins with the old password spread around its commit."""
+    start = threading.Barrier(LOGINS + 1)
+
+    def log_in(i: int) -> httpx.Response:
+        with httpx.Client(base_url=server.base_url, timeout=60) as other:
+            start.wait()
+            # Spread around the reset's commit (argon2 runs on both sides).
+            time.sleep(i * 0.004)
+            return other.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+
+    def reset_password() -> httpx.Response:
+        with httpx.Client(base_url=server.base_url, timeout=60) as other:
+            start.wait()
+            body = {"token": token, "password": NEW_PASSWORD}
+            return other.post("/api/auth/reset-password", json=body)
+
+    with ThreadPoolExecutor(LOGINS + 1) as pool:
+        reset = pool.submit(reset_password)
+        logins = list(pool.map(log_in, range(LOGINS)))
+    assert reset.result().status_code == 200
+    return logins
+
+
 def test_logins_racing_a_password_reset_leave_no_live_session(
     server: AuthServerProcess, http: httpx.Client, smtp_sink: SmtpSink
 ) -> None:
     for _ in range(ROUNDS):
         email = verified_user(http, smtp_sink)
         assert http.post("/api/auth/forgot-password", json={"email": email}).status_code == 200
-        token = reset_token(smtp_sink.wait_for(email, count=2))
-        start = threading.Barrier(LOGINS + 1)
-
-        def log_in(i: int) -> httpx.Response:
-            with httpx.Client(base_url=server.base_url, timeout=60) as other:
-                start.wait()
-                # Spread around the reset's commit (argon2 runs on both sides).
-                time.sleep(i * 0.004)
-                body = {"email": email, "password": PASSWORD}
-                return other.post("/api/auth/login", json=body)
-
-        def reset_password() -> httpx.Response:
-            with httpx.Client(base_url=server.base_url, timeout=60) as other:
-                start.wait()
-                body = {"token": token, "password": NEW_PASSWORD}
-                return other.post("/api/auth/reset-password", json=body)
-
-        with ThreadPoolExecutor(LOGINS + 1) as pool:
-            reset = pool.submit(reset_password)
-            logins = list(pool.map(log_in, range(LOGINS)))
-        assert reset.result().status_code == 200
+        logins = race_a_reset(server, email, reset_token(smtp_sink.wait_for(email, count=2)))
         assert {r.status_code for r in logins} <= {200, 401}
         # Whatever got 200 before, during or after the reset: none of it survives it.
         survivors = [r for r in logins if r.status_code == 200 and is_live(http, r.json()["data"])]

@@ -1,4 +1,15 @@
-"""The server's notion of "now", with a test-only offset so tests can move time forward."""
+"""The server's notion of "now": its own clock, and the database's for what replicas compare.
+
+Times that one replica writes and another compares (a revocation's `issuedBefore` against
+a token's `iat`, the grace window of a rotated refresh token, a session's expiry) are taken
+from the database's clock, read once per transaction: replicas whose host clocks disagree
+by a few seconds then still agree on the order of events. The host clock is what a
+verifier compares a token's `exp`/`iat` with (as every other verifier does). On SQLite the
+database runs in this process, on this host: its clock is the host's.
+
+Under ENVIRONMENT=test only, both are shifted by the seconds in TEST_CLOCK_FILE (so tests
+can move time forward), and the host clock also by TEST_CLOCK_SKEW (a skewed replica).
+"""
 
 from __future__ import annotations
 
@@ -6,24 +17,37 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from auth_server.config import Settings
 
 logger = logging.getLogger("auth_server.clock")
 
 
 class Clock:
-    """UTC now; under ENVIRONMENT=test only, shifted by the seconds in TEST_CLOCK_FILE."""
-
     def __init__(self, settings: Settings) -> None:
         self._offset_file: Path | None = None
-        if settings.test_clock_file:
+        self._skew = 0.0
+        if settings.test_clock_file or settings.test_clock_skew:
             if settings.environment == "test":
-                self._offset_file = Path(settings.test_clock_file)
+                if settings.test_clock_file:
+                    self._offset_file = Path(settings.test_clock_file)
+                self._skew = settings.test_clock_skew
             else:
                 # Never let a stray setting move time (and so expiries) outside the tests.
-                logger.warning("TEST_CLOCK_FILE ignored: ENVIRONMENT is not 'test'")
+                logger.warning("TEST_CLOCK_FILE/TEST_CLOCK_SKEW ignored: ENVIRONMENT is not 'test'")
 
     def now(self) -> datetime:
+        """This host's clock."""
+        return datetime.now(UTC) + timedelta(seconds=self._offset() + self._skew)
+
+    def database_now(self, db: Session) -> datetime:
+        """The database's clock (PostgreSQL: the transaction's start, `now()`)."""
+        if db.get_bind().dialect.name == "postgresql":
+            now = db.scalar(select(func.now()))
+            assert isinstance(now, datetime)
+            return now.astimezone(UTC) + timedelta(seconds=self._offset())
         return datetime.now(UTC) + timedelta(seconds=self._offset())
 
     def _offset(self) -> float:

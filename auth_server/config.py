@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=900, ge=30, le=86400)
     refresh_token_ttl: int = Field(default=30 * 86400, ge=60)
     refresh_reuse_grace: int = Field(default=10, ge=0, le=300)
+    # Seconds a token's `iat` may lie in the future of this server's clock (the issuing
+    # replica's clock may be ahead); separate from `exp`, which gets no leeway here.
+    jwt_iat_skew: int = Field(default=5, ge=0, le=60)
+    # Seconds a revocation event outlives the access tokens it covers (their `exp`): at
+    # least the largest AUTH_JWT_LEEWAY of any verifier plus the clock skew between hosts.
+    revocation_retention_margin: int = Field(default=120, ge=0, le=86400)
+    # Write an audit event for every routine refresh (reuse is always recorded).
+    audit_refresh: bool = False
     jwt_issuer: str = ""
     jwt_audience: str = "rozitech"
     # PEM-encoded RSA private key that signs access tokens (required in production).
@@ -87,8 +95,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Audit events older than this many days are deleted by `purge`; 0 keeps them forever.
     audit_retention_days: int = Field(default=365, ge=0)
-    # Test only (ignored unless ENVIRONMENT=test): a file holding seconds to add to "now".
+    # Test only (ignored unless ENVIRONMENT=test): a file holding seconds to add to "now"
+    # (this server's clock and the database's alike).
     test_clock_file: str = ""
+    # Test only (ignored unless ENVIRONMENT=test): seconds by which this server's own clock
+    # is wrong, database time unaffected (a replica whose host clock is skewed).
+    test_clock_skew: float = 0.0
 
     # -- trusted services: revocation feed and admin API -------------------------------
     # The credential of trusted services (X-Service-Token header). Several, comma-separated,

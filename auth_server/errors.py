@@ -55,6 +55,15 @@ class InvalidCredentials(AuthError):
     message = "Invalid email or password"
 
 
+class CredentialsChanged(AuthError):
+    """The password was right, but a reset, change, disable or logout-all committed while
+    it was being checked: no session. Not a failed guess, so not counted toward a lock."""
+
+    status_code = 401
+    code = "invalid_credentials"
+    message = "Your credentials changed while signing in; please sign in again"
+
+
 class EmailNotVerified(AuthError):
     status_code = 403
     code = "email_not_verified"

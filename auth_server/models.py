@@ -62,6 +62,9 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by whatever must end every session (password reset or change, disable,
+    # logout-all; see revocations.py); a session made under an older one is dead.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -136,7 +139,13 @@ class EmailVerification(Base):
 
 
 class AuthSession(Base):
-    """A login session: one refresh-token family and the access tokens it issued."""
+    """A login session: one refresh-token family and the access tokens it issued.
+
+    The family lives in this one row whatever the number of refreshes (see sessions.py):
+    the hash of the family secret every token of the session carries, the hash of the
+    current token's secret, the previous one's (a retry inside the grace window), and a
+    generation counter.
+    """
 
     __tablename__ = "sessions"
     __table_args__ = (Index("ix_sessions_user_revoked", "user_id", "revoked_at"),)
@@ -150,12 +159,26 @@ class AuthSession(Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(40))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     ip_address: Mapped[str | None] = mapped_column(String(64))
+    # The user's credentials_version when the session was made: an older one is refused.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # SHA-256 of the session's family secret, of the current and of the previous token
+    # secret. NULL family: a session of the old scheme whose token is in refresh_tokens.
+    family_hash: Mapped[str | None] = mapped_column(String(64))
+    refresh_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_refresh_hash: Mapped[str | None] = mapped_column(String(64))
+    # When the previous token was rotated out (database time): the grace window's start.
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship()
 
 
 class RefreshToken(Base):
-    """One refresh token of a family, stored only as its SHA-256."""
+    """A refresh token of the old scheme (one row per token), stored only as its SHA-256.
+
+    Read only since migration 0004: a live token found here is accepted once and rotated
+    into the session row's scheme; `purge` empties the table with the sessions it belongs to.
+    """
 
     __tablename__ = "refresh_tokens"
 

@@ -25,16 +25,17 @@ SESSION_MARGIN = timedelta(hours=1)
 def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
     """Safe at any time, any number of times, beside running servers: every row it
     deletes is already refused by the code that reads it. Returns the counts deleted."""
-    now = clock.now()
+    # The database's clock: the expiries below were written from it (clock.py).
+    now = clock.database_now(db)
     counts: dict[str, int] = {}
 
     def run(name: str, statement: object) -> None:
         result = db.execute(statement)  # type: ignore[call-overload]
         counts[name] = int(result.rowcount)
 
-    # Sessions dead for a while, with their refresh tokens (ON DELETE CASCADE). The margin
-    # keeps a request that is refreshing a session at the moment it dies from finding it gone.
-    # Rotated tokens of live sessions stay: reuse detection needs them.
+    # Sessions dead for a while, with their old-scheme refresh tokens (ON DELETE CASCADE).
+    # The margin keeps a request that is refreshing a session at the moment it dies from
+    # finding it gone. Old-scheme tokens of live sessions stay: reuse detection needs them.
     dead_before = now - SESSION_MARGIN
     run(
         "sessions",
@@ -50,7 +51,8 @@ def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
         ),
     )
     run("login_locks", delete(LoginLock).where(LoginLock.locked_until <= now))
-    # Past `expires_at` every access token an event covers has expired: the feed no longer
+    # Past `expires_at` no access token an event covers can verify anywhere (its `exp`, the
+    # verifiers' leeway and clock skew are behind us: revocations.py); the feed no longer
     # returns it, and ids are never reused, so readers' cursors stay valid.
     run(
         "revocation_events",

@@ -19,6 +19,18 @@ first write until commit.
 revocation and is still wrong for a transaction slower than the window; reading up to the
 oldest running transaction id is exact but lets any long transaction stall the feed.)
 
+Lifetime. An event is kept (in the feed, and by `purge`) until every access token it covers
+could no longer verify anywhere: the latest `exp` of such a token (the revocation's time +
+ACCESS_TOKEN_TTL) plus REVOCATION_RETENTION_MARGIN, which covers the verifiers' `exp`
+leeway and the skew between clocks, as retired signing keys are kept past their tokens.
+Times are the database's (clock.py): `issuedBefore` is compared with the `iat` of tokens
+that other replicas issue, from the same clock.
+
+Credentials version. `revoke_user` also bumps the user's `credentials_version`, in the same
+transaction: a login that checked the password before this revocation cannot commit a
+session after it (sessions.py checks the version with its insert), and a session holding an
+older version is refused at refresh and /me.
+
 After the commit each event is also published on Redis (REVOCATION_CHANNEL) when
 REDIS_URL is set; the feed stays the source of truth and a failed publish is only logged.
 """
@@ -40,7 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from auth_server.clock import Clock
 from auth_server.config import Settings
-from auth_server.models import AuthSession, RevocationEvent
+from auth_server.models import AuthSession, RevocationEvent, User
 from auth_server.presenters import iso
 
 logger = logging.getLogger("auth_server.revocations")
@@ -114,7 +126,10 @@ class Revocations:
     def __init__(self, settings: Settings, clock: Clock, publisher: RevocationPublisher) -> None:
         self.clock = clock
         self.publisher = publisher
-        self.access_token_ttl = timedelta(seconds=settings.access_token_ttl)
+        # How long an event must last: its tokens' lifetime, plus the margin (module doc).
+        self.event_lifetime = timedelta(
+            seconds=settings.access_token_ttl + settings.revocation_retention_margin
+        )
         self.page_size = settings.revocation_page_size
 
     def attach(self, factory: sessionmaker[Session]) -> None:
@@ -152,7 +167,7 @@ class Revocations:
         if owner is not None:
             # Only the owner: another user's session id is "not found", never revoked.
             query = query.where(AuthSession.user_id == owner)
-        now = self.clock.now()
+        now = self.clock.database_now(db)
         # RETURNING: the rows this statement revoked, atomically; a session that a
         # concurrent request revoked first is not revoked (nor announced) twice.
         rows = db.execute(
@@ -184,12 +199,26 @@ class Revocations:
         so tokens issued earlier in the current second escape the user event's cutoff.
         Does not commit; call it last before the commit (see the module doc).
         """
+        now = self.clock.database_now(db)
+        # First, so that a login of this user waits for (PostgreSQL: the row lock) or sees
+        # (SQLite: one writer) this transaction before it commits a session (module doc).
+        version = db.scalar(
+            update(User)
+            .where(User.id == user_id)
+            .values(credentials_version=User.credentials_version + 1)
+            .returning(User.credentials_version)
+        )
         query = update(AuthSession).where(
             AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
         )
         if keep is not None:
             query = query.where(AuthSession.id != keep)
-        now = self.clock.now()
+            # The kept session (a password change's own) lives on under the new version.
+            db.execute(
+                update(AuthSession)
+                .where(AuthSession.id == keep)
+                .values(credentials_version=version)
+            )
         revoked = db.scalars(
             query.values(revoked_at=now, revoke_reason=reason).returning(AuthSession.id)
         ).all()
@@ -205,7 +234,7 @@ class Revocations:
                     issued_before=math.floor(now.timestamp()),
                     reason=reason,
                     created_at=now,
-                    expires_at=now + self.access_token_ttl,
+                    expires_at=now + self.event_lifetime,
                 )
             )
         self._write(db, events)
@@ -221,8 +250,8 @@ class Revocations:
             issued_before=None,
             reason=reason,
             created_at=now,
-            # The latest `exp` of a token the session issued up to now.
-            expires_at=now + self.access_token_ttl,
+            # The latest `exp` of a token the session issued up to now, plus the margin.
+            expires_at=now + self.event_lifetime,
         )
 
     def _write(self, db: Session, events: list[RevocationEvent]) -> None:
@@ -245,7 +274,10 @@ class Revocations:
         limit = min(limit or self.page_size, self.page_size)
         query = (
             select(RevocationEvent)
-            .where(RevocationEvent.id > since, RevocationEvent.expires_at > self.clock.now())
+            .where(
+                RevocationEvent.id > since,
+                RevocationEvent.expires_at > self.clock.database_now(db),
+            )
             .order_by(RevocationEvent.id)
             .limit(limit + 1)
         )

@@ -51,11 +51,16 @@ class Services:
         clock = Clock(settings)
         keys = KeyStore.from_settings(settings, clock=clock.now)
         tokens = AccessTokens(
-            keys, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl
+            keys,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            settings.access_token_ttl,
+            iat_skew=settings.jwt_iat_skew,
+            clock=clock.now,
         )
         mailer = Mailer(settings)
         revocations = Revocations(settings, clock, RevocationPublisher(settings))
-        sessions = Sessions(settings, passwords, tokens, revocations)
+        sessions = Sessions(settings, clock, passwords, tokens, revocations)
         limits = RateLimits(settings)
         audit = AuditLog(clock)
         database = Database(settings.auth_database_url)

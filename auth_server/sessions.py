@@ -1,18 +1,47 @@
-"""Login sessions: password login, refresh-token rotation with reuse detection, logout."""
+"""Login sessions: password login, refresh-token rotation with reuse detection, logout.
+
+A session's whole refresh-token family lives in its one row, whatever the number of
+refreshes: O(sessions) rows, found by primary key. A refresh token is
+`<session id>.<family secret>.<secret>` (tokens.RefreshTokenParts); the row keeps the
+SHA-256 of the family secret, of the current secret and of the previous one, the time the
+previous one was rotated out, and a generation counter.
+
+- The current secret rotates: the previous slot takes it, a new current is issued.
+- The previous secret, within REFRESH_REUSE_GRACE of its rotation, is a retry (a client
+  whose response was lost): the session is rotated again, to a new current. The successor
+  the lost response carried is then stale: successors of one token are siblings and only
+  the newest continues, so a session never forks into two live chains.
+- Any other secret with the right family secret is a token this session issued before
+  (only its holders know the family secret): reuse, which revokes the session. A wrong
+  family secret is merely invalid, so knowing a session id (the `sid` of its access tokens)
+  is not enough to end someone's session.
+
+Every rotation is a compare-and-set in the database whose condition is the very check it
+acts on (the secret is still current; still previous and inside the window), so of
+concurrent refreshes each one either applies or sees the state that another left.
+
+Sessions of the old scheme (before migration 0004) have their tokens in `refresh_tokens`:
+such a token, unrotated, is accepted once and rotated into this scheme; the table is
+never inserted into again, and only read for reuse detection until `purge` empties it.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from hmac import compare_digest
+from typing import NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from auth_server.accounts import normalize_email
+from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import (
     AccountDisabled,
+    CredentialsChanged,
     EmailNotVerified,
     InvalidCredentials,
     InvalidRefreshToken,
@@ -20,15 +49,16 @@ from auth_server.errors import (
     RefreshTokenReused,
     SessionNotFound,
 )
-from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User, utcnow
+from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User
 from auth_server.passwords import Passwords
 from auth_server.presenters import primary_membership
 from auth_server.revocations import Revocations
 from auth_server.tokens import (
     AccessTokenClaims,
     AccessTokens,
+    RefreshTokenParts,
     hash_opaque_token,
-    new_opaque_token,
+    is_legacy_refresh_token,
 )
 
 # Loads what the contract's user/organization/licenses shapes need, in two queries.
@@ -54,17 +84,39 @@ class IssuedTokens:
     session_id: uuid.UUID
 
 
+@dataclass(frozen=True)
+class _Family:
+    """The refresh-token state of a session row, as one statement read it."""
+
+    user_id: uuid.UUID
+    credentials_version: int
+    family_hash: str | None
+    refresh_hash: str | None
+    previous_refresh_hash: str | None
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime
+
+
+def _same(stored: str | None, presented: str) -> bool:
+    # Constant time: the comparison must not tell how much of a hash matched.
+    return stored is not None and compare_digest(stored, presented)
+
+
 class Sessions:
     def __init__(
         self,
         settings: Settings,
+        clock: Clock,
         passwords: Passwords,
         tokens: AccessTokens,
         revocations: Revocations,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.passwords = passwords
         self.tokens = tokens
+        self.grace = timedelta(seconds=settings.refresh_reuse_grace)
         # Every revocation below goes through it: the sessions and their events, together.
         self.revocations = revocations
 
@@ -73,6 +125,8 @@ class Sessions:
         user = db.scalar(
             select(User).where(User.email == normalize_email(email)).options(_IDENTITY)
         )
+        # Read with the password hash: the version the password was checked under.
+        version = user.credentials_version if user else 0
         # Unknown e-mail and wrong password: one answer, one argon2 verification each.
         if not self.passwords.verify(user.password_hash if user else None, password):
             raise InvalidCredentials()
@@ -81,84 +135,195 @@ class Sessions:
             raise AccountDisabled()
         if not user.email_verified:
             raise EmailNotVerified()
+        # A password reset or change, a disable or a logout-all that committed while the
+        # password was being checked must win: the session is only written if the version
+        # is unchanged, by a write that waits for (PostgreSQL: the user row's lock) or
+        # follows (SQLite: one writer) theirs. See revocations.py.
+        unchanged = db.execute(
+            update(User)
+            .where(User.id == user.id, User.credentials_version == version)
+            .values(credentials_version=version)
+            .execution_options(synchronize_session=False)
+        )
+        if unchanged.rowcount == 0:  # type: ignore[attr-defined]
+            db.rollback()
+            raise CredentialsChanged()
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = self.passwords.hash(password)
-        now = utcnow()
+        now = self.clock.database_now(db)
+        token = RefreshTokenParts.new(uuid.uuid4())
         session = AuthSession(
-            id=uuid.uuid4(),
+            id=token.session_id,
             user_id=user.id,
             created_at=now,
             last_used_at=now,
             expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl),
             user_agent=(client.user_agent or "")[:300] or None,
             ip_address=client.ip_address,
+            credentials_version=version,
+            family_hash=token.family_hash,
+            refresh_hash=token.secret_hash,
+            generation=0,
         )
         db.add(session)
-        return self._issue(db, user, session, now)
+        return self._issue(db, user, session.id, token, now)
 
     def refresh(self, db: Session, refresh_token: str) -> IssuedTokens:
         """The token rotated and a new one issued, flushed; the caller commits."""
-        now = utcnow()
-        row = db.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
-        )
-        if row is None:
-            raise InvalidRefreshToken()
-        session = db.get(AuthSession, row.session_id)
-        if session is None or session.revoked_at is not None or session.expires_at <= now:
-            raise InvalidRefreshToken()
-        session_id, user_id = session.id, session.user_id
-        # Compare-and-set: of concurrent refreshes of one token exactly one rotates it.
-        rotated = db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=now)
-        )
-        if rotated.rowcount == 0:  # type: ignore[attr-defined]
+        if is_legacy_refresh_token(refresh_token):
+            return self._refresh_legacy(db, refresh_token)
+        presented = RefreshTokenParts.parse(refresh_token)
+        session_id = presented.session_id
+        now = self.clock.database_now(db)
+        # Two rounds at most: a compare-and-set fails only because a concurrent request
+        # changed the row, and the second look then sees a state that decides.
+        for _ in range(2):
+            family = self._family(db, session_id)
+            if family is None or not _same(family.family_hash, presented.family_hash):
+                raise InvalidRefreshToken()
+            user = self._live_user(db, family, now)
+            secret = presented.secret_hash
+            if _same(family.refresh_hash, secret):
+                # The current token: it becomes the previous one (the retry window opens).
+                condition = AuthSession.refresh_hash == secret
+                rotation = {"previous_refresh_hash": secret, "rotated_at": now}
+            elif _same(family.previous_refresh_hash, secret) and self._in_grace(family, now):
+                # A retry of the previous token: rotated again, so the successor the lost
+                # answer carried becomes stale (siblings never both continue).
+                condition = AuthSession.previous_refresh_hash == secret
+                rotation = {}
+            else:
+                self._reused(db, session_id)
+            successor = RefreshTokenParts.new(session_id, presented.family)
+            # Compare-and-set: the condition is the check above, made again by the database.
+            rotated = db.execute(
+                update(AuthSession)
+                .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None), condition)
+                .values(
+                    refresh_hash=successor.secret_hash,
+                    generation=AuthSession.generation + 1,
+                    last_used_at=now,
+                    **rotation,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if rotated.rowcount == 1:  # type: ignore[attr-defined]
+                return self._issue(db, user, session_id, successor, now)
             db.rollback()
-            self._on_rotated_token_presented(db, row.id, session_id, now)
-        user = db.scalar(select(User).where(User.id == user_id).options(_IDENTITY))
-        if user is None or not user.is_active:
-            db.rollback()
-            raise InvalidRefreshToken()
-        db.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_used_at=now))
-        return self._issue(db, user, session, now)
+        raise InvalidRefreshToken()
 
-    def _on_rotated_token_presented(
-        self, db: Session, token_id: uuid.UUID, session_id: uuid.UUID, now: datetime
-    ) -> None:
-        """A retry inside the grace window passes; any later reuse burns the whole family."""
-        rotated_at = db.scalar(select(RefreshToken.rotated_at).where(RefreshToken.id == token_id))
-        grace = timedelta(seconds=self.settings.refresh_reuse_grace)
-        if rotated_at is not None and grace and now - rotated_at <= grace:
-            return
+    def _family(self, db: Session, session_id: uuid.UUID) -> _Family | None:
+        row = db.execute(
+            select(
+                AuthSession.user_id,
+                AuthSession.credentials_version,
+                AuthSession.family_hash,
+                AuthSession.refresh_hash,
+                AuthSession.previous_refresh_hash,
+                AuthSession.rotated_at,
+                AuthSession.revoked_at,
+                AuthSession.expires_at,
+            ).where(AuthSession.id == session_id)
+        ).first()
+        return _Family(*row) if row is not None else None
+
+    def _live_user(self, db: Session, family: _Family, now: datetime) -> User:
+        """The session's user, if the session and the user may still refresh."""
+        if family.revoked_at is not None or family.expires_at <= now:
+            raise InvalidRefreshToken()
+        user = db.scalar(select(User).where(User.id == family.user_id).options(_IDENTITY))
+        # An older credentials version: made by a login that raced a revocation.
+        if (
+            user is None
+            or not user.is_active
+            or user.credentials_version != family.credentials_version
+        ):
+            raise InvalidRefreshToken()
+        return user
+
+    def _in_grace(self, family: _Family, now: datetime) -> bool:
+        return (
+            bool(self.grace)
+            and family.rotated_at is not None
+            and (now - family.rotated_at <= self.grace)
+        )
+
+    def _reused(self, db: Session, session_id: uuid.UUID) -> NoReturn:
         # A stolen token was used (by the thief or the victim): end the session for both.
+        db.rollback()
         self.revoke_session(db, session_id, reason="refresh_token_reuse")
         reused = RefreshTokenReused()
         reused.session_id = session_id
         raise reused
 
-    def _issue(self, db: Session, user: User, session: AuthSession, now: datetime) -> IssuedTokens:
-        refresh_token = new_opaque_token()
-        # Every child joins the same family: a session never forks.
-        db.add(RefreshToken(session_id=session.id, token_hash=hash_opaque_token(refresh_token)))
+    def _refresh_legacy(self, db: Session, refresh_token: str) -> IssuedTokens:
+        """A token of the old scheme: accepted once (or retried inside the grace window)
+        and rotated into the session row, which then holds a new family."""
+        row = db.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
+        )
+        if row is None:
+            raise InvalidRefreshToken()
+        session_id, token_id = row.session_id, row.id
+        now = self.clock.database_now(db)
+        family = self._family(db, session_id)
+        if family is None:
+            raise InvalidRefreshToken()
+        user = self._live_user(db, family, now)
+        # Compare-and-set on the old row: of concurrent uses exactly one rotates it.
+        spent = db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=now)
+        )
+        if spent.rowcount == 0:  # type: ignore[attr-defined]
+            rotated_at = db.scalar(
+                select(RefreshToken.rotated_at).where(RefreshToken.id == token_id)
+            )
+            if not (self.grace and rotated_at is not None and now - rotated_at <= self.grace):
+                self._reused(db, session_id)
+        # A new family each time: a retry's new family makes the other successor invalid.
+        successor = RefreshTokenParts.new(session_id)
+        db.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id)
+            .values(
+                family_hash=successor.family_hash,
+                refresh_hash=successor.secret_hash,
+                previous_refresh_hash=None,
+                rotated_at=None,
+                generation=AuthSession.generation + 1,
+                last_used_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return self._issue(db, user, session_id, successor, now)
+
+    def _issue(
+        self,
+        db: Session,
+        user: User,
+        session_id: uuid.UUID,
+        refresh_token: RefreshTokenParts,
+        now: datetime,
+    ) -> IssuedTokens:
         access_token = self.tokens.issue(
             user_id=user.id,
-            session_id=session.id,
+            session_id=session_id,
             email=user.email,
             email_verified=user.email_verified,
             membership=primary_membership(user),
             now=now,
         )
-        # Not committed here: the caller commits with its audit event, in one transaction,
-        # so issued tokens and their audit row exist together or not at all.
+        # Not committed here: the caller commits with its audit event (when refreshes are
+        # audited), in one transaction, so tokens and their audit row exist together.
         db.flush()
         return IssuedTokens(
             access_token=access_token,
-            refresh_token=refresh_token,
+            refresh_token=str(refresh_token),
             expires_in=self.tokens.ttl_seconds,
             user=user,
-            session_id=session.id,
+            session_id=session_id,
         )
 
     def logout(self, db: Session, refresh_token: str) -> uuid.UUID | None:
@@ -166,16 +331,32 @@ class Sessions:
 
         Returns the user whose session it was, if the token was known (for the audit log).
         """
-        row = db.execute(
-            select(RefreshToken.session_id, AuthSession.user_id)
-            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
-            .where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
-        ).first()
-        if row is None:
+        session_id = self._session_of(db, refresh_token)
+        if session_id is None:
             return None
-        user_id: uuid.UUID = row.user_id
-        self.revoke_session(db, row.session_id, reason="logout")
+        user_id = db.scalar(select(AuthSession.user_id).where(AuthSession.id == session_id))
+        if user_id is None:
+            return None
+        self.revoke_session(db, session_id, reason="logout")
         return user_id
+
+    def _session_of(self, db: Session, refresh_token: str) -> uuid.UUID | None:
+        """The session a refresh token of this session (any generation) belongs to."""
+        if is_legacy_refresh_token(refresh_token):
+            return db.scalar(
+                select(RefreshToken.session_id).where(
+                    RefreshToken.token_hash == hash_opaque_token(refresh_token)
+                )
+            )
+        try:
+            token = RefreshTokenParts.parse(refresh_token)
+        except InvalidRefreshToken:
+            return None
+        family = db.scalar(
+            select(AuthSession.family_hash).where(AuthSession.id == token.session_id)
+        )
+        # The family secret, not the session id alone (which every access token shows).
+        return token.session_id if _same(family, token.family_hash) else None
 
     def revoke_all(
         self,
@@ -200,7 +381,7 @@ class Sessions:
                 .where(
                     AuthSession.user_id == user_id,
                     AuthSession.revoked_at.is_(None),
-                    AuthSession.expires_at > utcnow(),
+                    AuthSession.expires_at > self.clock.database_now(db),
                 )
                 .order_by(AuthSession.last_used_at.desc())
             )
@@ -227,10 +408,20 @@ class Sessions:
         """As `authenticate`, with the token's claims (its session id, for one)."""
         claims = self.tokens.decode(access_token)
         session = db.get(AuthSession, claims.session_id)
-        # The signature alone is not enough: a logged-out session's tokens stop here.
-        if session is None or session.user_id != claims.user_id or session.revoked_at is not None:
+        # The signature alone is not enough: a logged-out or ended session's tokens stop here.
+        if (
+            session is None
+            or session.user_id != claims.user_id
+            or session.revoked_at is not None
+            or session.expires_at <= self.clock.database_now(db)
+        ):
             raise InvalidToken()
         user = db.scalar(select(User).where(User.id == claims.user_id).options(_IDENTITY))
-        if user is None or not user.is_active:
+        # An older credentials version: a session made by a login that raced a revocation.
+        if (
+            user is None
+            or not user.is_active
+            or user.credentials_version != session.credentials_version
+        ):
             raise InvalidToken()
         return user, claims

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
 
-from auth_server.errors import InvalidToken
+from auth_server.errors import InvalidRefreshToken, InvalidToken
 from auth_server.keys import ALGORITHM, KeyStore
 from auth_server.models import Membership
 
@@ -27,11 +28,22 @@ class AccessTokenClaims:
 
 
 class AccessTokens:
-    def __init__(self, keys: KeyStore, issuer: str, audience: str, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        keys: KeyStore,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        *,
+        iat_skew: int,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self.iat_skew = iat_skew
+        self.clock = clock
 
     def issue(
         self,
@@ -65,7 +77,8 @@ class AccessTokens:
         )
 
     def decode(self, token: str) -> AccessTokenClaims:
-        """Verify signature, algorithm, issuer, audience and expiry; InvalidToken otherwise."""
+        """Verify signature, algorithm, issuer, audience, expiry and issue time;
+        InvalidToken otherwise."""
         try:
             header = jwt.get_unverified_header(token)
             public = self.keys.public_key(str(header.get("kid", "")))
@@ -78,8 +91,11 @@ class AccessTokens:
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": REQUIRED_CLAIMS},
+                # exp and iat are checked below, against this server's clock (PyJWT would
+                # read time.time() and give both the same leeway).
+                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
             )
+            self._check_times(claims)
             return AccessTokenClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 session_id=uuid.UUID(claims["sid"]),
@@ -89,10 +105,66 @@ class AccessTokens:
         except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
             raise InvalidToken() from exc
 
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        exp, iat = claims["exp"], claims["iat"]
+        # Numbers only: a string or a boolean is a malformed token, never coerced.
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
+            raise InvalidToken()
+        now = self.clock().timestamp()
+        if exp <= now:
+            raise InvalidToken()
+        # A few seconds of skew only: the issuing replica's clock (or the database's) may be
+        # a little ahead of ours; a token from further in the future is not ours to trust.
+        if iat > now + self.iat_skew:
+            raise InvalidToken()
 
-def new_opaque_token() -> str:
-    """256 bits from the OS CSPRNG, URL-safe."""
-    return secrets.token_urlsafe(32)
+
+@dataclass(frozen=True)
+class RefreshTokenParts:
+    """`<session id>.<family secret>.<secret>`: the session is found by its primary key;
+    the family secret (the same for every token of the session) proves the token was
+    issued for it, the secret tells which token of the family it is."""
+
+    session_id: uuid.UUID
+    family: str
+    secret: str
+
+    @classmethod
+    def new(cls, session_id: uuid.UUID, family: str | None = None) -> RefreshTokenParts:
+        return cls(session_id, family or new_opaque_token(16), new_opaque_token())
+
+    @classmethod
+    def parse(cls, token: str) -> RefreshTokenParts:
+        """InvalidRefreshToken unless the token has the shape `new` gives."""
+        parts = token.split(".")
+        if len(parts) != 3 or not all(parts):
+            raise InvalidRefreshToken()
+        try:
+            session_id = uuid.UUID(hex=parts[0])
+        except ValueError as exc:
+            raise InvalidRefreshToken() from exc
+        return cls(session_id, parts[1], parts[2])
+
+    def __str__(self) -> str:
+        return f"{self.session_id.hex}.{self.family}.{self.secret}"
+
+    @property
+    def family_hash(self) -> str:
+        return hash_opaque_token(self.family)
+
+    @property
+    def secret_hash(self) -> str:
+        return hash_opaque_token(self.secret)
+
+
+def is_legacy_refresh_token(token: str) -> bool:
+    """Tokens issued before the session-row scheme: one url-safe secret, no dots."""
+    return "." not in token
+
+
+def new_opaque_token(nbytes: int = 32) -> str:
+    """`nbytes` (256 bits by default) from the OS CSPRNG, URL-safe."""
+    return secrets.token_urlsafe(nbytes)
 
 
 def hash_opaque_token(token: str) -> str:

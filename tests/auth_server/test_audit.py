@@ -30,9 +30,15 @@ def audited(
 ) -> Iterator[AuthServerProcess]:
     workdir: Path = tmp_path_factory.mktemp("audit")
     with temporary_database(workdir) as url:
-        # No reuse grace, so a replayed refresh token is a reuse at once; a quick lockout.
+        # No reuse grace, so a replayed refresh token is a reuse at once; a quick lockout;
+        # routine refreshes recorded too (AUDIT_REFRESH, off by default).
         server = AuthServerProcess(
-            url, workdir, smtp_sink.port, refresh_reuse_grace=0, login_max_failures=2
+            url,
+            workdir,
+            smtp_sink.port,
+            refresh_reuse_grace=0,
+            login_max_failures=2,
+            audit_refresh="true",
         )
         server.migrate().start()
         yield server

@@ -233,6 +233,10 @@ class AuthServerClient:
         """The public signing keys (/.well-known/jwks.json), for local verification."""
         return self._call("GET", "/.well-known/jwks.json", enveloped=False)
 
+    def fetch_discovery(self) -> dict[str, Any]:
+        """The discovery document (/.well-known/openid-configuration): the issuer, ..."""
+        return self._call("GET", "/.well-known/openid-configuration", enveloped=False)
+
     # -- transport and error mapping ---------------------------------------------------------
 
     def _call(

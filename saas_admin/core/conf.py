@@ -25,6 +25,7 @@ class ClientSettings:
     jwt_issuer: str
     jwt_audience: str
     jwt_leeway: int
+    jwt_iat_skew: int
     jwks_lifespan: float
     jwks_refetch_cooldown: float
     negative_cache_ttl: int
@@ -76,10 +77,13 @@ def load() -> ClientSettings:
         breaker_threshold=int(_get("AUTH_CIRCUIT_BREAKER_THRESHOLD", 5)),
         breaker_cooldown=float(_get("AUTH_CIRCUIT_BREAKER_COOLDOWN", 30)),
         verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE", "hybrid"))),
-        # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL).
-        jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or service_url),
+        # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL);
+        # "": learned from its discovery document (core.discovery).
+        jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or ""),
         jwt_audience=str(_get("AUTH_JWT_AUDIENCE", "rozitech")),
         jwt_leeway=int(_get("AUTH_JWT_LEEWAY", 0)),
+        # Seconds `iat` may lie in the future: clock differences between replicas.
+        jwt_iat_skew=int(_get("AUTH_JWT_IAT_SKEW", 5)),
         jwks_lifespan=float(_get("AUTH_JWKS_LIFESPAN", 300)),
         jwks_refetch_cooldown=float(_get("AUTH_JWKS_REFETCH_COOLDOWN", 30)),
         negative_cache_ttl=int(_get("AUTH_NEGATIVE_CACHE_TTL", 10)),
@@ -109,8 +113,10 @@ def load() -> ClientSettings:
         ("redis://", "rediss://", "unix://")
     ):
         raise ImproperlyConfigured("AUTH_REVOCATION_REDIS_URL must be a redis:// URL")
-    if values.jwt_leeway < 0 or values.negative_cache_ttl < 0:
-        raise ImproperlyConfigured("AUTH_JWT_LEEWAY and AUTH_NEGATIVE_CACHE_TTL must be >= 0")
+    if min(values.jwt_leeway, values.jwt_iat_skew, values.negative_cache_ttl) < 0:
+        raise ImproperlyConfigured(
+            "AUTH_JWT_LEEWAY, AUTH_JWT_IAT_SKEW and AUTH_NEGATIVE_CACHE_TTL must be >= 0"
+        )
     return values
 
 

@@ -172,10 +172,12 @@ AUTH_SERVICE_POOL_SIZE = int(os.environ.get("AUTH_SERVICE_POOL_SIZE", "20"))
 AUTH_CIRCUIT_BREAKER_THRESHOLD = int(os.environ.get("AUTH_CIRCUIT_BREAKER_THRESHOLD", "5"))
 AUTH_CIRCUIT_BREAKER_COOLDOWN = float(os.environ.get("AUTH_CIRCUIT_BREAKER_COOLDOWN", "30"))
 AUTH_VERIFY_MODE = os.environ.get("AUTH_VERIFY_MODE", "hybrid")
-# Expected `iss` and `aud` of access tokens (local mode). Issuer default: AUTH_SERVICE_URL.
+# Expected `iss` and `aud` of access tokens (local/hybrid). Issuer unset: the one the auth
+# server's discovery document names. IAT_SKEW: seconds `iat` may be ahead (replica clocks).
 AUTH_JWT_ISSUER = os.environ.get("AUTH_JWT_ISSUER", "")
 AUTH_JWT_AUDIENCE = os.environ.get("AUTH_JWT_AUDIENCE", "rozitech")
 AUTH_JWT_LEEWAY = int(os.environ.get("AUTH_JWT_LEEWAY", "0"))
+AUTH_JWT_IAT_SKEW = int(os.environ.get("AUTH_JWT_IAT_SKEW", "5"))
 AUTH_JWKS_LIFESPAN = float(os.environ.get("AUTH_JWKS_LIFESPAN", "300"))
 AUTH_JWKS_REFETCH_COOLDOWN = float(os.environ.get("AUTH_JWKS_REFETCH_COOLDOWN", "30"))
 AUTH_NEGATIVE_CACHE_TTL = int(os.environ.get("AUTH_NEGATIVE_CACHE_TTL", "10"))

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
+from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -36,6 +37,7 @@ from core.conf import check_verify_mode, client_settings
 from core.revocations import RevocationFeed
 from core.signals import token_verified
 from core.discovery import Issuer
+from core.end_user import EndUser, end_user_of
 from core.tokens import (
     LocalVerifier,
     RemoteVerifier,
@@ -313,6 +315,11 @@ def revocation_status() -> dict[str, str]:
     feed = _state.revocation_feed()
     feed.ensure_running()
     return {"state": feed.status(), "via": feed.transport}
+
+
+def end_user(request: HttpRequest) -> EndUser | None:
+    """Who a request comes from, for calls made on their behalf (core.end_user)."""
+    return end_user_of(request.META, client_settings().trusted_proxies)
 
 
 def issuer_status() -> dict[str, str]:

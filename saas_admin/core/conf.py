@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.end_user import IPNetwork, parse_networks
+
 # `hybrid` (the default): local verification + the auth server's revocation feed.
 VERIFY_MODES = ("remote", "local", "hybrid")
 
@@ -40,6 +42,8 @@ class ClientSettings:
     revocation_max_staleness: float
     revocation_redis_url: str
     revocation_channel: str
+    # Reverse proxies in front of this service whose X-Forwarded-For names the end user.
+    trusted_proxies: tuple[IPNetwork, ...]
 
 
 def _get(name: str, default: Any) -> Any:
@@ -61,6 +65,14 @@ def _redis_url() -> str:
         configured = _get("REDIS_URL", "")
     value = str(configured or "").strip()
     return "" if value.lower() == "none" else value
+
+
+def _trusted_proxies() -> tuple[IPNetwork, ...]:
+    value = str(_get("AUTH_TRUSTED_PROXIES", None) or _get("TRUSTED_PROXIES", "") or "")
+    try:
+        return parse_networks(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
 
 
 def load() -> ClientSettings:
@@ -98,6 +110,7 @@ def load() -> ClientSettings:
         # Unset: the service's own REDIS_URL; "" (or "none"): no channel, poll the feed.
         revocation_redis_url=_redis_url(),
         revocation_channel=str(_get("AUTH_REVOCATION_CHANNEL", "auth:revocations")),
+        trusted_proxies=_trusted_proxies(),
     )
     if values.timeout <= 0 or values.connect_timeout <= 0:
         raise ImproperlyConfigured("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")

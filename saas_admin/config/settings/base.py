@@ -151,6 +151,12 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.filters.SearchFilter",
     ],
     "EXCEPTION_HANDLER": "config.api.envelope_exception_handler",
+    # JSON nested past the recursion limit is a 400, not a 500 (config.api.JSONParser).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "ORDERING_PARAM": "ordering",
 }
@@ -182,6 +188,11 @@ AUTH_JWKS_LIFESPAN = float(os.environ.get("AUTH_JWKS_LIFESPAN", "300"))
 AUTH_JWKS_REFETCH_COOLDOWN = float(os.environ.get("AUTH_JWKS_REFETCH_COOLDOWN", "30"))
 AUTH_NEGATIVE_CACHE_TTL = int(os.environ.get("AUTH_NEGATIVE_CACHE_TTL", "10"))
 AUTH_CACHE_ALIAS = os.environ.get("AUTH_CACHE_ALIAS", "default")
+# Reverse proxies whose X-Forwarded-For names the end user forwarded to the auth server
+# (the same variable as the auth server's; AUTH_TRUSTED_PROXIES for this service alone).
+AUTH_TRUSTED_PROXIES = os.environ.get("AUTH_TRUSTED_PROXIES") or os.environ.get(
+    "TRUSTED_PROXIES", ""
+)
 AUTH_USER_ID_FIELD = "auth_user_id"
 # The auth server's SERVICE_TOKEN (revocation feed, license API). Unset: read from
 # AUTH_SERVICE_TOKEN_FILE, by default the file the development auth server writes.

@@ -76,7 +76,10 @@ def test_one_address_exhausting_its_budget_does_not_lock_out_another(
         statuses = [
             attacker.post(
                 "/api/auth/login",
-                json={"email": f"nobody-{uuid.uuid4().hex}@example.com", "password": "wrong-guess-1"},
+                json={
+                    "email": f"nobody-{uuid.uuid4().hex}@example.com",
+                    "password": "wrong-guess-1",
+                },
             )
             for _ in range(PER_IP + 1)
         ]

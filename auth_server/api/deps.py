@@ -95,7 +95,9 @@ def _end_user(request: Request, services: Services) -> ClientInfo | None:
         address = ipaddress.ip_address(named.strip())
     except ValueError:
         return None
-    return ClientInfo(user_agent=request.headers.get(END_USER_AGENT_HEADER), ip_address=str(address))
+    return ClientInfo(
+        user_agent=request.headers.get(END_USER_AGENT_HEADER), ip_address=str(address)
+    )
 
 
 ClientDep = Annotated[ClientInfo, Depends(get_client_info)]

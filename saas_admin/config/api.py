@@ -14,14 +14,19 @@ from rest_framework.views import exception_handler
 
 from billing.services import BillingError
 
+# A body over DATA_UPLOAD_MAX_MEMORY_SIZE: the auth server's code for the same refusal.
+PAYLOAD_TOO_LARGE = {
+    "success": False,
+    "code": "payload_too_large",
+    "message": "The request body is too large",
+}
+
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, with nesting deeper than Python's recursion limit (`[` x 10000) a
     400 like any other malformed body instead of a RecursionError (500)."""
 
-    def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: Any = None
-    ) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -36,8 +41,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         )
     # Django's own refusals of a body (DATA_UPLOAD_MAX_*), otherwise an HTML 400.
     if isinstance(exc, RequestDataTooBig):
-        return _error(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "payload_too_large",
-                      "The request body is too large")  # fmt: skip
+        return Response(PAYLOAD_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         return _error(status.HTTP_400_BAD_REQUEST, "parse_error", "Too many fields in the body")
     response = exception_handler(exc, context)
@@ -114,10 +118,7 @@ class Pagination(PageNumberPagination):
 def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Django's 400s outside DRF (a body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413), enveloped."""
     if isinstance(exception, RequestDataTooBig):
-        return JsonResponse(
-            {"success": False, "code": "payload_too_large", "message": "The request body is too large"},
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
+        return JsonResponse(PAYLOAD_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     return JsonResponse(
         {"success": False, "code": "bad_request", "message": "Bad request"},
         status=status.HTTP_400_BAD_REQUEST,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from http.cookiejar import DefaultCookiePolicy
 from collections.abc import Mapping
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -217,14 +217,10 @@ class AuthServerClient:
 
     def request_password_reset(self, email: str, *, end_user: EndUser | None = None) -> bool:
         """True for any well-formed e-mail (no account enumeration), as the original client."""
-        self._call(
-            "POST", "/api/auth/forgot-password", json={"email": email}, end_user=end_user
-        )
+        self._call("POST", "/api/auth/forgot-password", json={"email": email}, end_user=end_user)
         return True
 
-    def reset_password(
-        self, token: str, password: str, *, end_user: EndUser | None = None
-    ) -> bool:
+    def reset_password(self, token: str, password: str, *, end_user: EndUser | None = None) -> bool:
         """True once the password is set (every session of the user is then revoked);
         errors raise, as for every operation."""
         self._call(

@@ -34,10 +34,10 @@ from rest_framework.request import Request
 from core import tokens
 from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.conf import check_verify_mode, client_settings
-from core.revocations import RevocationFeed
-from core.signals import token_verified
 from core.discovery import Issuer
 from core.end_user import EndUser, end_user_of
+from core.revocations import RevocationFeed
+from core.signals import token_verified
 from core.tokens import (
     LocalVerifier,
     RemoteVerifier,

@@ -45,7 +45,9 @@ def end_user_of(meta: Mapping[str, Any], trusted: Sequence[IPNetwork]) -> EndUse
 def parse_networks(value: str) -> tuple[IPNetwork, ...]:
     """Comma-separated IPs or CIDRs (ValueError names the bad one)."""
     return tuple(
-        ipaddress.ip_network(item.strip(), strict=False) for item in value.split(",") if item.strip()
+        ipaddress.ip_network(item.strip(), strict=False)
+        for item in value.split(",")
+        if item.strip()
     )
 
 
@@ -56,5 +58,7 @@ def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
         return None
 
 
-def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[IPNetwork]) -> bool:
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[IPNetwork]
+) -> bool:
     return any(address in network for network in trusted)

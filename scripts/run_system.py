@@ -120,7 +120,7 @@ def main() -> None:
             f"  SaaS Admin   http://localhost:{admin_port}   (admin site: /admin/, "
             "API docs: /api/docs/)\n"
             f"  {credentials}\n"
-            "  Ctrl-C stops both.\n",
+            "  Ctrl-C stops them all.\n",
             flush=True,
         )
         while all(p.poll() is None for p in processes):

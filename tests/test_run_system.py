@@ -84,7 +84,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
         shutil.copytree(REPO_ROOT / part, root / part, ignore=ignore)
     running = RunningSystem(root)
     try:
-        running.wait_for("Ctrl-C stops both")
+        running.wait_for("Ctrl-C stops them all")
         yield running
     finally:
         running.kill()
@@ -138,6 +138,21 @@ def test_mailed_codes_stand_out_and_feed_polls_are_not_logged(system: RunningSys
     assert re.search(r"^={72}$", system.output(), re.MULTILINE)
     assert re.search(r"\b\d{6}\b", block.split("=" * 72, 1)[0])
     assert "/api/auth/revocations" not in system.output()
+
+
+def test_the_readme_shows_what_make_run_prints(system: RunningSystem) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("Once both answer, it prints:\n\n```\n", 1)[1].split("```", 1)[0]
+    expected = (
+        block.replace("http://localhost:4000", f"http://127.0.0.1:{system.auth_port}")
+        .replace("3002", str(system.saas_port))
+        # This run supplies ADMIN_PASSWORD; the README says what is printed then.
+        .replace("<the generated password>", "(ADMIN_PASSWORD)")
+    )
+    lines = [line for line in expected.splitlines() if line.strip()]
+    assert len(lines) == 4
+    for line in lines:
+        assert line in system.output()
 
 
 def test_ctrl_c_stops_everything_quietly(system: RunningSystem) -> None:

@@ -43,7 +43,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
     if isinstance(exc, RequestDataTooBig):
         return Response(PAYLOAD_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return _error(status.HTTP_400_BAD_REQUEST, "parse_error", "Too many fields in the body")
+        return _error(status.HTTP_400_BAD_REQUEST, "too_many_fields", "Too many fields in the body")
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
@@ -65,9 +65,11 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _code(exc: exceptions.APIException) -> str:
+    # The auth server's codes for the same answers: clients handle one, not two.
     if isinstance(exc, exceptions.Throttled):
-        # The auth server's code for the same answer: clients handle one, not two.
         return "rate_limited"
+    if isinstance(exc, exceptions.ParseError):
+        return "malformed_json"
     if isinstance(exc, exceptions.ValidationError):
         codes: Any = exc.get_codes()
         non_field = (

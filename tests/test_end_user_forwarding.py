@@ -26,6 +26,8 @@ from tests.support.smtp import SmtpSink
 
 # The auth server's default per-IP budget on login (RATE_LIMIT_PER_IP).
 PER_IP = 100
+# The address of the SaaS Admin's (pretend) reverse proxy.
+PROXY = "127.0.0.6"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,8 @@ def system(
             auth_service_token=auth.service_token,
             auth_verify_mode="remote",
             auth_revocation_redis_url="none",
+            # A reverse proxy in front of the SaaS Admin, as in production.
+            auth_trusted_proxies=PROXY,
         )
         try:
             saas.migrate().start()
@@ -144,3 +148,25 @@ def test_the_end_user_headers_are_ignored_without_the_service_credential(
     assert response.status_code == 401
     failed = audit(auth, "login_failed")[0]
     assert (failed["email"], failed["ip"], failed["userAgent"]) == (email, "127.0.0.5", "direct")
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [(PROXY, "198.51.100.7"), ("127.0.0.7", "127.0.0.7")],
+    ids=["from-the-trusted-proxy", "from-anyone-else"],
+)
+def test_x_forwarded_for_is_read_only_from_the_saas_admins_trusted_proxies(
+    system: tuple[AuthServerProcess, SaasAdminProcess], peer: str, expected: str
+) -> None:
+    auth, saas = system
+    email = f"nobody-{uuid.uuid4().hex}@example.com"
+    with person(peer, saas.base_url) as client:
+        response = client.post(
+            "/api/auth/login",
+            json={"email": email, "password": "wrong-guess-1"},
+            # The leftmost entry is whatever the client wrote: never believed.
+            headers={"X-Forwarded-For": "10.9.9.9, 198.51.100.7"},
+        )
+    assert response.status_code == 401
+    failed = audit(auth, "login_failed")[0]
+    assert (failed["email"], failed["ip"]) == (email, expected)

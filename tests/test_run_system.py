@@ -99,6 +99,24 @@ def test_ports_and_urls_written_in_env_are_honoured(system: RunningSystem) -> No
     assert f"http://localhost:{system.saas_port}" in system.output()
 
 
+def test_the_saas_admin_forwards_end_user_addresses_out_of_the_box(system: RunningSystem) -> None:
+    email = f"nobody-{secrets.token_hex(4)}@example.com"
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.9")) as client:
+        response = client.post(
+            f"http://127.0.0.1:{system.saas_port}/api/auth/login",
+            json={"email": email, "password": "wrong-guess-1"},
+            timeout=30,
+        )
+    assert response.status_code == 401
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDDEN}
+    audit = subprocess.run(
+        [sys.executable, "-m", "auth_server", "audit", "--event", "login_failed", "--json"],
+        cwd=system.root, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f'"email": "{email}"' in audit.stdout
+    assert '"ip": "127.0.0.9"' in audit.stdout
+
+
 def test_a_supplied_admin_password_is_not_echoed(system: RunningSystem) -> None:
     output = system.output()
     assert system.password not in output

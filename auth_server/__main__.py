@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from sqlalchemy import select
 
-from auth_server import migrate
+from auth_server import access_log, migrate
 from auth_server.audit import read_events
 from auth_server.config import ConfigurationError, Settings, get_settings
 from auth_server.errors import ValidationFailed
@@ -49,10 +49,11 @@ def create_admin(settings: Settings) -> None:
         fd = os.open(remembered, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(password)
-    if created:
-        print(f"Admin account: {settings.admin_email}  password: {password}")
-    elif not generated:
+    if not generated:
+        # The operator's own password is never echoed to a terminal or a log.
         print(f"Admin account: {settings.admin_email}  password: (ADMIN_PASSWORD)")
+    elif created:
+        print(f"Admin account: {settings.admin_email}  password: {password}")
     elif os.path.exists(remembered) and not settings.is_production:
         with open(remembered) as handle:
             print(f"Admin account: {settings.admin_email}  password: {handle.read().strip()}")
@@ -70,6 +71,7 @@ def serve(settings: Settings, workers: int) -> None:
         workers=workers,
         proxy_headers=False,
         log_level="info",
+        log_config=access_log.log_config(),
     )
 
 

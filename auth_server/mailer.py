@@ -11,6 +11,9 @@ from auth_server.config import Settings
 
 logger = logging.getLogger("auth_server.mail")
 
+RULE = "=" * 72
+DEVELOPMENT_MAIL = f"E-mail (no SMTP_HOST set)\n{RULE}\n  To:      %s\n  Subject: %s\n\n%s\n%s"
+
 
 class Mailer:
     def __init__(self, settings: Settings) -> None:
@@ -25,7 +28,9 @@ class Mailer:
         message["Message-ID"] = make_msgid(domain="rozitech.local")
         message.set_content(body)
         if not self.settings.smtp_host:
-            logger.warning("E-mail (no SMTP_HOST set) to %s: %s\n%s", to, subject, body)
+            # Development: the message goes to the log, framed so that its code or link
+            # stands out among the request lines.
+            logger.warning(DEVELOPMENT_MAIL, to, subject, body.strip(), RULE)
             return
         try:
             self._send_smtp(message)

@@ -17,6 +17,11 @@ logger = logging.getLogger("auth_server.service_auth")
 # Header that carries the credential. Not `Authorization: Bearer`: a user's access token
 # must never pass for a service credential, nor a service credential for a user.
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name, not a secret)
+# The end user a trusted service acts for (the SaaS Admin's login pass-through): believed only
+# alongside a valid service token, so that per-IP limits, lockouts and the audit log see the
+# person and not the service's one address.
+END_USER_IP_HEADER = "X-End-User-IP"
+END_USER_AGENT_HEADER = "X-End-User-Agent"
 
 
 def development_service_token(path: Path) -> str:

@@ -1,10 +1,14 @@
 """`make run`: the whole system on its embedded default (SQLite, in-process cache).
 
 Migrates both services, creates the first admin in the auth server and prints its
-credentials, seeds the catalogue and a demo organization, then runs the auth server
-(:4000), the SaaS Admin (:3002) and its license outbox worker until Ctrl-C, which
-stops them all. The SaaS Admin finds the auth server's development service token in
-DATA_DIR/service-token.
+credentials (the password only when it was generated), seeds the catalogue and a demo
+organization, then runs the auth server (:4000), the SaaS Admin (:3002) and its license
+outbox worker until Ctrl-C, which stops them all. The SaaS Admin finds the auth server's
+development service token in DATA_DIR/service-token, and forwards its users' addresses
+with it.
+
+Settings come from the environment and `.env` alike (the environment wins), read before
+any default is filled in. Everything written to DATA_DIR is private to this account.
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from dotenv import load_dotenv
+
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "saas_admin" / "manage.py")]
 AUTH = [sys.executable, "-m", "auth_server"]
 ADMIN_LINE = re.compile(r"Admin account: (?P<email>\S+)\s+password: (?P<password>\S+)")
 
 
-def run(command: list[str]) -> str:
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+def run(command: list[str], env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         sys.exit(f"{' '.join(command[1:])} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
@@ -48,10 +54,27 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], name: str) -> None:
     sys.exit(f"{name} did not answer at {url}")
 
 
+def private_data_dir() -> Path:
+    """DATA_DIR (0700) with its files 0600, those of earlier runs included: it holds the
+    SQLite databases, the signing keys and the service token."""
+    data_dir = ROOT / os.environ.get("DATA_DIR", "data")
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
+    return data_dir
+
+
 def main() -> None:
+    # .env before the defaults: a port or URL written there counts like an exported one.
+    load_dotenv(ROOT / ".env", override=False)
     auth_port = os.environ.setdefault("AUTH_SERVER_PORT", "4000")
     admin_port = os.environ.setdefault("SAAS_ADMIN_PORT", "3002")
     auth_url = os.environ.setdefault("AUTH_SERVICE_URL", f"http://localhost:{auth_port}")
+    # Every file the services create from here on (databases, keys, tokens): owner only.
+    os.umask(0o077)
+    private_data_dir()
 
     run([*AUTH, "migrate"])
     credentials = run([*AUTH, "create-admin"]).strip()
@@ -76,9 +99,14 @@ def main() -> None:
         processes.append(auth)
         wait_healthy(f"{auth_url}/health", auth, "auth server")
         match = ADMIN_LINE.search(credentials)
-        if match and match["password"] != "(ADMIN_PASSWORD)":
-            print(run([*MANAGE, "seed_demo", "--email", match["email"], "--password",
-                       match["password"]]).strip())  # fmt: skip
+        if match:
+            # The operator's own password is not printed (create-admin says so): the demo
+            # logs in with ADMIN_PASSWORD. Passed in the environment, never in argv (ps).
+            password = match["password"]
+            env = os.environ.copy()
+            if password != "(ADMIN_PASSWORD)":
+                env["ADMIN_PASSWORD"] = password
+            print(run([*MANAGE, "seed_demo", "--email", match["email"]], env).strip())
         admin = subprocess.Popen(
             [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"], cwd=ROOT
         )
@@ -92,7 +120,7 @@ def main() -> None:
             f"  SaaS Admin   http://localhost:{admin_port}   (admin site: /admin/, "
             "API docs: /api/docs/)\n"
             f"  {credentials}\n"
-            "  Ctrl-C stops both.\n",
+            "  Ctrl-C stops them all.\n",
             flush=True,
         )
         while all(p.poll() is None for p in processes):

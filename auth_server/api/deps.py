@@ -12,7 +12,11 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from auth_server.errors import InvalidServiceToken, InvalidToken
-from auth_server.service_auth import SERVICE_TOKEN_HEADER
+from auth_server.service_auth import (
+    END_USER_AGENT_HEADER,
+    END_USER_IP_HEADER,
+    SERVICE_TOKEN_HEADER,
+)
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
 
@@ -69,9 +73,30 @@ def _is_trusted(host: str, trusted: list[IPNetwork]) -> bool:
 
 
 def get_client_info(request: Request, services: ServicesDep) -> ClientInfo:
-    return ClientInfo(
+    peer = ClientInfo(
         user_agent=request.headers.get("user-agent"),
         ip_address=client_ip(request, services.settings.trusted_proxy_networks),
+    )
+    return _end_user(request, services) or peer
+
+
+def _end_user(request: Request, services: Services) -> ClientInfo | None:
+    """The end user a trusted service names (X-End-User-IP, X-End-User-Agent), or None.
+
+    Believed only with a valid X-Service-Token: from anyone else the header would let a
+    client pick its own address, dodging per-IP limits or framing another address.
+    """
+    named = request.headers.get(END_USER_IP_HEADER)
+    if named is None:
+        return None
+    if not services.service_credentials.accepts(request.headers.get(SERVICE_TOKEN_HEADER)):
+        return None
+    try:
+        address = ipaddress.ip_address(named.strip())
+    except ValueError:
+        return None
+    return ClientInfo(
+        user_agent=request.headers.get(END_USER_AGENT_HEADER), ip_address=str(address)
     )
 
 

@@ -12,7 +12,7 @@ from rest_framework.exceptions import APIException, AuthenticationFailed, Permis
 
 from accounts.models import User
 from core.auth_client import AuthServiceUnavailable, get_auth_client
-from core.authentication import AuthToken
+from core.authentication import AuthToken, end_user
 from core.tokens import VerifiedToken, unverified_claims
 from core.users import sync_user
 from organizations.mirror import mirror_membership
@@ -36,7 +36,7 @@ class AuthServerBackend(BaseBackend):
         if not username or not password:
             return None
         try:
-            return login_through_auth_server(username, password)
+            return login_through_auth_server(username, password, request)
         except LoginRefused:
             return None
 
@@ -44,11 +44,16 @@ class AuthServerBackend(BaseBackend):
         return User.objects.filter(pk=user_id, is_active=True).first()
 
 
-def login_through_auth_server(email: str, password: str) -> User:
+def login_through_auth_server(
+    email: str, password: str, request: HttpRequest | None = None
+) -> User:
     """The local user for these credentials, with staff flags from the auth server's
     organization and role. LoginRefused says why not, in words for a person."""
     try:
-        data = get_auth_client().login(email, password)
+        # The person's address, not ours: the auth server's per-IP limits count them.
+        data = get_auth_client().login(
+            email, password, end_user=end_user(request) if request is not None else None
+        )
     except AuthenticationFailed as exc:
         raise LoginRefused("Please enter a correct email and password.") from exc
     except PermissionDenied as exc:

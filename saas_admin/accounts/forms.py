@@ -22,7 +22,7 @@ class AuthServerAdminLoginForm(AdminAuthenticationForm):
         password = self.cleaned_data.get("password")
         if email and password:
             try:
-                user = login_through_auth_server(email, password)
+                user = login_through_auth_server(email, password, self.request)
             except LoginRefused as exc:
                 raise forms.ValidationError(str(exc), code="invalid_login") from exc
             # Records which backend authenticated the user, as django.contrib.auth expects.

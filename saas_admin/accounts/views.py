@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.auth_client import get_auth_client
-from core.authentication import AuthToken
+from core.authentication import AuthToken, end_user
 from organizations.access import caller
 from organizations.models import Membership
 
@@ -55,7 +55,8 @@ class RefreshBody(serializers.Serializer[None]):
 
 
 class PassThroughView(APIView):
-    """No local authentication: the auth server judges these requests itself."""
+    """No local authentication: the auth server judges these requests itself, told who the
+    end user is (their address and user agent, not this service's)."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -83,8 +84,9 @@ class LoginView(PassThroughView):
         body = LoginBody(data=request.data)
         body.is_valid(raise_exception=True)
         data = get_auth_client().login(
-            body.validated_data["email"], body.validated_data["password"]
-        )
+            body.validated_data["email"], body.validated_data["password"],
+            end_user=end_user(request),
+        )  # fmt: skip
         return Response({"success": True, "data": data})
 
 
@@ -93,7 +95,9 @@ class RefreshView(PassThroughView):
     def post(self, request: Request) -> Response:
         body = RefreshBody(data=request.data)
         body.is_valid(raise_exception=True)
-        data = get_auth_client().refresh_token(body.validated_data["refreshToken"])
+        data = get_auth_client().refresh_token(
+            body.validated_data["refreshToken"], end_user=end_user(request)
+        )
         return Response({"success": True, "data": data})
 
 
@@ -102,5 +106,5 @@ class LogoutView(PassThroughView):
     def post(self, request: Request) -> Response:
         body = RefreshBody(data=request.data)
         body.is_valid(raise_exception=True)
-        data = get_auth_client().logout(body.validated_data["refreshToken"])
-        return Response({"success": True, "data": data})
+        get_auth_client().logout(body.validated_data["refreshToken"], end_user=end_user(request))
+        return Response({"success": True, "data": {"message": "Logged out"}})

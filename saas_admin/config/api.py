@@ -4,14 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from billing.services import BillingError
+
+# A body over DATA_UPLOAD_MAX_MEMORY_SIZE: the auth server's code for the same refusal.
+PAYLOAD_TOO_LARGE = {
+    "success": False,
+    "code": "payload_too_large",
+    "message": "The request body is too large",
+}
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with nesting deeper than Python's recursion limit (`[` x 10000) a
+    400 like any other malformed body instead of a RecursionError (500)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
 
 
 def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -20,6 +39,11 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         return Response(
             {"success": False, "code": exc.code, "message": exc.message}, status=exc.status_code
         )
+    # Django's own refusals of a body (DATA_UPLOAD_MAX_*), otherwise an HTML 400.
+    if isinstance(exc, RequestDataTooBig):
+        return Response(PAYLOAD_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return _error(status.HTTP_400_BAD_REQUEST, "too_many_fields", "Too many fields in the body")
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
@@ -32,11 +56,20 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
     return response
 
 
+def _error(status_code: int, code: str, message: str) -> Response:
+    return Response({"success": False, "code": code, "message": message}, status=status_code)
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
 def _code(exc: exceptions.APIException) -> str:
+    # The auth server's codes for the same answers: clients handle one, not two.
+    if isinstance(exc, exceptions.Throttled):
+        return "rate_limited"
+    if isinstance(exc, exceptions.ParseError):
+        return "malformed_json"
     if isinstance(exc, exceptions.ValidationError):
         codes: Any = exc.get_codes()
         non_field = (
@@ -82,6 +115,16 @@ class Pagination(PageNumberPagination):
         paginated = super().get_paginated_response_schema(schema)
         paginated["properties"]["success"] = {"type": "boolean"}
         return paginated
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400s outside DRF (a body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413), enveloped."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(PAYLOAD_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return JsonResponse(
+        {"success": False, "code": "bad_request", "message": "Bad request"},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -49,5 +49,6 @@ urlpatterns = [
     path("api/subscriptions/check", SubscriptionCheckView.as_view(), name="subscription-check"),
 ]
 
+handler400 = "config.api.json_bad_request"
 handler404 = "config.api.json_not_found"
 handler500 = "config.api.json_server_error"

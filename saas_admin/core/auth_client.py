@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,15 @@ from rest_framework.settings import api_settings
 
 from core.breaker import CircuitBreaker, CircuitOpen
 from core.conf import ClientSettings, client_settings
+from core.end_user import EndUser
 
 # The auth server's header for a trusted service's credential (never Authorization).
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name)
+# The end user a trusted service acts for; believed by the auth server only with the above.
+END_USER_IP_HEADER = "X-End-User-IP"
+END_USER_AGENT_HEADER = "X-End-User-Agent"
+# The wire's sign-up fields, as the original client's single dict carried them.
+SIGNUP_FIELDS = ("email", "password", "firstName", "lastName", "company", "phone", "products")
 
 logger = logging.getLogger("core.auth_client")
 
@@ -141,53 +148,86 @@ class AuthServerClient:
         """{user, organization, licenses} of a valid access token (GET /api/auth/me)."""
         return self._call("GET", "/api/auth/me", token=access_token)
 
-    def refresh_token(self, refresh_token: str) -> dict[str, Any]:
+    def refresh_token(
+        self, refresh_token: str, *, end_user: EndUser | None = None
+    ) -> dict[str, Any]:
         """{accessToken, refreshToken, tokenType, expiresIn}; the refresh token is rotated."""
-        return self._call("POST", "/api/auth/refresh", json={"refreshToken": refresh_token})
+        return self._call(
+            "POST", "/api/auth/refresh", json={"refreshToken": refresh_token}, end_user=end_user
+        )
 
-    def login(self, email: str, password: str) -> dict[str, Any]:
-        """{accessToken, refreshToken, tokenType, expiresIn, user, organization, licenses}."""
-        return self._call("POST", "/api/auth/login", json={"email": email, "password": password})
+    def login(
+        self, email: str, password: str, *, end_user: EndUser | None = None
+    ) -> dict[str, Any]:
+        """{accessToken, refreshToken, tokenType, expiresIn, user, organization, licenses}.
+
+        `end_user`: the person this service logs in for (core.end_user), so that the auth
+        server's per-IP limits, lockouts and audit log see them rather than this service."""
+        return self._call(
+            "POST", "/api/auth/login", json={"email": email, "password": password},
+            end_user=end_user,
+        )  # fmt: skip
 
     def signup(
         self,
-        email: str,
-        password: str,
-        first_name: str,
-        last_name: str,
-        company: str,
+        email: str | Mapping[str, Any],
+        password: str = "",
+        first_name: str = "",
+        last_name: str = "",
+        company: str = "",
         phone: str | None = None,
         products: list[str] | None = None,
+        *,
+        end_user: EndUser | None = None,
     ) -> dict[str, Any]:
-        """{userId, email, organizationId, emailVerified, message}; a code is e-mailed."""
-        body: dict[str, Any] = {
-            "email": email,
-            "password": password,
-            "firstName": first_name,
-            "lastName": last_name,
-            "company": company,
-        }
-        if phone:
-            body["phone"] = phone
-        if products is not None:
-            body["products"] = products
-        return self._call("POST", "/api/auth/signup", json=body)
+        """{userId, email, organizationId, emailVerified, message}; a code is e-mailed.
 
-    def logout(self, refresh_token: str) -> dict[str, Any]:
-        """Revoke the refresh token's session (idempotent)."""
-        return self._call("POST", "/api/auth/logout", json={"refreshToken": refresh_token})
+        Takes keyword arguments, or (as the original client did) one dict with the wire's
+        fields: {email, password, firstName, lastName, company, phone, products}."""
+        if isinstance(email, Mapping):
+            body = {k: email[k] for k in SIGNUP_FIELDS if email.get(k) is not None}
+        else:
+            body = {
+                "email": email,
+                "password": password,
+                "firstName": first_name,
+                "lastName": last_name,
+                "company": company,
+            }
+            if phone:
+                body["phone"] = phone
+            if products is not None:
+                body["products"] = products
+        return self._call("POST", "/api/auth/signup", json=body, end_user=end_user)
 
-    def verify_email(self, email: str, code: str) -> dict[str, Any]:
-        return self._call("POST", "/api/auth/verify-email", json={"email": email, "code": code})
-
-    def request_password_reset(self, email: str) -> dict[str, Any]:
-        """Always succeeds for a well-formed e-mail (no account enumeration)."""
-        return self._call("POST", "/api/auth/forgot-password", json={"email": email})
-
-    def reset_password(self, token: str, password: str) -> dict[str, Any]:
-        return self._call(
-            "POST", "/api/auth/reset-password", json={"token": token, "password": password}
+    def logout(self, refresh_token: str, *, end_user: EndUser | None = None) -> bool:
+        """Revoke the refresh token's session (idempotent); True, as the original client."""
+        self._call(
+            "POST", "/api/auth/logout", json={"refreshToken": refresh_token}, end_user=end_user
         )
+        return True
+
+    def verify_email(
+        self, email: str, code: str, *, end_user: EndUser | None = None
+    ) -> dict[str, Any]:
+        return self._call(
+            "POST", "/api/auth/verify-email", json={"email": email, "code": code},
+            end_user=end_user,
+        )  # fmt: skip
+
+    def request_password_reset(self, email: str, *, end_user: EndUser | None = None) -> bool:
+        """True for any well-formed e-mail (no account enumeration), as the original client."""
+        self._call("POST", "/api/auth/forgot-password", json={"email": email}, end_user=end_user)
+        return True
+
+    def reset_password(self, token: str, password: str, *, end_user: EndUser | None = None) -> bool:
+        """True once the password is set (every session of the user is then revoked);
+        errors raise, as for every operation."""
+        self._call(
+            "POST", "/api/auth/reset-password", json={"token": token, "password": password},
+            end_user=end_user,
+        )  # fmt: skip
+        return True
 
     def health_check(self) -> dict[str, Any]:
         """The /health body (healthy or unhealthy); {status: "unreachable", error} when the
@@ -233,6 +273,10 @@ class AuthServerClient:
         """The public signing keys (/.well-known/jwks.json), for local verification."""
         return self._call("GET", "/.well-known/jwks.json", enveloped=False)
 
+    def fetch_discovery(self) -> dict[str, Any]:
+        """The discovery document (/.well-known/openid-configuration): the issuer, ..."""
+        return self._call("GET", "/.well-known/openid-configuration", enveloped=False)
+
     # -- transport and error mapping ---------------------------------------------------------
 
     def _call(
@@ -244,10 +288,13 @@ class AuthServerClient:
         token: str | None = None,
         enveloped: bool = True,
         service: bool = False,
+        end_user: EndUser | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         if service:
             headers[SERVICE_TOKEN_HEADER] = self.service_token()
+        if end_user is not None:
+            headers.update(self._end_user_headers(end_user))
         try:
             self.breaker.before_call()
         except CircuitOpen as exc:
@@ -294,6 +341,18 @@ class AuthServerClient:
                 )
             self._service_token = configured
         return self._service_token
+
+    def _end_user_headers(self, end_user: EndUser) -> dict[str, str]:
+        """The end user's address and agent, vouched for by this service's credential (the
+        auth server ignores them without it); none when there is no credential to send."""
+        try:
+            credential = self.service_token()
+        except AuthServerError:
+            return {}
+        headers = {SERVICE_TOKEN_HEADER: credential, END_USER_IP_HEADER: end_user.ip_address}
+        if end_user.user_agent:
+            headers[END_USER_AGENT_HEADER] = end_user.user_agent
+        return headers
 
     def _send(
         self, method: str, path: str, *, json: dict[str, Any] | None, headers: dict[str, str]

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
+from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -33,9 +34,17 @@ from rest_framework.request import Request
 from core import tokens
 from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.conf import check_verify_mode, client_settings
+from core.discovery import Issuer
+from core.end_user import EndUser, end_user_of
 from core.revocations import RevocationFeed
 from core.signals import token_verified
-from core.tokens import LocalVerifier, RemoteVerifier, VerifiedToken, token_digest
+from core.tokens import (
+    LocalVerifier,
+    RemoteVerifier,
+    VerifiedToken,
+    issuer_from_settings,
+    token_digest,
+)
 from core.users import sync_user
 
 __all__ = [
@@ -242,6 +251,17 @@ class _State:
         self.process_store = ProcessStore()
         self.flights = SingleFlight()
         self.feed: RevocationFeed | None = None
+        self.issuer: Issuer | None = None
+
+    def token_issuer(self) -> Issuer:
+        """The issuer local verification requires (configured or discovered)."""
+        found = self.issuer
+        if found is None:
+            with self.lock:
+                if self.issuer is None:
+                    self.issuer = issuer_from_settings(get_auth_client(), client_settings())
+                found = self.issuer
+        return found
 
     def revocation_feed(self) -> RevocationFeed:
         """Hybrid mode's revocation set; its thread starts on first use in each process."""
@@ -257,6 +277,7 @@ class _State:
         found = self.verifiers.get(mode)
         if found is None:
             feed = self.revocation_feed() if mode == "hybrid" else None
+            issuer = self.token_issuer() if mode != "remote" else None
             with self.lock:
                 found = self.verifiers.get(mode)
                 if found is None:
@@ -264,7 +285,7 @@ class _State:
                     if mode == "remote":
                         found = RemoteVerifier(client)
                     else:
-                        found = LocalVerifier.from_settings(client, client_settings())
+                        found = LocalVerifier.from_settings(client, client_settings(), issuer)
                         if feed is not None:
                             found.revocations = feed
                             found.mode = "hybrid"
@@ -294,6 +315,21 @@ def revocation_status() -> dict[str, str]:
     feed = _state.revocation_feed()
     feed.ensure_running()
     return {"state": feed.status(), "via": feed.transport}
+
+
+def end_user(request: HttpRequest) -> EndUser | None:
+    """Who a request comes from, for calls made on their behalf (core.end_user)."""
+    return end_user_of(request.META, client_settings().trusted_proxies)
+
+
+def issuer_status() -> dict[str, str]:
+    """For /health: {"state": "mismatch", "error": why} when AUTH_JWT_ISSUER disagrees with
+    the auth server's discovery document; "ok" otherwise; "off" in remote mode (the auth
+    server checks the issuer itself)."""
+    if client_settings().verify_mode == "remote":
+        return {"state": "off"}
+    error = _state.token_issuer().mismatch()
+    return {"state": "mismatch", "error": error} if error else {"state": "ok"}
 
 
 # -- the authentication classes ---------------------------------------------------------------
@@ -389,7 +425,9 @@ class RemoteJWTAuthentication(BaseAuthentication):
                 verified = _state.verifier(mode).verify(token)
             except AuthenticationFailed as exc:
                 negative_ttl = client_settings().negative_cache_ttl
-                if mode == "remote" and negative_ttl:
+                # Not for a token issued "in the future" by our clock: its refusal may be the
+                # clock of a replica behind the issuer's, which a retry would not repeat.
+                if mode == "remote" and negative_ttl and not _issued_ahead(token):
                     # A flood of one bad token reaches the auth server once per negative TTL.
                     rejected = CacheEntry(None, None, 0.0, str(exc.detail))
                     store.set(key, rejected, negative_ttl)
@@ -420,6 +458,15 @@ class RemoteJWTAuthentication(BaseAuthentication):
         auth = AuthToken(token, verified)
         user.auth_context = auth  # type: ignore[attr-defined]
         return user, auth
+
+
+def _issued_ahead(token: str) -> bool:
+    """True when the token's `iat` is ahead of this process's clock."""
+    try:
+        issued_at: int = tokens.unverified_claims(token)["iat"]
+    except AuthenticationFailed:
+        return False
+    return issued_at > tokens.now()
 
 
 class OptionalRemoteJWTAuthentication(RemoteJWTAuthentication):

@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.end_user import IPNetwork, parse_networks
+
 # `hybrid` (the default): local verification + the auth server's revocation feed.
 VERIFY_MODES = ("remote", "local", "hybrid")
 
@@ -25,6 +27,7 @@ class ClientSettings:
     jwt_issuer: str
     jwt_audience: str
     jwt_leeway: int
+    jwt_iat_skew: int
     jwks_lifespan: float
     jwks_refetch_cooldown: float
     negative_cache_ttl: int
@@ -39,6 +42,8 @@ class ClientSettings:
     revocation_max_staleness: float
     revocation_redis_url: str
     revocation_channel: str
+    # Reverse proxies in front of this service whose X-Forwarded-For names the end user.
+    trusted_proxies: tuple[IPNetwork, ...]
 
 
 def _get(name: str, default: Any) -> Any:
@@ -62,6 +67,14 @@ def _redis_url() -> str:
     return "" if value.lower() == "none" else value
 
 
+def _trusted_proxies() -> tuple[IPNetwork, ...]:
+    value = str(_get("AUTH_TRUSTED_PROXIES", None) or _get("TRUSTED_PROXIES", "") or "")
+    try:
+        return parse_networks(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
+
+
 def load() -> ClientSettings:
     """Read and validate every setting; ImproperlyConfigured names the first bad one."""
     service_url = str(_get("AUTH_SERVICE_URL", "http://localhost:4000")).rstrip("/")
@@ -76,10 +89,13 @@ def load() -> ClientSettings:
         breaker_threshold=int(_get("AUTH_CIRCUIT_BREAKER_THRESHOLD", 5)),
         breaker_cooldown=float(_get("AUTH_CIRCUIT_BREAKER_COOLDOWN", 30)),
         verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE", "hybrid"))),
-        # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL).
-        jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or service_url),
+        # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL);
+        # "": learned from its discovery document (core.discovery).
+        jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or ""),
         jwt_audience=str(_get("AUTH_JWT_AUDIENCE", "rozitech")),
         jwt_leeway=int(_get("AUTH_JWT_LEEWAY", 0)),
+        # Seconds `iat` may lie in the future: clock differences between replicas.
+        jwt_iat_skew=int(_get("AUTH_JWT_IAT_SKEW", 5)),
         jwks_lifespan=float(_get("AUTH_JWKS_LIFESPAN", 300)),
         jwks_refetch_cooldown=float(_get("AUTH_JWKS_REFETCH_COOLDOWN", 30)),
         negative_cache_ttl=int(_get("AUTH_NEGATIVE_CACHE_TTL", 10)),
@@ -94,6 +110,7 @@ def load() -> ClientSettings:
         # Unset: the service's own REDIS_URL; "" (or "none"): no channel, poll the feed.
         revocation_redis_url=_redis_url(),
         revocation_channel=str(_get("AUTH_REVOCATION_CHANNEL", "auth:revocations")),
+        trusted_proxies=_trusted_proxies(),
     )
     if values.timeout <= 0 or values.connect_timeout <= 0:
         raise ImproperlyConfigured("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")
@@ -109,8 +126,10 @@ def load() -> ClientSettings:
         ("redis://", "rediss://", "unix://")
     ):
         raise ImproperlyConfigured("AUTH_REVOCATION_REDIS_URL must be a redis:// URL")
-    if values.jwt_leeway < 0 or values.negative_cache_ttl < 0:
-        raise ImproperlyConfigured("AUTH_JWT_LEEWAY and AUTH_NEGATIVE_CACHE_TTL must be >= 0")
+    if min(values.jwt_leeway, values.jwt_iat_skew, values.negative_cache_ttl) < 0:
+        raise ImproperlyConfigured(
+            "AUTH_JWT_LEEWAY, AUTH_JWT_IAT_SKEW and AUTH_NEGATIVE_CACHE_TTL must be >= 0"
+        )
     return values
 
 

@@ -24,12 +24,18 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from core.auth_client import AuthServerClient, AuthServiceUnavailable
 from core.conf import ClientSettings
+from core.discovery import Issuer
 
 # Pinned: the auth server signs RS256 only. Pinning rejects "none" and the HMAC confusion
 # (HS256 "signed" with the public key as the secret).
 ALGORITHMS = ["RS256"]
-# Every claim a token must carry to be accepted locally.
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp"]
+# Every claim a token must carry, the auth server's own list (auth_server.tokens; a contract
+# test keeps the two equal): hybrid revocation keys on `sid` (session) and `iat` (user).
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]
+# Their types: a claim of another type (e.g. `exp` as a string, which PyJWT's int() accepts)
+# is a malformed token, refused with 401 before any arithmetic could turn it into a 500.
+_INTEGER_CLAIMS = ("iat", "exp")
+_STRING_CLAIMS = ("iss", "sub", "sid", "jti")
 
 
 def now() -> float:
@@ -50,9 +56,24 @@ def unverified_claims(token: str) -> dict[str, Any]:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed("Invalid token", "invalid_token") from exc
-    if not isinstance(claims.get("exp"), int):
-        raise AuthenticationFailed("Invalid token", "invalid_token")
+    check_claim_types(claims)
     return claims
+
+
+def check_claim_types(claims: Mapping[str, Any]) -> None:
+    """401 `invalid_token` unless every required claim is present with its type (as the auth
+    server refuses them): never a 500 from a string `exp` or a missing `sid`."""
+    for name in REQUIRED_CLAIMS:
+        value = claims.get(name)
+        if name in _INTEGER_CLAIMS:
+            # bool is an int subclass; `true` is no timestamp.
+            valid = isinstance(value, int) and not isinstance(value, bool)
+        elif name in _STRING_CLAIMS:
+            valid = isinstance(value, str) and bool(value)
+        else:
+            valid = value is not None
+        if not valid:
+            raise AuthenticationFailed("Invalid token", "invalid_token")
 
 
 @dataclass(frozen=True)
@@ -214,22 +235,39 @@ class RevocationCheck(Protocol):
     def is_revoked(self, claims: Mapping[str, Any]) -> bool: ...
 
 
+def issuer_from_settings(client: AuthServerClient, conf: ClientSettings) -> Issuer:
+    return Issuer(
+        client.fetch_discovery,
+        conf.jwt_issuer,
+        conf.jwks_lifespan,
+        conf.jwks_refetch_cooldown,
+        service_url=conf.service_url,
+    )
+
+
 @dataclass
 class LocalVerifier:
-    """Verifies signature, algorithm, `exp`, `iss` and `aud` in process: no network call
-    per request (the JWKS is fetched once per lifespan)."""
+    """Verifies signature, algorithm, `exp`, `iat`, `iss` and `aud` in process: no network
+    call per request (the JWKS and the issuer are fetched once per lifespan)."""
 
     keys: JWKSCache
-    issuer: str
+    issuer: Issuer
     audience: str
     leeway: int = 0
+    # How far in the future `iat` may be: replica clocks differ by a few seconds, and a fresh
+    # token from a replica ahead of ours must not be refused. Not the `exp` leeway, which is
+    # about how long an expired token stays usable.
+    iat_skew: int = 0
     revocations: RevocationCheck | None = None
     mode: str = field(default="local")
 
     @classmethod
-    def from_settings(cls, client: AuthServerClient, conf: ClientSettings) -> LocalVerifier:
+    def from_settings(
+        cls, client: AuthServerClient, conf: ClientSettings, issuer: Issuer | None = None
+    ) -> LocalVerifier:
         keys = JWKSCache(client.fetch_jwks, conf.jwks_lifespan, conf.jwks_refetch_cooldown)
-        return cls(keys, conf.jwt_issuer, conf.jwt_audience, conf.jwt_leeway)
+        issuer = issuer or issuer_from_settings(client, conf)
+        return cls(keys, issuer, conf.jwt_audience, conf.jwt_leeway, conf.jwt_iat_skew)
 
     def verify(self, token: str) -> VerifiedToken:
         try:
@@ -241,24 +279,35 @@ class LocalVerifier:
         if header.get("alg") not in ALGORITHMS or not isinstance(kid, str) or not kid:
             raise AuthenticationFailed("Invalid token", "invalid_token")
         key = self.keys.key(kid)
+        issuer = self.issuer.expected()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
                 algorithms=ALGORITHMS,
-                issuer=self.issuer,
+                issuer=issuer,
                 audience=self.audience,
                 leeway=self.leeway,
-                options={"require": REQUIRED_CLAIMS},
+                # `iat` is checked below with its own allowance (iat_skew), not the leeway.
+                options={"require": REQUIRED_CLAIMS, "verify_iat": False},
             )
-            user_id = uuid.UUID(str(claims["sub"]))
+            check_claim_types(claims)
+            user_id = uuid.UUID(claims["sub"])
         except jwt.ExpiredSignatureError as exc:
             raise AuthenticationFailed("Token has expired", "token_expired") from exc
+        except jwt.InvalidIssuerError as exc:
+            # Logs (once) the configuration error when AUTH_JWT_ISSUER disagrees with the server.
+            self.issuer.mismatch()
+            raise AuthenticationFailed("Invalid token", "invalid_token") from exc
         except (jwt.PyJWTError, ValueError) as exc:
             raise AuthenticationFailed("Invalid token", "invalid_token") from exc
-        if claims["exp"] + self.leeway <= now():
+        current = now()
+        if claims["exp"] + self.leeway <= current:
             # Same clock as the caches use, so a cached and a fresh check agree.
             raise AuthenticationFailed("Token has expired", "token_expired")
+        if claims["iat"] > current + self.iat_skew:
+            # Issued further in the future than replica clocks can differ: not a real token.
+            raise AuthenticationFailed("Invalid token", "invalid_token")
         if self.revocations is not None and self.revocations.is_revoked(claims):
             raise AuthenticationFailed("Token has been revoked", "token_revoked")
         org = claims.get("org")

@@ -131,8 +131,9 @@ def test_refresh_token_rotates(client: AuthServerClient, account: Account) -> No
 def test_logout_stops_the_sessions_access_tokens(
     client: AuthServerClient, account: Account
 ) -> None:
-    client.logout(account.refresh_token)
-    client.logout(account.refresh_token)  # idempotent
+    # True on success, as the original client returned.
+    assert client.logout(account.refresh_token) is True
+    assert client.logout(account.refresh_token) is True  # idempotent
     with pytest.raises(AuthenticationFailed):
         client.verify_token(account.access_token)
 
@@ -146,8 +147,8 @@ def test_password_reset_methods(
     client: AuthServerClient, auth_server: AuthServerProcess, smtp_sink: SmtpSink, account: Account
 ) -> None:
     before = len(smtp_sink.messages_to(account.email))
-    client.request_password_reset(account.email)
-    client.request_password_reset(new_email())  # unknown account: the same success
+    assert client.request_password_reset(account.email) is True
+    assert client.request_password_reset(new_email()) is True  # unknown account: the same
     message = smtp_sink.wait_for(account.email, count=before + 1)
     match = re.search(r"token=([A-Za-z0-9_\-]{20,})", body_text(message)) or re.search(
         r"\b([A-Za-z0-9_\-]{32,})\b", body_text(message)
@@ -155,7 +156,7 @@ def test_password_reset_methods(
     assert match, "no reset token in the e-mail"
     with pytest.raises(ValidationError):
         client.reset_password(match.group(1), "short")
-    client.reset_password(match.group(1), "a brand new long passphrase")
+    assert client.reset_password(match.group(1), "a brand new long passphrase") is True
     assert client.login(account.email, "a brand new long passphrase")["accessToken"]
     with pytest.raises(ValidationError):
         client.reset_password(match.group(1), "another new long passphrase")
@@ -173,3 +174,33 @@ def test_a_dropped_connection_retries_a_get_once_and_never_a_post() -> None:
         assert dropping.accepted == 3
     finally:
         dropping.stop()
+
+
+def test_signup_takes_the_original_clients_single_dict(
+    client: AuthServerClient, smtp_sink: SmtpSink
+) -> None:
+    # Code written against the original client: one dict with the wire's field names.
+    email = new_email()
+    created = client.signup(
+        {
+            "email": email,
+            "password": PASSWORD,
+            "firstName": "Ann",
+            "lastName": "Bee",
+            "company": "Dict Ltd",
+            "phone": "+27 11 555 0100",
+            "products": ["teamspace"],
+        }
+    )
+    assert created["email"] == email and created["emailVerified"] is False
+    client.verify_email(email, verification_code(smtp_sink.wait_for(email)))
+    data = client.login(email, PASSWORD)
+    assert data["organization"]["name"] == "Dict Ltd"
+    assert data["user"]["firstName"] == "Ann"
+    assert set(data["licenses"]) == {"teamspace"}
+    # And keyword arguments, by name, as before.
+    other = new_email()
+    by_name = client.signup(
+        email=other, password=PASSWORD, first_name="Bob", last_name="Cee", company="Kw Ltd"
+    )
+    assert by_name["email"] == other

@@ -32,6 +32,8 @@ def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
         ("AUTH_VERIFY_MODE", "remtoe", "is not a verification mode"),
         ("AUTH_REVOCATION_POLL_INTERVAL", "0", "AUTH_REVOCATION_POLL_INTERVAL"),
         ("AUTH_REVOCATION_REDIS_URL", "localhost:6379", "AUTH_REVOCATION_REDIS_URL"),
+        ("AUTH_JWT_IAT_SKEW", "-1", "AUTH_JWT_IAT_SKEW"),
+        ("AUTH_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address", "TRUSTED_PROXIES"),
     ],
 )
 def test_the_service_refuses_to_start_with_bad_settings(
@@ -45,6 +47,12 @@ def test_the_service_refuses_to_start_with_bad_settings(
 def test_the_default_settings_start() -> None:
     result = manage_check()
     assert result.returncode == 0, result.stderr
+
+
+def test_the_iat_allowance_is_its_own_setting_with_a_small_default(settings: Settings) -> None:
+    del settings.AUTH_JWT_IAT_SKEW
+    assert client_settings().jwt_iat_skew == 5
+    assert client_settings().jwt_leeway == 0
 
 
 def test_hybrid_is_the_default_mode(settings: Settings) -> None:

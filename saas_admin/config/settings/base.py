@@ -160,6 +160,12 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.filters.SearchFilter",
     ],
     "EXCEPTION_HANDLER": "config.api.envelope_exception_handler",
+    # JSON nested past the recursion limit is a 400, not a 500 (config.api.JSONParser).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "ORDERING_PARAM": "ordering",
 }
@@ -186,14 +192,21 @@ AUTH_SERVICE_POOL_SIZE = int(os.environ.get("AUTH_SERVICE_POOL_SIZE", "20"))
 AUTH_CIRCUIT_BREAKER_THRESHOLD = int(os.environ.get("AUTH_CIRCUIT_BREAKER_THRESHOLD", "5"))
 AUTH_CIRCUIT_BREAKER_COOLDOWN = float(os.environ.get("AUTH_CIRCUIT_BREAKER_COOLDOWN", "30"))
 AUTH_VERIFY_MODE = os.environ.get("AUTH_VERIFY_MODE", "hybrid")
-# Expected `iss` and `aud` of access tokens (local mode). Issuer default: AUTH_SERVICE_URL.
+# Expected `iss` and `aud` of access tokens (local/hybrid). Issuer unset: the one the auth
+# server's discovery document names. IAT_SKEW: seconds `iat` may be ahead (replica clocks).
 AUTH_JWT_ISSUER = os.environ.get("AUTH_JWT_ISSUER", "")
 AUTH_JWT_AUDIENCE = os.environ.get("AUTH_JWT_AUDIENCE", "rozitech")
 AUTH_JWT_LEEWAY = int(os.environ.get("AUTH_JWT_LEEWAY", "0"))
+AUTH_JWT_IAT_SKEW = int(os.environ.get("AUTH_JWT_IAT_SKEW", "5"))
 AUTH_JWKS_LIFESPAN = float(os.environ.get("AUTH_JWKS_LIFESPAN", "300"))
 AUTH_JWKS_REFETCH_COOLDOWN = float(os.environ.get("AUTH_JWKS_REFETCH_COOLDOWN", "30"))
 AUTH_NEGATIVE_CACHE_TTL = int(os.environ.get("AUTH_NEGATIVE_CACHE_TTL", "10"))
 AUTH_CACHE_ALIAS = os.environ.get("AUTH_CACHE_ALIAS", "default")
+# Reverse proxies whose X-Forwarded-For names the end user forwarded to the auth server
+# (the same variable as the auth server's; AUTH_TRUSTED_PROXIES for this service alone).
+AUTH_TRUSTED_PROXIES = os.environ.get("AUTH_TRUSTED_PROXIES") or os.environ.get(
+    "TRUSTED_PROXIES", ""
+)
 AUTH_USER_ID_FIELD = "auth_user_id"
 # The auth server's SERVICE_TOKEN (revocation feed, license API). Unset: read from
 # AUTH_SERVICE_TOKEN_FILE, by default the file the development auth server writes.

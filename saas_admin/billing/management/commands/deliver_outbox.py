@@ -27,6 +27,8 @@ class Command(BaseCommand):
             stopping = True
 
         signal.signal(signal.SIGTERM, stop)
+        # Ctrl-C too: finish the delivery under way and stop quietly, no traceback.
+        signal.signal(signal.SIGINT, stop)
         client = get_auth_client()
         while True:
             report = deliver_due(client)

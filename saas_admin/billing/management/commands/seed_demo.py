@@ -1,3 +1,4 @@
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,12 +18,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--email", required=True)
-        parser.add_argument("--password", required=True)
+        # Default $ADMIN_PASSWORD: a password in argv is visible to every user in `ps`.
+        parser.add_argument("--password", help="default: the ADMIN_PASSWORD variable")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        password = options["password"] or os.environ.get("ADMIN_PASSWORD", "")
+        if not password:
+            raise CommandError("Give --password or set ADMIN_PASSWORD")
         seed_catalog()
         try:
-            user = login_through_auth_server(options["email"], options["password"])
+            user = login_through_auth_server(options["email"], password)
         except LoginRefused as exc:
             raise CommandError(str(exc)) from exc
         membership = (

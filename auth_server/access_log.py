@@ -1,0 +1,38 @@
+"""The access log: every request at info, except the revocation feed's polls.
+
+Every verifier in hybrid mode polls GET /api/auth/revocations about once a second; logged at
+info, those lines buried everything else (the `make run` output among them). A successful poll
+is logged at debug; a refused one (401, 429, 5xx) stays at info.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import uvicorn.config
+
+FEED_PATH = "/api/auth/revocations"
+
+
+class QuietFeedPolls(logging.Filter):
+    """Lowers uvicorn's access line of a successful revocation-feed poll to debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn.access: (client address, method, path with query, HTTP version, status).
+        if isinstance(args, tuple) and len(args) == 5:
+            path, status = str(args[2]), args[4]
+            if path.split("?", 1)[0] == FEED_PATH and isinstance(status, int) and status < 400:
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's own logging configuration plus the filter (applied in every worker)."""
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["quiet_feed_polls"] = {"()": f"{__name__}.QuietFeedPolls"}
+    config["handlers"]["access"]["filters"] = ["quiet_feed_polls"]
+    return config

@@ -12,5 +12,10 @@ class User(AbstractUser):
     # Null for local-only accounts (staff created with createsuperuser).
     auth_user_id = models.UUIDField(unique=True, null=True, blank=True, editable=False)
 
+    # Not a field: the auth server's tokens of the login in progress, set by
+    # accounts.backends.login_through_auth_server and moved into the Django session (server
+    # side) by accounts.sessions when Django logs the user in.
+    auth_server_tokens: dict[str, str] | None = None
+
     class Meta:
         db_table = "accounts_user"

@@ -56,7 +56,7 @@ logger = logging.getLogger("core.revocations")
 CLOCK_MARGIN = 60.0
 
 
-def _epoch(value: Any) -> float | None:
+def iso_epoch(value: Any) -> float | None:
     """`expiresAt` (ISO 8601 with a zone) as epoch seconds; None when unusable."""
     if not isinstance(value, str):
         return None
@@ -91,7 +91,7 @@ class RevocationSet:
 
     def apply(self, event: Mapping[str, Any]) -> bool:
         """Adds one feed/channel event; False when it is malformed, unknown or expired."""
-        expires = _epoch(event.get("expiresAt"))
+        expires = iso_epoch(event.get("expiresAt"))
         if expires is None:
             return False
         expires += self.keep_after

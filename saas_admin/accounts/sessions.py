@@ -28,13 +28,17 @@ from rest_framework.exceptions import AuthenticationFailed
 from accounts.backends import set_staff
 from accounts.models import User
 from accounts.staff import is_staff_identity
+from core import tokens
 from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.authentication import AuthToken, RemoteJWTAuthentication
+from core.tokens import unverified_claims
 
 logger = logging.getLogger(__name__)
 
 # The session key of the auth server's tokens: {"access": ..., "refresh": ...}.
 TOKENS_KEY = "auth_server_tokens"
+# Seconds before `exp` at which the access token is refreshed.
+REFRESH_AHEAD = 30
 
 
 class SessionCheck(RemoteJWTAuthentication):
@@ -50,29 +54,26 @@ class SessionEnded(Exception):
 
 
 def bound_tokens(session: SessionBase) -> dict[str, str] | None:
-    tokens = session.get(TOKENS_KEY)
-    if isinstance(tokens, dict) and {"access", "refresh"} <= tokens.keys():
-        return tokens
+    pair = session.get(TOKENS_KEY)
+    if isinstance(pair, dict) and {"access", "refresh"} <= pair.keys():
+        return pair
     return None
 
 
-def current_user(request: HttpRequest, tokens: dict[str, str]) -> User:
+def current_user(request: HttpRequest, pair: dict[str, str]) -> User:
     """The session's user as the auth server sees it now, staff flags re-derived; the
-    access token is refreshed (and the rotated tokens kept) when it has expired.
+    access token is refreshed (and the rotated tokens kept) shortly before it expires.
 
     SessionEnded when the auth server refuses it; AuthServiceUnavailable when it cannot
     answer (the caller answers 503: an outage must not log anyone out)."""
-    check = SessionCheck()
     try:
-        try:
-            user, auth = check.authenticate_credentials(tokens["access"])
-        except AuthenticationFailed as exc:
-            if exc.get_codes() != "token_expired":
-                raise
-            fresh = get_auth_client().refresh_token(tokens["refresh"])
-            tokens = {"access": str(fresh["accessToken"]), "refresh": str(fresh["refreshToken"])}
-            request.session[TOKENS_KEY] = tokens
-            user, auth = check.authenticate_credentials(tokens["access"])
+        # Refreshed ahead of `exp`: an expired token is never presented, so no refusal
+        # of it (remembered for a while) can end a session that is still live.
+        if unverified_claims(pair["access"])["exp"] <= tokens.now() + REFRESH_AHEAD:
+            fresh = get_auth_client().refresh_token(pair["refresh"])
+            pair = {"access": str(fresh["accessToken"]), "refresh": str(fresh["refreshToken"])}
+            request.session[TOKENS_KEY] = pair
+        user, auth = SessionCheck().authenticate_credentials(pair["access"])
     except AuthenticationFailed as exc:
         raise SessionEnded(str(exc.detail)) from exc
     # The token must be the session's own user's (a session is never re-pointed).
@@ -85,16 +86,16 @@ def current_user(request: HttpRequest, tokens: dict[str, str]) -> User:
 
 @receiver(user_logged_in)
 def _bind(sender: Any, request: HttpRequest | None, user: Any, **_kwargs: Any) -> None:
-    tokens = getattr(user, "auth_server_tokens", None)
-    if request is not None and tokens:
-        request.session[TOKENS_KEY] = dict(tokens)
+    pair = getattr(user, "auth_server_tokens", None)
+    if request is not None and pair:
+        request.session[TOKENS_KEY] = dict(pair)
 
 
 @receiver(user_logged_out)
 def _logout_auth_server(sender: Any, request: HttpRequest | None, **_kwargs: Any) -> None:
-    tokens = bound_tokens(request.session) if request is not None else None
-    if tokens is not None:
-        end_auth_server_session(tokens["refresh"])
+    pair = bound_tokens(request.session) if request is not None else None
+    if pair is not None:
+        end_auth_server_session(pair["refresh"])
 
 
 def end_auth_server_session(refresh_token: str) -> None:

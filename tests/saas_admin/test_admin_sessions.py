@@ -18,6 +18,7 @@ import httpx
 import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
+from rest_framework.test import APIClient
 from sqlalchemy import delete, select, update
 
 from accounts.sessions import TOKENS_KEY
@@ -295,3 +296,24 @@ def test_an_unreachable_auth_server_is_503_not_a_logout(
     settings.AUTH_SERVICE_URL = deployment.server.base_url
     reset_all()
     assert admin_page(browser) == "admin"
+
+
+def test_bearer_calls_take_staff_from_the_token_not_a_stored_flag(
+    deployment: Deployment, api: APIClient
+) -> None:
+    from accounts.models import User as LocalUser
+
+    with auth_http(deployment) as http:
+        squatter = login(http, deployment.squatter)
+        again = login(http, deployment.squatter)  # not in the verification cache
+        admin = login(http, deployment.admin_email, deployment.password)
+    squatters_org = f"/api/organizations/{squatter['organization']['id']}"
+    admins_org = f"/api/organizations/{deployment.staff_organization}"
+    assert api.get(admins_org, headers=bearer(admin["accessToken"])).status_code == 200
+    assert api.get(squatters_org, headers=bearer(squatter["accessToken"])).status_code == 200
+    # A flag stored by some earlier login grants nothing: the token is not staff's.
+    stale = LocalUser.objects.filter(email=deployment.squatter)
+    assert stale.update(is_staff=True, is_superuser=True) == 1
+    assert api.get(admins_org, headers=bearer(again["accessToken"])).status_code == 403
+    # The staff organization's owner is staff by the token alone, in any organization.
+    assert api.get(squatters_org, headers=bearer(admin["accessToken"])).status_code == 200

@@ -37,13 +37,24 @@ def _remembered_password_file(settings: Settings) -> str:
     return str(settings.data_dir / "admin-password.txt")
 
 
+def _staff_organization_file(settings: Settings) -> str:
+    return str(settings.data_dir / "staff-organization")
+
+
 def create_admin(settings: Settings) -> None:
     services = Services.build(settings)
     password, generated = _admin_password(settings)
     remembered = _remembered_password_file(settings)
     with services.database.session_factory() as db:
-        created = services.accounts.ensure_admin(db, password)
+        bootstrap = services.accounts.ensure_admin(db, password)
     services.database.dispose()
+    created = bootstrap.created
+    # The SaaS Admin's staff organization, by id (never by slug, which sign-ups choose):
+    # read from this file by a SaaS Admin sharing DATA_DIR, else set as
+    # SAAS_ADMIN_STAFF_ORGANIZATION_ID from the line printed below.
+    fd = os.open(_staff_organization_file(settings), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(str(bootstrap.organization_id))
     if created and generated and not settings.is_production:
         # Development only: kept (0600) so the next `make run` can show it again.
         fd = os.open(remembered, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -59,6 +70,7 @@ def create_admin(settings: Settings) -> None:
             print(f"Admin account: {settings.admin_email}  password: {handle.read().strip()}")
     else:
         print(f"Admin account: {settings.admin_email} (exists; password as first printed)")
+    print(f"Staff organization (SAAS_ADMIN_STAFF_ORGANIZATION_ID): {bootstrap.organization_id}")
 
 
 def serve(settings: Settings, workers: int) -> None:

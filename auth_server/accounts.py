@@ -50,6 +50,15 @@ class SignupResult:
     code: str
 
 
+@dataclass(frozen=True)
+class AdminBootstrap:
+    """What `create-admin` did, and the staff organization's id (the SaaS Admin's staff are
+    its owners and admins: SAAS_ADMIN_STAFF_ORGANIZATION_ID)."""
+
+    created: bool
+    organization_id: uuid.UUID
+
+
 class Accounts:
     def __init__(self, settings: Settings, passwords: Passwords, mailer: Mailer) -> None:
         self.settings = settings
@@ -92,9 +101,16 @@ class Accounts:
 
     def _free_slug(self, db: Session, company: str, *, force_suffix: bool) -> str:
         slug = slugify(company)
-        if force_suffix or db.scalar(select(Organization.id).where(Organization.slug == slug)):
+        # The admin organization's slug is reserved: a sign-up as "ROZITECH!" must never
+        # hold it, or `create-admin` could not create the staff organization under it.
+        taken = force_suffix or slug == self.admin_slug
+        if taken or db.scalar(select(Organization.id).where(Organization.slug == slug)):
             slug = f"{slug}-{secrets.token_hex(3)}"
         return slug
+
+    @property
+    def admin_slug(self) -> str:
+        return slugify(self.settings.admin_organization)
 
     def _create(
         self,
@@ -190,11 +206,29 @@ class Accounts:
 
     # -- the first admin -------------------------------------------------------------
 
-    def ensure_admin(self, db: Session, password: str) -> bool:
-        """Create the first admin and its organization; False when it already exists."""
+    def ensure_admin(self, db: Session, password: str) -> AdminBootstrap:
+        """Create the first admin and the staff organization (slug: ADMIN_ORGANIZATION's,
+        reserved), or find them; refuses when that slug is held by anyone else."""
         email = self.settings.admin_email
-        if db.scalar(select(User.id).where(User.email == email)) is not None:
-            return False
+        slug = self.admin_slug
+        org = db.scalar(select(Organization).where(Organization.slug == slug))
+        admin = db.scalar(select(User).where(User.email == email))
+        if admin is not None:
+            owned = org is not None and any(
+                m.organization_id == org.id and m.role == "owner" for m in admin.memberships
+            )
+            if org is None or not owned:
+                # Never name someone else's organization as the staff one (its owners and
+                # admins get the SaaS Admin's superuser rights).
+                raise ValidationFailed(
+                    errors={"ADMIN_ORGANIZATION": [f"{slug!r} is not an organization {email} owns"]}
+                )
+            return AdminBootstrap(created=False, organization_id=org.id)
+        if org is not None:
+            # Refused, never suffixed: the staff organization must be the one named.
+            raise ValidationFailed(
+                errors={"ADMIN_ORGANIZATION": [f"the slug {slug!r} is taken by another account"]}
+            )
         problems = password_problems(password, email)
         if problems:
             raise ValidationFailed(errors={"ADMIN_PASSWORD": problems})
@@ -205,10 +239,9 @@ class Accounts:
             last_name=self.settings.admin_organization,
             email_verified=True,
         )
-        name = self.settings.admin_organization
-        org = Organization(name=name, slug=self._free_slug(db, name, force_suffix=False))
+        org = Organization(id=uuid.uuid4(), name=self.settings.admin_organization, slug=slug)
         db.add_all([user, org, Membership(user=user, organization=org, role="owner")])
         for code in sorted(self.settings.product_codes):
             db.add(License(organization=org, product_code=code, status="active", expires_at=None))
         db.commit()
-        return True
+        return AdminBootstrap(created=True, organization_id=org.id)

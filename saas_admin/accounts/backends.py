@@ -5,27 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
 
 from accounts.models import User
+from accounts.staff import is_staff_identity
 from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.authentication import AuthToken, end_user
 from core.tokens import VerifiedToken, unverified_claims
 from core.users import sync_user
 from organizations.mirror import mirror_membership
-from organizations.models import MANAGER_ROLES
 
 
 class LoginRefused(Exception):
     """Why the auth server refused a login, in words for the login form."""
-
-
-def staff_organization() -> str:
-    """Slug of the administration organization, whose owners and admins are staff."""
-    return str(getattr(settings, "SAAS_ADMIN_STAFF_ORGANIZATION", "rozitech"))
 
 
 class AuthServerBackend(BaseBackend):
@@ -48,7 +42,9 @@ def login_through_auth_server(
     email: str, password: str, request: HttpRequest | None = None
 ) -> User:
     """The local user for these credentials, with staff flags from the auth server's
-    organization and role. LoginRefused says why not, in words for a person."""
+    organization and role, and `auth_server_tokens` set to the login's access and refresh
+    tokens (accounts.sessions keeps them with the Django session). LoginRefused says why
+    not, in words for a person."""
     try:
         # The person's address, not ours: the auth server's per-IP limits count them.
         data = get_auth_client().login(
@@ -82,13 +78,13 @@ def login_through_auth_server(
     user = sync_user(verified)
     assert isinstance(user, User)
     mirror_membership(user, AuthToken(token, verified))
-    is_staff = bool(
-        organization
-        and organization.get("slug") == staff_organization()
-        and organization.get("role") in MANAGER_ROLES
-    )
-    # Staff rights follow the auth server on every login, granted and withdrawn alike.
+    set_staff(user, is_staff_identity(organization))
+    user.auth_server_tokens = {"access": token, "refresh": str(data["refreshToken"])}
+    return user
+
+
+def set_staff(user: User, is_staff: bool) -> None:
+    """Staff and superuser as the auth server's identity says, stored only when changed."""
     if (user.is_staff, user.is_superuser) != (is_staff, is_staff):
         user.is_staff = user.is_superuser = is_staff
-        user.save(update_fields=["is_staff", "is_superuser"])
-    return user
+        User.objects.filter(pk=user.pk).update(is_staff=is_staff, is_superuser=is_staff)

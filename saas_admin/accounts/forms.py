@@ -9,6 +9,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from accounts.backends import LoginRefused, login_through_auth_server
+from accounts.sessions import end_auth_server_session
 
 
 class AuthServerAdminLoginForm(AdminAuthenticationForm):
@@ -28,5 +29,11 @@ class AuthServerAdminLoginForm(AdminAuthenticationForm):
             # Records which backend authenticated the user, as django.contrib.auth expects.
             user.backend = "accounts.backends.AuthServerBackend"  # type: ignore[attr-defined]
             self.user_cache = user
-            self.confirm_login_allowed(user)
+            try:
+                self.confirm_login_allowed(user)
+            except forms.ValidationError:
+                # Not let in: the auth-server session this login made must not live on.
+                if user.auth_server_tokens:
+                    end_auth_server_session(user.auth_server_tokens["refresh"])
+                raise
         return self.cleaned_data

@@ -11,6 +11,14 @@ class User(AbstractUser):
     # which can change and could then be taken by someone else.
     # Null for local-only accounts (staff created with createsuperuser).
     auth_user_id = models.UUIDField(unique=True, null=True, blank=True, editable=False)
+    # Epoch seconds of the newest token information organizations.mirror applied to this
+    # user's memberships: older tokens, verified late, change nothing.
+    memberships_as_of = models.BigIntegerField(null=True, blank=True, editable=False)
+
+    # Not a field: the auth server's tokens of the login in progress, set by
+    # accounts.backends.login_through_auth_server and moved into the Django session (server
+    # side) by accounts.sessions when Django logs the user in.
+    auth_server_tokens: dict[str, str] | None = None
 
     class Meta:
         db_table = "accounts_user"

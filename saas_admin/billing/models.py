@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.validators import MinValueValidator, RegexValidator
@@ -62,6 +63,8 @@ class Status(models.TextChoices):
 
 
 LIVE_STATUSES = (Status.TRIAL, Status.ACTIVE, Status.PAST_DUE)
+# Statuses that let an organization use the product.
+GRANTING_STATUSES = (Status.TRIAL, Status.ACTIVE)
 
 
 class Subscription(models.Model):
@@ -97,6 +100,22 @@ class Subscription(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    @property
+    def renews(self) -> bool:
+        """An active subscription not cancelled: its period end starts the next period."""
+        return self.status == Status.ACTIVE and not self.cancel_at_period_end
+
+    def status_at(self, now: datetime) -> str:
+        """The status as `advance` would leave it at `now`: a live subscription whose period
+        has ended is expired even before the scheduler has run (a trial never outlives its
+        end); a renewing one stays active."""
+        if self.is_live and self.current_period_end <= now and not self.renews:
+            return Status.EXPIRED
+        return self.status
+
+    def grants_access(self, now: datetime) -> bool:
+        return self.status_at(now) in GRANTING_STATUSES
 
 
 class InvoiceStatus(models.TextChoices):

@@ -275,7 +275,7 @@ def advance(subscription: Subscription, now: datetime | None = None) -> Subscrip
     subscription = _locked(subscription)
     if not subscription.is_live or subscription.current_period_end > now:
         return subscription
-    if subscription.status == Status.ACTIVE and not subscription.cancel_at_period_end:
+    if subscription.renews:
         _move(subscription, Status.ACTIVE)
         _start_period(subscription, subscription.current_period_end)
         _save(subscription)

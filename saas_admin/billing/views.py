@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import services
-from billing.models import Invoice, Plan, Status, Subscription
+from billing.models import Invoice, Plan, Subscription
 from billing.serializers import (
     CancelSerializer,
     ChangePlanSerializer,
@@ -28,9 +29,6 @@ from billing.serializers import (
 )
 from organizations.access import organization_or_404, require_manager, require_member
 from organizations.models import Organization
-
-# Statuses that let an organization use the product.
-GRANTING_STATUSES = (Status.TRIAL, Status.ACTIVE)
 
 
 class PlanListView(generics.ListAPIView[Plan]):
@@ -186,11 +184,13 @@ class SubscriptionCheckView(APIView):
             .order_by("-created_at")
             .first()
         )
+        now = timezone.now()
         if subscription is None:
             body: dict[str, Any] = {"status": None, "plan": None, "expiresAt": None}
         else:
             body = {
-                "status": subscription.status,
+                # As of now, not as of the last scheduler run: an ended trial is expired.
+                "status": subscription.status_at(now),
                 "plan": {"code": subscription.plan.code, "name": subscription.plan.name},
                 "expiresAt": serializers.DateTimeField().to_representation(
                     subscription.current_period_end
@@ -198,5 +198,5 @@ class SubscriptionCheckView(APIView):
                     else subscription.ended_at or subscription.current_period_end
                 ),
             }
-        granted = subscription is not None and subscription.status in GRANTING_STATUSES
+        granted = subscription is not None and subscription.grants_access(now)
         return Response({"success": True, "hasActiveSubscription": granted, **body})

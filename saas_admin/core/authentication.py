@@ -36,7 +36,7 @@ from core.auth_client import AuthServiceUnavailable, get_auth_client
 from core.conf import check_verify_mode, client_settings
 from core.discovery import Issuer
 from core.end_user import EndUser, end_user_of
-from core.revocations import RevocationFeed
+from core.revocations import RevocationFeed, iso_epoch
 from core.signals import token_verified
 from core.tokens import (
     LocalVerifier,
@@ -110,8 +110,16 @@ class AuthToken(str):
         return self.verified.licenses
 
     def has_license(self, product: str) -> bool:
+        """A trial or active license whose `expiresAt` (null: open-ended) is still ahead."""
         entry = (self.verified.licenses or {}).get(product)
-        return isinstance(entry, dict) and entry.get("status") in USABLE_LICENSE_STATUSES
+        if not isinstance(entry, dict) or entry.get("status") not in USABLE_LICENSE_STATUSES:
+            return False
+        expires = entry.get("expiresAt")
+        if expires is None:
+            return True
+        # An unreadable expiry grants nothing: a trial must never become open-ended.
+        until = iso_epoch(expires)
+        return until is not None and until > tokens.now()
 
 
 # -- caches -----------------------------------------------------------------------------------

@@ -12,8 +12,14 @@ current:
 - without Redis (or while it is away): the feed is polled every `poll_interval` seconds.
 
 The cursor advances only from feed answers, never from channel messages (the feed is the
-source of truth, see the auth server's README section). Entries are dropped once their
-`expiresAt` has passed (every token they cover has expired by then), so the set is bounded.
+source of truth, see the auth server's README section). An entry is kept until no token it
+covers could still verify here: its `expiresAt` (the latest `exp` of a covered token) plus
+this verifier's leeway (`AUTH_JWT_LEEWAY`, tokens are accepted until `exp` + leeway) plus
+`CLOCK_MARGIN` (the revoking replica's clock may be behind ours); then it is dropped, so the
+set stays bounded.
+
+A fetch reads page after page until the feed says `hasMore: false`: only then is the set
+current, and only then is it marked ready (fresh).
 
 `fresh()` is False when the feed has not answered for longer than `max_staleness` (or never
 answered yet): hybrid verification then falls back to `remote` rather than trust state that
@@ -45,11 +51,12 @@ from core.conf import ClientSettings
 
 logger = logging.getLogger("core.revocations")
 
-# Pages read in one go before the loop looks at the channel again (a bound on one pass).
-MAX_PAGES_PER_FETCH = 50
+# Seconds an entry outlives `expiresAt` + leeway: covers clock skew between the revoking
+# replica and this one (the same allowance the auth server gives retired signing keys).
+CLOCK_MARGIN = 60.0
 
 
-def _epoch(value: Any) -> float | None:
+def iso_epoch(value: Any) -> float | None:
     """`expiresAt` (ISO 8601 with a zone) as epoch seconds; None when unusable."""
     if not isinstance(value, str):
         return None
@@ -63,17 +70,20 @@ def _epoch(value: Any) -> float | None:
 
 
 class RevocationSet:
-    """Revoked sessions and users, each until the latest `exp` a covered token can have.
+    """Revoked sessions and users, each until no covered token could still verify: the
+    latest `exp` a covered token can have (`expiresAt`) + `keep_after` seconds.
 
     One writer (the feed's thread); readers never take the lock: single dict lookups are
     atomic, and pruning swaps in new dicts instead of deleting from the ones being read.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_after: float = CLOCK_MARGIN) -> None:
+        # The verifier's leeway + CLOCK_MARGIN: a token is accepted until `exp` + leeway.
+        self.keep_after = keep_after
         self._lock = threading.Lock()
-        # sid -> expiresAt (epoch seconds)
+        # sid -> when the entry may go (expiresAt + keep_after, epoch seconds)
         self._sessions: dict[str, float] = {}
-        # sub -> (issuedBefore, expiresAt)
+        # sub -> (issuedBefore, when the entry may go)
         self._users: dict[str, tuple[int, float]] = {}
 
     def __len__(self) -> int:
@@ -81,8 +91,11 @@ class RevocationSet:
 
     def apply(self, event: Mapping[str, Any]) -> bool:
         """Adds one feed/channel event; False when it is malformed, unknown or expired."""
-        expires = _epoch(event.get("expiresAt"))
-        if expires is None or expires <= tokens.now():
+        expires = iso_epoch(event.get("expiresAt"))
+        if expires is None:
+            return False
+        expires += self.keep_after
+        if expires <= tokens.now():
             return False
         kind = event.get("type")
         with self._lock:
@@ -113,7 +126,7 @@ class RevocationSet:
         return not isinstance(iat, int | float) or iat < found[0]
 
     def prune(self) -> int:
-        """Drops entries whose `expiresAt` has passed; returns how many."""
+        """Drops entries no covered token could still pass; returns how many."""
         current = tokens.now()
         with self._lock:
             sessions = {k: v for k, v in self._sessions.items() if v > current}
@@ -140,7 +153,7 @@ class RevocationFeed:
         self.redis_url = conf.revocation_redis_url
         self.channel = conf.revocation_channel
         self._client_factory = client_factory or self._default_client
-        self.revoked = RevocationSet()
+        self.revoked = self._new_set()
         self.cursor = "0"
         self._pid: int | None = None
         self._start_lock = threading.Lock()
@@ -154,6 +167,9 @@ class RevocationFeed:
         self.fetches = 0
         self.backfills = 0
         self.channel_events = 0
+
+    def _new_set(self) -> RevocationSet:
+        return RevocationSet(keep_after=self.conf.jwt_leeway + CLOCK_MARGIN)
 
     def _default_client(self) -> AuthServerClient:
         # A client of its own: its pool and breaker are not the requests' ones. The breaker
@@ -181,7 +197,7 @@ class RevocationFeed:
             if self._pid is not None:
                 # A forked child: the parent's thread does not exist here and its state is
                 # the parent's; start from a fresh set and a full backfill.
-                self.revoked = RevocationSet()
+                self.revoked = self._new_set()
                 self.cursor = "0"
                 self._ready = threading.Event()
                 self._stop = threading.Event()
@@ -354,10 +370,13 @@ class RevocationFeed:
             self.revoked.apply(event)
 
     def _fetch(self, client: AuthServerClient, since: str) -> bool:
-        """Reads the feed from `since` until it has no more; False when it cannot."""
+        """Reads the feed from `since` until `hasMore` is false; False when it cannot.
+
+        Only a fetch that reached the end counts as success (ready, fresh): a set that
+        stopped short misses the newest revocations."""
         cursor = since
         try:
-            for _ in range(MAX_PAGES_PER_FETCH):
+            while True:
                 page = client.revocations(cursor)
                 events = page.get("events")
                 next_cursor = page.get("cursor")
@@ -366,9 +385,15 @@ class RevocationFeed:
                 for event in events:
                     if isinstance(event, dict):
                         self.revoked.apply(event)
+                more, moved = bool(page.get("hasMore")), next_cursor != cursor
                 cursor = next_cursor
-                if not page.get("hasMore"):
+                if not more:
                     break
+                if not moved:
+                    # A cursor that does not move would loop for ever: not a usable feed.
+                    raise ValueError("revocation feed cursor did not advance")
+                if self._stop.is_set():
+                    return False
         except Exception as exc:
             # Any failure (outage, refused credential, bad answer) is an unreachable feed:
             # the staleness limit decides when to stop trusting the set.

@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDeni
 from rest_framework.request import Request
 
 from accounts.models import User
+from accounts.staff import is_staff_identity
 from organizations.models import Membership, Organization
 
 
@@ -36,10 +37,20 @@ def membership_of(user: Any, organization: Organization) -> Membership | None:
     return Membership.objects.filter(user=user, organization=organization).first()
 
 
+def is_staff(user: Any) -> bool:
+    """Staff as this request's verified identity says, never as stored at some login: a
+    bearer token's organization and role (`auth_context`); for a Django session, the flag
+    accounts.middleware re-derived from the auth server on this very request."""
+    auth = getattr(user, "auth_context", None)
+    if auth is not None:
+        return is_staff_identity(auth.organization)
+    return bool(getattr(user, "is_staff", False))
+
+
 def require_member(user: Any, organization: Organization) -> Membership | None:
     """The caller's membership; staff pass without one; anyone else gets 403."""
     membership = membership_of(user, organization)
-    if membership is None and not user.is_staff:
+    if membership is None and not is_staff(user):
         raise PermissionDenied("You are not a member of this organization", "not_a_member")
     return membership
 
@@ -47,7 +58,7 @@ def require_member(user: Any, organization: Organization) -> Membership | None:
 def require_manager(user: Any, organization: Organization) -> None:
     """Owners and admins of the organization, or staff."""
     membership = require_member(user, organization)
-    if user.is_staff:
+    if is_staff(user):
         return
     if membership is None or not membership.can_manage:
         raise PermissionDenied(

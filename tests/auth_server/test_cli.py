@@ -21,7 +21,9 @@ def test_first_admin_is_created_once_and_can_log_in(tmp_path: Path) -> None:
     server = AuthServerProcess(f"sqlite:///{tmp_path / 'auth.sqlite3'}", tmp_path).migrate()
     first = server.create_admin()
     assert first.startswith("Admin account: admin@rozitech.com  password: ")
-    password = first.split("password: ")[1].strip()
+    password = first.splitlines()[0].split("password: ")[1].strip()
+    staff = first.splitlines()[1].split(": ")[1]
+    assert (tmp_path / "staff-organization").read_text() == staff
     # Outside production the generated password is kept (0600) so a re-run can show it again.
     assert server.create_admin() == first
     assert (tmp_path / "admin-password.txt").stat().st_mode & 0o777 == 0o600
@@ -31,6 +33,7 @@ def test_first_admin_is_created_once_and_can_log_in(tmp_path: Path) -> None:
             session = login(client, "admin@rozitech.com", password)
         assert session["organization"]["name"] == "Rozitech"
         assert session["organization"]["role"] == "owner"
+        assert session["organization"]["id"] == staff
         assert {lic["status"] for lic in session["licenses"].values()} == {"active"}
     finally:
         server.stop()

@@ -18,12 +18,24 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 @pytest.fixture(scope="module")
-def first_admin(auth_server: AuthServerProcess) -> tuple[str, str]:
-    """The auth server's first admin (owner of the Rozitech organization)."""
-    printed = auth_server.create_admin()
+def bootstrap(auth_server: AuthServerProcess) -> tuple[str, str, str]:
+    """The auth server's first admin (owner of the Rozitech organization) and the staff
+    organization's id, as `create-admin` prints them."""
+    return create_admin(auth_server)
+
+
+def create_admin(server: AuthServerProcess) -> tuple[str, str, str]:
+    printed = server.create_admin()
     match = re.search(r"Admin account: (\S+)\s+password: (\S+)", printed)
-    assert match, printed
-    return match.group(1), match.group(2)
+    staff = re.search(r"Staff organization \(SAAS_ADMIN_STAFF_ORGANIZATION_ID\): (\S+)", printed)
+    assert match and staff, printed
+    return match.group(1), match.group(2), staff.group(1)
+
+
+@pytest.fixture
+def first_admin(bootstrap: tuple[str, str, str], settings: SettingsWrapper) -> tuple[str, str]:
+    settings.SAAS_ADMIN_STAFF_ORGANIZATION_ID = bootstrap[2]
+    return bootstrap[0], bootstrap[1]
 
 
 def admin_login(email: str, password: str) -> tuple[Client, str]:

@@ -390,3 +390,62 @@ def test_redis_restarted_no_revocation_is_missed(
             refused_within(api, third.access_token)
         finally:
             server.stop()
+
+
+# -- the backfill reads to the end; entries outlive the leeway (issue 20, items 5 and 6) --------
+
+
+def test_ready_only_once_the_backfill_has_caught_up(
+    settings: Settings, api: APIClient, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Page size 1 and more events than the old 50-page bound: the revocation at the end of
+    the feed is known before the first request is answered."""
+    with temporary_database(tmp_path) as database_url:
+        server = AuthServerProcess(
+            database_url, tmp_path, smtp_port=smtp_sink.port, revocation_page_size=1
+        )
+        server.migrate().start()
+        try:
+            victim = new_account(server, smtp_sink)
+            admin = f"{server.base_url}/api/admin/users/{victim.user_id}"
+            with httpx.Client(headers=server.service_headers(), timeout=10) as http:
+                for _ in range(55):  # each disable of an active user is one feed event
+                    assert http.post(f"{admin}/disable").status_code == 200
+                    assert http.post(f"{admin}/enable").status_code == 200
+            account = fresh_login(server, victim)
+            logout(server, account)  # the newest event, on the last page
+            # Slow polls: only the first backfill can have seen it.
+            use(settings, server, AUTH_REVOCATION_POLL_INTERVAL=30)
+            assert status(api, account.access_token) == 401
+            assert feed().fetches == 1
+        finally:
+            authentication.reset_state()
+            server.stop()
+
+
+def test_entries_outlive_the_leeway(
+    hybrid: str,
+    settings: Settings,
+    api: APIClient,
+    account: Account,
+    auth_server: AuthServerProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a leeway, a logged-out token is still refused after its `exp`, for as long as
+    the verifier would otherwise accept it."""
+    settings.AUTH_JWT_LEEWAY = 60
+    authentication.reset_state()
+    assert status(api, account.access_token) == 200
+    logout(auth_server, account)
+    refused_within(api, account.access_token)
+    exp = jwt.decode(account.access_token, options={"verify_signature": False})["exp"]
+    revoked = feed().revoked
+    # Past `exp` and the event's expiresAt (the logout came seconds after the login), but
+    # within the leeway: the token would verify, so the entry must still be there.
+    monkeypatch.setattr(tokens, "now", lambda: exp + 30)
+    revoked.prune()
+    assert status(api, account.access_token) == 401
+    # Once no covered token could verify (expiresAt + leeway + margin), it goes.
+    monkeypatch.setattr(tokens, "now", lambda: exp + 60 + 60 + 60)
+    revoked.prune()
+    assert len(revoked) == 0

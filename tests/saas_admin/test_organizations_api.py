@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jwt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,7 +11,8 @@ from rest_framework.test import APIClient
 
 from organizations.models import Membership, Organization, Role
 from tests.auth_server.helpers import PASSWORD
-from tests.saas_admin.helpers import Account, bearer, new_uuid
+from tests.saas_admin.helpers import Account, bearer, new_uuid, remint
+from tests.support.auth_process import AuthServerProcess
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("project_urls")]
 WRITES = {"INSERT", "UPDATE", "DELETE"}
@@ -125,3 +127,72 @@ def test_both_modes_mirror_name_slug_and_role(
     assert [(o["id"], o["name"], o["slug"], o["role"]) for o in org] == [
         (expected["id"], expected["name"], expected["slug"], "owner")
     ]
+
+
+# -- the mirror: ordered by the token's iat, removals reconciled (issue 20, item 8) -----------
+
+
+def organizations(api: APIClient, token: str) -> dict[str, str]:
+    response = api.get("/api/organizations", headers=bearer(token))
+    assert response.status_code == 200, response.content
+    return {o["id"]: o["role"] for o in response.json()["results"]}
+
+
+@pytest.fixture
+def local_mode(settings: SettingsWrapper) -> None:
+    """Organization and role from the token's claims, as hybrid mode also reads them."""
+    from core.apps import reset_all
+
+    settings.AUTH_VERIFY_MODE = "local"
+    reset_all()
+
+
+@pytest.mark.usefixtures("local_mode")
+def test_an_older_token_never_writes_an_old_role_back(
+    api: APIClient, account: Account, auth_server: AuthServerProcess
+) -> None:
+    org_id = account.login_data["organization"]["id"]
+    iat = jwt.decode(account.access_token, options={"verify_signature": False})["iat"]
+    first = remint(auth_server, account.access_token, iat=iat - 20)
+    demoted = remint(auth_server, account.access_token, role="member", iat=iat - 5)
+    older = remint(auth_server, account.access_token, role="owner", iat=iat - 10)
+    assert organizations(api, first) == {org_id: "owner"}
+    assert organizations(api, demoted) == {org_id: "member"}
+    assert organizations(api, older) == {org_id: "member"}  # verified later, issued earlier
+    assert Membership.objects.get(organization_id=org_id).token_iat == iat - 5
+    assert Membership.objects.get(organization_id=org_id).user.memberships_as_of == iat - 5
+
+
+@pytest.mark.usefixtures("local_mode")
+def test_memberships_a_newer_token_shows_gone_are_removed(
+    api: APIClient, account: Account, auth_server: AuthServerProcess
+) -> None:
+    org_id = account.login_data["organization"]["id"]
+    iat = jwt.decode(account.access_token, options={"verify_signature": False})["iat"]
+    assert organizations(api, remint(auth_server, account.access_token, iat=iat - 20)) == {
+        org_id: "owner"
+    }
+    # Arranged in the admin site (no token behind it): never removed by the mirror.
+    other = Organization.objects.create(id=new_uuid(), name="Other", slug="other")
+    Membership.objects.create(
+        user=Membership.objects.get(organization_id=org_id).user, organization=other
+    )
+    # A later token with another first organization: the first one was left.
+    moved = remint(
+        auth_server,
+        account.access_token,
+        org=str(other.pk),
+        role="admin",
+        org_name="Other",
+        org_slug="other",
+        iat=iat - 10,
+    )
+    assert organizations(api, moved) == {str(other.pk): "admin"}
+    # A later token with no organization at all: every membership it saw is gone.
+    alone = remint(
+        auth_server, account.access_token, org=None, role=None, org_name=None, org_slug=None,
+        iat=iat - 5,
+    )  # fmt: skip
+    assert organizations(api, alone) == {}
+    # ...and an older token does not bring them back.
+    assert organizations(api, remint(auth_server, account.access_token, iat=iat - 15)) == {}

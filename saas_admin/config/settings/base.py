@@ -63,8 +63,6 @@ INSTALLED_APPS = [
 
 # Admin-site login asks the auth server; no password is stored or checked here.
 AUTHENTICATION_BACKENDS = ["accounts.backends.AuthServerBackend"]
-# Owners and admins of this auth-server organization (by slug) are staff and superusers.
-SAAS_ADMIN_STAFF_ORGANIZATION = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION", "rozitech")
 # License outbox: the longest wait between two delivery attempts of one update.
 OUTBOX_MAX_BACKOFF = int(os.environ.get("OUTBOX_MAX_BACKOFF", "300"))
 
@@ -77,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Admin-site sessions: re-checked against the auth server on every request.
+    "accounts.middleware.AuthServerSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -116,6 +116,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The local user mirrors the auth server's user, found by its id (never by e-mail).
 AUTH_USER_MODEL = "accounts.User"
+# Owners and admins of this auth-server organization are staff and superusers. By id, never
+# by slug (sign-ups choose slugs): the id `python -m auth_server create-admin` prints, or,
+# unset, the file it writes (DATA_DIR/staff-organization). Neither: nobody is staff.
+SAAS_ADMIN_STAFF_ORGANIZATION_ID = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION_ID", "")
+SAAS_ADMIN_STAFF_ORGANIZATION_FILE = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION_FILE") or str(
+    DATA_DIR / "staff-organization"
+)
 
 # Cache: Redis (shared by every replica) when REDIS_URL is set, process memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -9,6 +9,8 @@ from config.settings.base import *  # noqa: F403
 from config.settings.base import CACHES, DATABASES, REDIS_URL
 
 DEBUG = False
+# No staff organization unless a test names one (never a stray DATA_DIR file's).
+SAAS_ADMIN_STAFF_ORGANIZATION_FILE = ""
 # Tests hash no real passwords: the local users have unusable ones anyway.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.backends import LoginRefused, login_through_auth_server
+from accounts.sessions import end_auth_server_session
 from billing import services
 from billing.catalog import seed_catalog
 from billing.models import Plan, Subscription
@@ -30,6 +31,9 @@ class Command(BaseCommand):
             user = login_through_auth_server(options["email"], password)
         except LoginRefused as exc:
             raise CommandError(str(exc)) from exc
+        # The login only identified the user: its auth-server session is not kept.
+        if user.auth_server_tokens:
+            end_auth_server_session(user.auth_server_tokens["refresh"])
         membership = (
             Membership.objects.filter(user_id=user.pk).select_related("organization").first()
         )

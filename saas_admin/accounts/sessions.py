@@ -1,0 +1,106 @@
+"""Admin-site (Django) sessions bound to the auth-server session they were created from.
+
+At login the auth server's access and refresh tokens are kept in the Django session: server
+side, in the session store, never in the cookie. On every request of such a session
+(accounts.middleware) the access token is verified again and staff/superuser re-derived from
+the answer; a refused token ends the Django session. Django's logout logs the auth-server
+session out as well, so no admin-site login leaves a live 30-day session behind.
+
+The check is `remote` (GET /api/auth/me, never cached), whatever AUTH_VERIFY_MODE says: the
+admin site is low-traffic and all-powerful, and one call per request (a few ms) sees at
+once what the revocation feed announces (logout, logout-all, password reset or change, a
+disabled user) and also what it does not announce yet: a role change, or a removal from the
+staff organization. Rejected: hybrid for admin sessions (role changes would wait for the
+next refresh, up to ACCESS_TOKEN_TTL).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import SESSION_KEY, user_logged_in, user_logged_out
+from django.contrib.sessions.backends.base import SessionBase
+from django.dispatch import receiver
+from django.http import HttpRequest
+from rest_framework.exceptions import AuthenticationFailed
+
+from accounts.backends import set_staff
+from accounts.models import User
+from accounts.staff import is_staff_identity
+from core import tokens
+from core.auth_client import AuthServiceUnavailable, get_auth_client
+from core.authentication import AuthToken, RemoteJWTAuthentication
+from core.tokens import unverified_claims
+
+logger = logging.getLogger(__name__)
+
+# The session key of the auth server's tokens: {"access": ..., "refresh": ...}.
+TOKENS_KEY = "auth_server_tokens"
+# Seconds before `exp` at which the access token is refreshed.
+REFRESH_AHEAD = 30
+
+
+class SessionCheck(RemoteJWTAuthentication):
+    """The admin session's access token, verified by the auth server on every request."""
+
+    verify_mode = "remote"
+    # Never reused: a revocation or a role change is seen on the very next request.
+    cache_ttl = 0
+
+
+class SessionEnded(Exception):
+    """The auth server no longer accepts the session: the Django session must end."""
+
+
+def bound_tokens(session: SessionBase) -> dict[str, str] | None:
+    pair = session.get(TOKENS_KEY)
+    if isinstance(pair, dict) and {"access", "refresh"} <= pair.keys():
+        return pair
+    return None
+
+
+def current_user(request: HttpRequest, pair: dict[str, str]) -> User:
+    """The session's user as the auth server sees it now, staff flags re-derived; the
+    access token is refreshed (and the rotated tokens kept) shortly before it expires.
+
+    SessionEnded when the auth server refuses it; AuthServiceUnavailable when it cannot
+    answer (the caller answers 503: an outage must not log anyone out)."""
+    try:
+        # Refreshed ahead of `exp`: an expired token is never presented, so no refusal
+        # of it (remembered for a while) can end a session that is still live.
+        if unverified_claims(pair["access"])["exp"] <= tokens.now() + REFRESH_AHEAD:
+            fresh = get_auth_client().refresh_token(pair["refresh"])
+            pair = {"access": str(fresh["accessToken"]), "refresh": str(fresh["refreshToken"])}
+            request.session[TOKENS_KEY] = pair
+        user, auth = SessionCheck().authenticate_credentials(pair["access"])
+    except AuthenticationFailed as exc:
+        raise SessionEnded(str(exc.detail)) from exc
+    # The token must be the session's own user's (a session is never re-pointed).
+    if not isinstance(user, User) or str(request.session.get(SESSION_KEY)) != str(user.pk):
+        raise SessionEnded("session user mismatch")
+    assert isinstance(auth, AuthToken)
+    set_staff(user, is_staff_identity(auth.organization))
+    return user
+
+
+@receiver(user_logged_in)
+def _bind(sender: Any, request: HttpRequest | None, user: Any, **_kwargs: Any) -> None:
+    pair = getattr(user, "auth_server_tokens", None)
+    if request is not None and pair:
+        request.session[TOKENS_KEY] = dict(pair)
+
+
+@receiver(user_logged_out)
+def _logout_auth_server(sender: Any, request: HttpRequest | None, **_kwargs: Any) -> None:
+    pair = bound_tokens(request.session) if request is not None else None
+    if pair is not None:
+        end_auth_server_session(pair["refresh"])
+
+
+def end_auth_server_session(refresh_token: str) -> None:
+    """Logs the auth-server session out; an outage leaves it to expire on its own."""
+    try:
+        get_auth_client().logout(refresh_token)
+    except (AuthServiceUnavailable, AuthenticationFailed) as exc:
+        logger.warning("Could not log the admin session out of the auth server: %s", exc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import secrets
 import sys
@@ -73,13 +72,13 @@ def create_admin(settings: Settings) -> None:
     print(f"Staff organization (SAAS_ADMIN_STAFF_ORGANIZATION_ID): {bootstrap.organization_id}")
 
 
-def serve(settings: Settings, workers: int) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def serve(settings: Settings, workers: int, host: str | None, port: int | None) -> None:
     uvicorn.run(
         "auth_server.app:create_app",
         factory=True,
-        host=settings.auth_server_host,
-        port=settings.auth_server_port,
+        # Flags win over AUTH_SERVER_HOST/PORT: two replicas on one host share one .env.
+        host=host or settings.auth_server_host,
+        port=port or settings.auth_server_port,
         workers=workers,
         proxy_headers=False,
         log_level="info",
@@ -209,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("serve", "start the HTTP server"), ("run", "migrate, admin, serve")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--workers", type=int, default=1)
+        sub.add_argument("--host", help="listen address (default AUTH_SERVER_HOST)")
+        sub.add_argument("--port", type=int, help="listen port (default AUTH_SERVER_PORT)")
     commands.add_parser(
         "rotate-keys", help="make a new signing key; the old one verifies until its tokens expire"
     )
@@ -248,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             _announce_service_token(settings)
         if args.command in ("serve", "run"):
-            print(f"Auth server: {settings.auth_public_url}  (Swagger UI at /api-docs)")
-            serve(settings, args.workers)
+            docs = "  (Swagger UI at /api-docs)" if settings.api_docs else ""
+            print(f"Auth server: {settings.auth_public_url}{docs}")
+            serve(settings, args.workers, args.host, args.port)
     except (ConfigurationError, ValidationFailed) as exc:
         detail = f" {exc.errors}" if isinstance(exc, ValidationFailed) else ""
         print(f"error: {exc}{detail}", file=sys.stderr)

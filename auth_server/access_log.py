@@ -1,4 +1,4 @@
-"""The access log: every request at info, except the revocation feed's polls.
+"""Logging of `serve`: timestamped lines, every request at info except the feed's polls.
 
 Every verifier in hybrid mode polls GET /api/auth/revocations about once a second; logged at
 info, those lines buried everything else (the `make run` output among them). A successful poll
@@ -33,6 +33,17 @@ class QuietFeedPolls(logging.Filter):
 def log_config() -> dict[str, Any]:
     """uvicorn's own logging configuration plus the filter (applied in every worker)."""
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    # Every line carries its time: the logs of several replicas can then be merged.
+    for formatter in config["formatters"].values():
+        formatter["fmt"] = "%(asctime)s " + formatter["fmt"]
+    # The application's own loggers (auth_server.*), in every worker process alike.
+    config["formatters"]["app"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["handlers"]["app"] = {
+        "formatter": "app",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"handlers": ["app"], "level": "INFO"}
     config.setdefault("filters", {})["quiet_feed_polls"] = {"()": f"{__name__}.QuietFeedPolls"}
     config["handlers"]["access"]["filters"] = ["quiet_feed_polls"]
     return config

@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served by api/docs.py from local files, never from a CDN.
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        # API_DOCS: off by default in production (no map of the API on the public listener).
+        openapi_url="/openapi.json" if settings.api_docs else None,
         lifespan=lifespan,
     )
     app.state.services = services
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(pages.router)
     app.include_router(meta.router)
-    app.include_router(docs.router)
+    if settings.api_docs:
+        app.include_router(docs.router)
     docs.mount_static(app)
     return app

@@ -10,6 +10,7 @@ from typing import Literal
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
@@ -32,6 +33,15 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     auth_database_url: str = ""
     redis_url: str = ""
+    # Seconds any Redis call (connect, then each reply) may take: a hung Redis then costs
+    # a login or logout milliseconds (its callers fail open), never seconds.
+    redis_socket_timeout: float = Field(default=0.25, gt=0, le=30)
+    # The deployment's name on a shared Redis: pub/sub channels ignore the database number,
+    # so the revocation channel is named after it (see revocation_channel_name).
+    redis_prefix: str = ""
+    # Swagger UI (/api-docs) and /openapi.json on this listener. Default: on, except in
+    # production, where the public listener should not map the API for everyone.
+    api_docs: bool | None = None
 
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -136,6 +146,8 @@ class Settings(BaseSettings):
         if not self.auth_database_url:
             self.auth_database_url = f"sqlite:///{self.data_dir / 'auth.sqlite3'}"
         self.admin_email = self.admin_email.strip().lower()
+        if self.api_docs is None:
+            self.api_docs = not self.is_production
         if not self.password_reset_url:
             base = self.auth_public_url.rstrip("/")
             self.password_reset_url = f"{base}/reset-password#token={{token}}"
@@ -153,6 +165,15 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         entries = (e.strip() for e in self.trusted_proxies.split(","))
         return [ipaddress.ip_network(e, strict=False) for e in entries if e]
+
+    @property
+    def revocation_channel_name(self) -> str:
+        """REVOCATION_CHANNEL in this deployment's namespace (REDIS_PREFIX, database number).
+
+        Redis delivers a PUBLISH to every subscriber of the name, whatever database either
+        selected: two deployments on one Redis would otherwise apply each other's events.
+        """
+        return redis_channel(self.revocation_channel, self.redis_prefix, self.redis_url)
 
     @property
     def keys_dir(self) -> Path:
@@ -191,6 +212,12 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"SERVICE_TOKEN: each token needs at least {MIN_SERVICE_TOKEN_LENGTH} characters"
             )
+
+
+def redis_channel(channel: str, prefix: str, redis_url: str) -> str:
+    """`<prefix>:<channel>:db<N>`; the SaaS Admin's client derives the same name."""
+    database = parse_url(redis_url).get("db", 0) if redis_url else 0  # type: ignore[no-untyped-call]
+    return ":".join(part for part in (prefix, channel, f"db{database}") if part)
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,8 @@ from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,9 +38,11 @@ def _storage(settings: Settings) -> Storage:
             key_prefix=settings.rate_limit_key_prefix,
             # Redis errors arrive as limits.errors.StorageError, handled below.
             wrap_exceptions=True,
-            # A hung Redis must not hold a login for minutes.
-            socket_connect_timeout=2,
-            socket_timeout=2,
+            # A hung Redis must not hold a login: each call fails (open) within the timeout.
+            socket_connect_timeout=settings.redis_socket_timeout,
+            socket_timeout=settings.redis_socket_timeout,
+            # No retries: redis-py's default would multiply the timeout by them.
+            retry=Retry(NoBackoff(), 0),  # type: ignore[arg-type]  # passed on to redis-py
         )
         assert isinstance(storage, Storage)
         return storage

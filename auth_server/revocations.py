@@ -46,6 +46,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,13 +86,17 @@ class RevocationPublisher:
     """Publishes committed events on Redis; never raises (the feed is the source of truth)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.channel = settings.revocation_channel
+        self.channel = settings.revocation_channel_name
         self._redis: redis.Redis | None = None
         if settings.redis_url:
             # Short timeouts, as for the rate-limit counters: a hung Redis must not hold a
             # logout for long; the event is in the feed whatever happens here.
             self._redis = redis.Redis.from_url(
-                settings.redis_url, socket_connect_timeout=2, socket_timeout=2
+                settings.redis_url,
+                socket_connect_timeout=settings.redis_socket_timeout,
+                socket_timeout=settings.redis_socket_timeout,
+                # No retries: redis-py's default would multiply the timeout by them.
+                retry=Retry(NoBackoff(), 0),
             )
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
@@ -29,8 +30,6 @@ ORG = "api/organizations/<str:organization_id>"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("api/auth/verify", VerifyView.as_view(), name="auth-verify"),
     path("api/auth/login", LoginView.as_view(), name="auth-login"),
     path("api/auth/refresh", RefreshView.as_view(), name="auth-refresh"),
@@ -48,6 +47,12 @@ urlpatterns = [
     path("api/plans", PlanListView.as_view(), name="plans"),
     path("api/subscriptions/check", SubscriptionCheckView.as_view(), name="subscription-check"),
 ]
+
+if settings.API_DOCS:
+    urlpatterns += [
+        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
+    ]
 
 handler400 = "config.api.json_bad_request"
 handler404 = "config.api.json_not_found"

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from redis.connection import parse_url
 
 from core.end_user import IPNetwork, parse_networks
 
@@ -42,6 +43,8 @@ class ClientSettings:
     revocation_max_staleness: float
     revocation_redis_url: str
     revocation_channel: str
+    # Seconds any Redis call of the channel may take (connect, each reply).
+    redis_socket_timeout: float
     # Reverse proxies in front of this service whose X-Forwarded-For names the end user.
     trusted_proxies: tuple[IPNetwork, ...]
 
@@ -67,6 +70,17 @@ def _redis_url() -> str:
     return "" if value.lower() == "none" else value
 
 
+def redis_channel(channel: str, prefix: str, redis_url: str) -> str:
+    """`<prefix>:<channel>:db<N>`, as the auth server names its channel (REDIS_PREFIX).
+
+    Redis delivers a PUBLISH to every subscriber of the name, whatever database either
+    selected: without the deployment's prefix and database number two deployments on one
+    Redis would apply each other's revocations.
+    """
+    database = parse_url(redis_url).get("db", 0) if redis_url else 0  # type: ignore[no-untyped-call]
+    return ":".join(part for part in (prefix, channel, f"db{database}") if part)
+
+
 def _trusted_proxies() -> tuple[IPNetwork, ...]:
     value = str(_get("AUTH_TRUSTED_PROXIES", None) or _get("TRUSTED_PROXIES", "") or "")
     try:
@@ -81,6 +95,9 @@ def load() -> ClientSettings:
     if not service_url.startswith(("http://", "https://")):
         raise ImproperlyConfigured("AUTH_SERVICE_URL must be an http(s) URL")
     timeout = float(_get("AUTH_SERVICE_TIMEOUT", 5))
+    redis_url = _redis_url()
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("AUTH_REVOCATION_REDIS_URL must be a redis:// URL")
     values = ClientSettings(
         service_url=service_url,
         timeout=timeout,
@@ -108,10 +125,17 @@ def load() -> ClientSettings:
         revocation_poll_interval=float(_get("AUTH_REVOCATION_POLL_INTERVAL", 1)),
         revocation_max_staleness=float(_get("AUTH_REVOCATION_MAX_STALENESS", 30)),
         # Unset: the service's own REDIS_URL; "" (or "none"): no channel, poll the feed.
-        revocation_redis_url=_redis_url(),
-        revocation_channel=str(_get("AUTH_REVOCATION_CHANNEL", "auth:revocations")),
+        revocation_redis_url=redis_url,
+        revocation_channel=redis_channel(
+            str(_get("AUTH_REVOCATION_CHANNEL", "auth:revocations")),
+            str(_get("REDIS_PREFIX", "") or ""),
+            redis_url,
+        ),
+        redis_socket_timeout=float(_get("REDIS_SOCKET_TIMEOUT", 0.25)),
         trusted_proxies=_trusted_proxies(),
     )
+    if values.redis_socket_timeout <= 0:
+        raise ImproperlyConfigured("REDIS_SOCKET_TIMEOUT must be positive")
     if values.timeout <= 0 or values.connect_timeout <= 0:
         raise ImproperlyConfigured("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")
     if values.breaker_threshold < 1 or values.breaker_cooldown <= 0:
@@ -122,10 +146,6 @@ def load() -> ClientSettings:
         raise ImproperlyConfigured(
             "AUTH_REVOCATION_POLL_INTERVAL and AUTH_REVOCATION_MAX_STALENESS must be positive"
         )
-    if values.revocation_redis_url and not values.revocation_redis_url.startswith(
-        ("redis://", "rediss://", "unix://")
-    ):
-        raise ImproperlyConfigured("AUTH_REVOCATION_REDIS_URL must be a redis:// URL")
     if min(values.jwt_leeway, values.jwt_iat_skew, values.negative_cache_ttl) < 0:
         raise ImproperlyConfigured(
             "AUTH_JWT_LEEWAY, AUTH_JWT_IAT_SKEW and AUTH_NEGATIVE_CACHE_TTL must be >= 0"

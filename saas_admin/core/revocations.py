@@ -329,8 +329,9 @@ class RevocationFeed:
     def _subscribe(self) -> tuple[redis.Redis, Any]:
         connection = redis.Redis.from_url(
             self.redis_url,
-            socket_connect_timeout=2,
-            socket_timeout=5,
+            # Short: a hung Redis must not hold this thread (and the feed polls) for long.
+            socket_connect_timeout=self.conf.redis_socket_timeout,
+            socket_timeout=self.conf.redis_socket_timeout,
             # Reconnects are ours (so that each one is followed by a backfill).
             retry=Retry(NoBackoff(), 0),
             # A silently dead connection is noticed by a PING within this many seconds.
@@ -340,9 +341,9 @@ class RevocationFeed:
         try:
             pubsub.subscribe(self.channel)
             # Only the server's confirmation says the subscription is in effect.
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                message = pubsub.get_message(timeout=1.0)
+            deadline = time.monotonic() + self.conf.redis_socket_timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                message = pubsub.get_message(timeout=remaining)
                 if message is not None and message.get("type") == "subscribe":
                     return connection, pubsub
             raise redis.TimeoutError("no subscription confirmation")

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from auth_server.clock import Clock
-from auth_server.config import Settings
+from auth_server.config import Settings, redis_channel
 from auth_server.db import make_engine
 from auth_server.revocations import ADVISORY_LOCK_KEY, RevocationPublisher, Revocations
 from tests.auth_server.helpers import (
@@ -590,7 +590,8 @@ def test_events_are_published_on_redis(smtp_sink: SmtpSink, tmp_path: Path) -> N
         subscriber = redis.Redis.from_url(url)
         pubsub = subscriber.pubsub()  # type: ignore[no-untyped-call]
         try:
-            pubsub.subscribe(server.revocation_channel)
+            # The channel in the deployment's namespace (REDIS_PREFIX, database number).
+            pubsub.subscribe(redis_channel(server.revocation_channel, "", url))
             assert pubsub.get_message(timeout=10)["type"] == "subscribe"
             with httpx.Client(base_url=server.base_url, timeout=30) as http:
                 email = verified_user(http, smtp_sink)

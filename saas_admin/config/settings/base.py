@@ -42,6 +42,12 @@ if not _secret:
     _secret = "insecure-development-only-secret-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = _secret
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# Origins (scheme://host[:port]) whose form posts the admin site accepts besides its own
+# Host; needed when the public address differs from the one the proxy passes on.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# Swagger UI (/api/docs/) and the schema (/api/schema/): off by default in production, where
+# the public listener should not map the API for everyone (API_DOCS=true turns them on).
+API_DOCS = env_bool("API_DOCS", ENVIRONMENT != "production")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -126,6 +132,11 @@ SAAS_ADMIN_STAFF_ORGANIZATION_FILE = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATI
 
 # Cache: Redis (shared by every replica) when REDIS_URL is set, process memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds any Redis call may take (cache, revocation channel), as the auth server's setting.
+REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT") or "0.25")
+# The deployment's name on a shared Redis (the auth server's REDIS_PREFIX): the revocation
+# channel is named after it, since pub/sub ignores the database number.
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "")
 if REDIS_URL:
     CACHES: dict[str, Any] = {
         "default": {
@@ -135,8 +146,9 @@ if REDIS_URL:
             "OPTIONS": {
                 # A Redis outage degrades to cache misses instead of failing every request.
                 "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 1,
+                # A hung Redis costs each request one short timeout, then a cache miss.
+                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             },
         }
     }

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
+from tests.support.redis_process import RedisProcess
 from tests.support.smtp import SmtpSink
 
 
@@ -34,3 +35,11 @@ def auth_server(
         server.migrate().start()
         yield server
         server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisProcess]:
+    """A redis-server of the test's own (tests that use it are marked needs_redis_server)."""
+    server = RedisProcess().start()
+    yield server
+    server.stop()

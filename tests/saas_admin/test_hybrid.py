@@ -7,8 +7,6 @@ Redis of this test's own for the restart). Fakes: only the clock (`core.tokens.n
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +28,7 @@ from tests.saas_admin.helpers import Account, bearer, new_account, new_uuid, rem
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
 from tests.support.lifecycle import REDIS_URL, needs_redis
-from tests.support.ports import free_port
+from tests.support.redis_process import RedisProcess, needs_redis_server
 from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.django_db
@@ -304,50 +302,7 @@ def test_a_feed_that_never_answered_is_not_trusted(
 # -- Redis restarted --------------------------------------------------------------------------
 
 
-class RedisProcess:
-    """A redis-server of this test's own on a free port, which it may kill and restart."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisProcess:
-        self._process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import redis
-
-                if redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping():
-                    return self
-            except Exception:  # noqa: S110 - not up yet
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=10)
-        self._process = None
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess().start()
-    yield server
-    server.stop()
-
-
-@pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="redis-server is not on PATH: this test restarts a Redis of its own",
-)
+@needs_redis_server
 def test_redis_restarted_no_revocation_is_missed(
     settings: Settings,
     api: APIClient,

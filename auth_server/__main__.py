@@ -205,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("create-admin", help="create the first admin if missing; print it")
+    commands.add_parser(
+        "bootstrap",
+        help="migrate, then create-admin: idempotent, for every deploy (the release step)",
+    )
     for name, text in (("serve", "start the HTTP server"), ("run", "migrate, admin, serve")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--workers", type=int, default=1)
@@ -234,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings.check_production_ready()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if args.command in ("migrate", "run"):
+        if args.command in ("migrate", "bootstrap", "run"):
             migrate.upgrade(settings.auth_database_url)
-        if args.command in ("create-admin", "run"):
+        if args.command in ("create-admin", "bootstrap", "run"):
             create_admin(settings)
         if args.command == "rotate-keys":
             rotate_keys_command(settings)

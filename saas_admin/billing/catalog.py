@@ -21,16 +21,17 @@ TIERS = [
 
 
 @transaction.atomic
-def seed_catalog() -> tuple[int, int]:
-    """Create or update the products and their plans; safe to run again."""
+def seed_catalog(*, overwrite: bool = True) -> tuple[int, int]:
+    """Create the products and their plans, updating existing ones unless `overwrite` is
+    False (then prices and names edited in the admin site are kept); safe to run again."""
     plans = 0
+    products = Product.objects.update_or_create if overwrite else Product.objects.get_or_create
+    plan_rows = Plan.objects.update_or_create if overwrite else Plan.objects.get_or_create
     for code, (name, description) in PRODUCTS.items():
-        product, _ = Product.objects.update_or_create(
-            code=code, defaults={"name": name, "description": description}
-        )
+        product, _ = products(code=code, defaults={"name": name, "description": description})
         for tier, tier_name, monthly, max_users in TIERS:
             for interval, price in ((Interval.MONTHLY, monthly), (Interval.YEARLY, monthly * 10)):
-                Plan.objects.update_or_create(
+                plan_rows(
                     product=product,
                     code=f"{tier}-{interval}",
                     defaults={

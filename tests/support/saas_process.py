@@ -72,6 +72,16 @@ class SaasAdminProcess:
         )  # fmt: skip
         return self
 
+    def manage(self, *args: str) -> str:
+        """`manage.py <args>` with this replica's settings; its stdout (fails on exit != 0)."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=SAAS_ROOT, env=self.env, capture_output=True, text=True, timeout=300,
+            check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, f"manage.py {args}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
     def start(self, timeout: float = 60.0) -> SaasAdminProcess:
         log = self.log_path.open("ab")
         if self.server == "gunicorn":

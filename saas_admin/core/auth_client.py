@@ -64,10 +64,15 @@ class AuthServiceUnavailable(APIException):
     default_detail = "The authentication service is temporarily unavailable; please retry."
     default_code = "auth_service_unavailable"
 
-    def __init__(self, detail: str | None = None, retry_after: float = 1.0) -> None:
+    def __init__(
+        self, detail: str | None = None, retry_after: float = 1.0, *, answer_lost: bool = False
+    ) -> None:
         super().__init__(detail)
         # DRF's exception handler turns `wait` into the Retry-After header.
         self.wait = max(1, math.ceil(retry_after))
+        # The request may have been carried out and its answer lost on the way back (the
+        # connection dropped, or 502/503 from a load balancer whose replica died).
+        self.answer_lost = answer_lost
 
 
 class EmailAlreadyExists(APIException):
@@ -151,10 +156,20 @@ class AuthServerClient:
     def refresh_token(
         self, refresh_token: str, *, end_user: EndUser | None = None
     ) -> dict[str, Any]:
-        """{accessToken, refreshToken, tokenType, expiresIn}; the refresh token is rotated."""
-        return self._call(
-            "POST", "/api/auth/refresh", json={"refreshToken": refresh_token}, end_user=end_user
-        )
+        """{accessToken, refreshToken, tokenType, expiresIn}; the refresh token is rotated.
+
+        Retried once when the answer may have been lost: the server may have rotated the
+        token already, and the same token again within its REFRESH_REUSE_GRACE is a retry
+        that gets fresh tokens of the same session (never reuse, never a second family).
+        """
+        body = {"refreshToken": refresh_token}
+        try:
+            return self._call("POST", "/api/auth/refresh", json=body, end_user=end_user)
+        except AuthServiceUnavailable as exc:
+            if not exc.answer_lost:
+                raise
+            logger.info("Auth server refresh answer lost; retrying once")
+            return self._call("POST", "/api/auth/refresh", json=body, end_user=end_user)
 
     def login(
         self, email: str, password: str, *, end_user: EndUser | None = None
@@ -306,14 +321,21 @@ class AuthServerClient:
                 self.breaker.record_failure()
                 recorded = True
                 logger.warning("Auth server %s %s -> %s", method, path, response.status_code)
-                raise AuthServiceUnavailable(retry_after=self._retry_after(response))
+                raise AuthServiceUnavailable(
+                    retry_after=self._retry_after(response),
+                    answer_lost=response.status_code in (502, 503),
+                )
             self.breaker.record_success()
             recorded = True
         except requests.RequestException as exc:
             self.breaker.record_failure()
             recorded = True
             logger.warning("Auth server %s %s failed: %s", method, path, type(exc).__name__)
-            raise AuthServiceUnavailable(retry_after=self._retry_after(None)) from exc
+            raise AuthServiceUnavailable(
+                retry_after=self._retry_after(None),
+                # A read timeout is not retried: the server may simply be slow.
+                answer_lost=isinstance(exc, requests.ConnectionError),
+            ) from exc
         finally:
             if not recorded:
                 # Something unexpected happened locally: do not leave a half-open trial stuck.

@@ -89,6 +89,7 @@ class SaasAdminProcess:
                 sys.executable, "-m", "gunicorn", "config.wsgi:application", "--preload",
                 "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
                 "--worker-class", "gthread", "--threads", "4", "--log-level", "warning",
+                "--no-control-socket",
             ]  # fmt: skip
         else:
             command = [

@@ -216,7 +216,12 @@ def test_a_replica_started_after_the_logout_refuses_at_once(deployment: Deployme
         assert get(late, session["access"]) == 401
         fresh = deployment.login()
         assert get(late, fresh["access"]) == 200
-        health = httpx.get(f"{late.base_url}/health", timeout=10).json()
+        # A load balancer's probe, straight to the replica over HTTP: answered, not sent to
+        # HTTPS as everything else is (production settings).
+        probe = httpx.get(f"{late.base_url}/health", timeout=10)
+        assert probe.status_code == 200, probe.text
+        assert httpx.get(f"{late.base_url}/api/plans", timeout=10).status_code == 301
+        health = probe.json()
         assert health["revocations"] == "live"
         assert health["revocationsVia"] == deployment.transport
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -12,9 +14,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from auth_server.keys import generate_private_key_pem, key_id
-from tests.auth_server.helpers import login
+from tests.auth_server.helpers import login, new_email, signup
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def test_first_admin_is_created_once_and_can_log_in(tmp_path: Path) -> None:
@@ -110,3 +115,40 @@ def test_api_docs_and_openapi(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/auth/signup", "/api/auth/login", "/api/auth/me", "/health"):
         assert path in paths
+
+
+def test_serve_takes_host_and_port_and_logs_with_timestamps(tmp_path: Path) -> None:
+    """Two replicas on one host share one .env: the flags win over AUTH_SERVER_PORT. Every
+    log line (uvicorn's and the server's own, in each worker) starts with its time."""
+    server = AuthServerProcess(f"sqlite:///{tmp_path / 'auth.sqlite3'}", tmp_path).migrate()
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "auth_server", "serve", "--workers", "2",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO_ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            # Without SMTP_HOST the code is logged by the server itself (auth_server.mail).
+            assert signup(client, new_email()).status_code == 201
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    lines = (tmp_path / "serve.log").read_text().splitlines()
+    # The first line of each record: uvicorn's, its access log's and the server's own.
+    markers = ("Uvicorn running", "POST /api/auth/signup", "auth_server.mail:")
+    for marker in markers:
+        records = [line for line in lines if marker in line]
+        assert records, marker
+        assert all(TIMESTAMP.match(line) for line in records), records

@@ -69,7 +69,10 @@ def test_production_pins_https(tmp_path: Path, smtp_sink: SmtpSink) -> None:
     server.start()
     try:
         response = httpx.get(f"{server.base_url}/health")
+        # No map of the API on the public listener in production (API_DOCS unset).
+        docs = [httpx.get(f"{server.base_url}{path}") for path in ("/api-docs", "/openapi.json")]
     finally:
         server.stop()
     assert_hardened(response)
     assert response.headers["strict-transport-security"] == "max-age=31536000"
+    assert [answer.status_code for answer in docs] == [404, 404]

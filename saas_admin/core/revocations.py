@@ -49,6 +49,9 @@ from core.auth_client import AuthServerClient
 from core.breaker import CircuitBreaker
 from core.conf import ClientSettings
 
+# The payload of the liveness PING on the channel's connection (answered as a "pong").
+LIVENESS_PING = "core-revocations-liveness"
+
 logger = logging.getLogger("core.revocations")
 
 # Seconds an entry outlives `expiresAt` + leeway: covers clock skew between the revoking
@@ -257,6 +260,11 @@ class RevocationFeed:
         needs_backfill = True
         next_poll = 0.0
         next_prune = 0.0
+        # Our own PING once per poll interval, its answer due within REDIS_SOCKET_TIMEOUT:
+        # a hung Redis (stopped, never closing the connection) sends nothing, and redis-py's
+        # health check only writes its PING. Then the feed is polled, as when Redis is down.
+        ping_sent: float | None = None
+        next_ping = 0.0
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -269,6 +277,7 @@ class RevocationFeed:
                         # feed's answer or arrives on the channel (or both; applying twice
                         # is harmless).
                         needs_backfill, next_poll = True, 0.0
+                        ping_sent, next_ping = None, time.monotonic() + self.poll_interval
                         logger.info("Revocation channel %r subscribed", self.channel)
                     except (redis.RedisError, OSError) as exc:
                         logger.warning("Revocation channel unavailable (%s); polling the feed", exc)
@@ -299,6 +308,15 @@ class RevocationFeed:
                     stop.wait(wait)
                     continue
                 try:
+                    now = time.monotonic()
+                    if ping_sent is None and now >= next_ping:
+                        pubsub.ping(LIVENESS_PING)
+                        ping_sent = now
+                    if ping_sent is not None:
+                        answer_due = ping_sent + self.conf.redis_socket_timeout - now
+                        if answer_due <= 0:
+                            raise redis.TimeoutError("Redis did not answer a PING")
+                        wait = min(wait, answer_due)
                     message = pubsub.get_message(timeout=min(wait, 1.0))
                 except (redis.RedisError, OSError, ValueError) as exc:
                     logger.warning("Revocation channel lost (%s); reconnecting", exc)
@@ -318,6 +336,8 @@ class RevocationFeed:
                     needs_backfill, next_poll = True, 0.0
                 elif message.get("type") == "message":
                     self._apply_message(message.get("data"))
+                elif message.get("type") == "pong":
+                    ping_sent, next_ping = None, time.monotonic() + self.poll_interval
         except Exception:  # pragma: no cover - a bug; never let the thread die silently
             logger.exception("Revocation feed thread failed; hybrid falls back to remote")
             raise
@@ -334,7 +354,8 @@ class RevocationFeed:
             socket_timeout=self.conf.redis_socket_timeout,
             # Reconnects are ours (so that each one is followed by a backfill).
             retry=Retry(NoBackoff(), 0),
-            # A silently dead connection is noticed by a PING within this many seconds.
+            # A silently dead connection is noticed by a PING within this many seconds (a
+            # hung Redis, which never answers, by our own PING: see _run).
             health_check_interval=10,
         )
         pubsub = connection.pubsub()  # type: ignore[no-untyped-call]

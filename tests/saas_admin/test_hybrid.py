@@ -347,6 +347,36 @@ def test_redis_restarted_no_revocation_is_missed(
             server.stop()
 
 
+@needs_redis_server
+def test_redis_hung_the_feed_takes_over(
+    settings: Settings,
+    api: APIClient,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    own_redis: RedisProcess,
+) -> None:
+    """A Redis stopped with SIGSTOP answers nothing and closes nothing: the subscriber's
+    health check times out (REDIS_SOCKET_TIMEOUT) within a poll interval and the feed is
+    polled; a logout (whose publish timed out on the server) is refused within the deadline,
+    not after the 10 s of a slow safety read."""
+    with temporary_database(tmp_path) as database_url:
+        server = AuthServerProcess(
+            database_url, tmp_path, smtp_port=smtp_sink.port, redis_url=own_redis.url
+        )
+        server.migrate().start()
+        try:
+            account = new_account(server, smtp_sink)
+            use(settings, server, AUTH_REVOCATION_REDIS_URL=own_redis.url)
+            assert status(api, account.access_token) == 200
+            until(lambda: feed().transport == "redis")
+            own_redis.hang()
+            logout(server, account)
+            refused_within(api, account.access_token)
+        finally:
+            own_redis.resume()
+            server.stop()
+
+
 # -- the backfill reads to the end; entries outlive the leeway (issue 20, items 5 and 6) --------
 
 

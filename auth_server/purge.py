@@ -49,7 +49,14 @@ def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
             or_(PasswordReset.expires_at <= now, PasswordReset.used_at.is_not(None))
         ),
     )
-    run("login_locks", delete(LoginLock).where(LoginLock.locked_until <= now))
+    # A row whose lock and counting window have both ended counts nothing any more.
+    run(
+        "login_locks",
+        delete(LoginLock).where(
+            LoginLock.locked_until <= now,
+            or_(LoginLock.window_ends.is_(None), LoginLock.window_ends <= now),
+        ),
+    )
     # Past `expires_at` every access token an event covers has expired: the feed no longer
     # returns it, and ids are never reused, so readers' cursors stay valid.
     run(

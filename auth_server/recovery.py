@@ -62,11 +62,7 @@ class PasswordRecovery:
             return None
         now = self.clock.now()
         # A new request supersedes the older links: only the latest one works.
-        db.execute(
-            update(PasswordReset)
-            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-            .values(used_at=now)
-        )
+        self._cancel_links(db, user.id)
         db.add(
             PasswordReset(
                 user_id=user.id,
@@ -106,7 +102,7 @@ class PasswordRecovery:
         if user is None or not user.is_active:
             raise InvalidResetToken()
         # Checked before spending the token, so a weak password can be corrected.
-        self._check_policy(user, new_password, field="password")
+        self.check_policy(user, new_password, field="password")
         new_hash = self.passwords.hash(new_password)
         # Compare-and-set: of two concurrent uses of one token exactly one succeeds.
         spent = db.execute(
@@ -139,15 +135,25 @@ class PasswordRecovery:
         user's other sessions (the caller's session stays)."""
         if not self.passwords.verify(user.password_hash, current_password):
             return False
-        self._check_policy(user, new_password, field="newPassword")
+        self.check_policy(user, new_password, field="newPassword")
         user.password_hash = self.passwords.hash(new_password)
+        # A reset link mailed before the change would otherwise undo it for up to an hour.
+        self._cancel_links(db, user.id)
         self.sessions.revoke_all(
             db, user.id, reason="password_changed", keep=keep_session, commit=False
         )
         db.commit()
         return True
 
-    def _check_policy(self, user: User, password: str, *, field: str) -> None:
+    def _cancel_links(self, db: Session, user_id: uuid.UUID) -> None:
+        """Spends every outstanding reset link of the user (flushed; the caller commits)."""
+        db.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+            .values(used_at=self.clock.now())
+        )
+
+    def check_policy(self, user: User, password: str, *, field: str) -> None:
         problems = password_problems(password, user.email)
         if problems:
             raise ValidationFailed(errors={field: problems})

@@ -73,7 +73,7 @@ class Services:
             clock=clock,
             audit=audit,
             limits=limits,
-            lockout=Lockout(settings, clock, limits),
+            lockout=Lockout(settings, clock),
             recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
             revocations=revocations,
             administration=Administration(settings, clock, revocations, audit),

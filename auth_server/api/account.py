@@ -60,7 +60,6 @@ def reset_password(
     services.limits.hit_ip("reset-password", client.ip_address)
     with failures_audited(services.audit, db, "password_reset_completed", client=client):
         user = services.recovery.reset_password(db, body.token, body.password)
-    services.lockout.clear_failures(user.email)
     services.audit.record(
         db, "password_reset_completed", client=client, email=user.email, user_id=user.id
     )
@@ -79,18 +78,23 @@ def change_password(
 ) -> JSONResponse:
     user, claims = services.sessions.authenticate_claims(db, token)
     email = user.email
-    # A stolen access token must not allow unlimited guesses at the password: the same
-    # per-account lock as login applies.
-    services.lockout.check(db, email)
     with failures_audited(
         services.audit, db, "password_changed", client=client, email=email, user_id=user.id
     ):
+        # Before the reservation: a weak new password must not cost the user an attempt.
+        services.recovery.check_policy(user, body.new_password, field="newPassword")
+        # A stolen access token must not allow unlimited guesses at the password: the same
+        # per-account budget as login, reserved atomically before the check (see
+        # ratelimit.Lockout).
+        services.lockout.reserve(db, email)
         changed = services.recovery.change_password(
             db, user, body.current_password, body.new_password, keep_session=claims.session_id
         )
         if not changed:
             db.rollback()
-            if services.lockout.register_failure(db, email):
+            locked = services.lockout.register_failure(db, email)
+            db.commit()
+            if locked:
                 services.audit.record(
                     db,
                     "lockout",
@@ -105,6 +109,8 @@ def change_password(
                     retry_after=services.settings.login_lockout_seconds,
                 )
             raise WrongCurrentPassword(errors={"currentPassword": ["Incorrect password"]})
+    # The right current password gives its reservation back.
+    services.lockout.refund(db, email)
     services.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)
     background.add_task(services.recovery.send_password_changed, email, user.first_name)
     return success({"message": "Password changed. Your other sessions were signed out."})

@@ -135,9 +135,10 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
     services.limits.hit_ip("login", client.ip_address)
     email = normalize_email(body.email)
     try:
-        # Before the password check: a locked address gets 429 even for the right password,
-        # and known and unknown addresses are locked alike, so the lock reveals nothing.
-        services.lockout.check(db, email)
+        # Reserved before the password check and atomically (see ratelimit.Lockout): a
+        # locked address gets 429 even for the right password, parallel guesses cannot
+        # overrun the budget, and known and unknown addresses are locked alike.
+        services.lockout.reserve(db, email)
     except RateLimited:
         services.audit.record(
             db,
@@ -183,6 +184,8 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
         raise
     except (AccountDisabled, EmailNotVerified) as exc:
         db.rollback()
+        # The password was right: its reservation is given back.
+        services.lockout.refund(db, email)
         services.audit.record(
             db,
             "login_failed",
@@ -193,8 +196,8 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
             details={"reason": exc.code},
         )
         raise
-    # The right password forgets the earlier failures.
-    services.lockout.clear_failures(email)
+    # The right password gives its reservation back, in the login's transaction.
+    services.lockout.refund(db, email)
     services.audit.add(
         db,
         "login",

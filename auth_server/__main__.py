@@ -18,6 +18,7 @@ from auth_server import migrate
 from auth_server.audit import read_events
 from auth_server.config import ConfigurationError, Settings, get_settings
 from auth_server.errors import ValidationFailed
+from auth_server.http_server import BoundedH11Protocol
 from auth_server.keys import rotate_keys
 from auth_server.models import AuditEvent, User
 from auth_server.purge import purge
@@ -70,6 +71,9 @@ def serve(settings: Settings, workers: int) -> None:
         workers=workers,
         proxy_headers=False,
         log_level="info",
+        # h11, not httptools: it bounds the request head (see http_server.py).
+        http=BoundedH11Protocol,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
 
 

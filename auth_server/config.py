@@ -67,6 +67,9 @@ class Settings(BaseSettings):
 
     # Largest request body accepted, in bytes; larger ones get 413 before parsing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Largest request line plus headers, in bytes; larger ones get 431 and the connection
+    # is closed before anything more is read (nginx's default buffers hold 4 x 8 KiB).
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
 
     # -- account lifecycle and abuse protection ----------------------------------------
     # Where the e-mailed reset link points; "{token}" is replaced by the token.

@@ -133,12 +133,14 @@ class Accounts:
             attempts=0,
         )
 
-    def send_verification_code(self, email: str, first_name: str, code: str) -> None:
+    def send_verification_code(self, email: str, code: str) -> None:
         minutes = self.settings.verification_code_ttl // 60
         self.mailer.send(
             email,
             "Your Rozitech verification code",
-            f"Hello {first_name},\n\nYour verification code is: {code}\n\n"
+            # No name: sign-up mails go to any address typed in, with no text of the
+            # sender's (the first name was a content-spoofing channel).
+            f"Hello,\n\nYour verification code is: {code}\n\n"
             f"It expires in {minutes} minutes. If you did not sign up, ignore this message.\n",
         )
 

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = "100/minute"
     # Requests per e-mail address on signup, verify-email, resend and forgot-password.
     rate_limit_per_account: str = "20/hour"
+    # Reset mails one client address can cause to one account; beyond it forgot-password
+    # still answers 200 but sends nothing (per client address: see RateLimits).
+    reset_mails_per_client: str = "3/hour"
     # Prefix of the counters' keys in Redis (several deployments may share one Redis).
     rate_limit_key_prefix: str = "auth-rl"
     # Peers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); empty: none.
@@ -103,7 +106,7 @@ class Settings(BaseSettings):
     # Most events one page of GET /api/auth/revocations returns.
     revocation_page_size: int = Field(default=1000, ge=1, le=10000)
 
-    @field_validator("rate_limit_per_ip", "rate_limit_per_account")
+    @field_validator("rate_limit_per_ip", "rate_limit_per_account", "reset_mails_per_client")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         # Refuse to start with a limit the library cannot read, rather than run unprotected.

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, case, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from auth_server.accounts import normalize_email
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import RateLimited
@@ -27,7 +28,7 @@ logger = logging.getLogger("auth_server.ratelimit")
 
 def account_key(email: str) -> str:
     """The counter key of an e-mail address: hashed, so raw addresses never sit in Redis."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
 
 
 def _storage(settings: Settings) -> Storage:
@@ -55,6 +56,7 @@ class RateLimits:
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.per_ip = parse(settings.rate_limit_per_ip)
         self.per_account = parse(settings.rate_limit_per_account)
+        self.reset_mails = parse(settings.reset_mails_per_client)
 
     def hit_ip(self, endpoint: str, ip_address: str | None) -> None:
         self.hit(self.per_ip, "ip", endpoint, ip_address or "unknown")
@@ -62,6 +64,26 @@ class RateLimits:
     def hit_account(self, endpoint: str, email: str) -> None:
         # Counted for unknown addresses too, so a 429 says nothing about the account.
         self.hit(self.per_account, "account", endpoint, account_key(email))
+
+    def hit_client_account(self, endpoint: str, ip_address: str | None, email: str) -> None:
+        """As `hit_account`, but each client address has its own budget for the account:
+        requests from elsewhere never use up the budget of the account's owner."""
+        self.hit(
+            self.per_account, "client-account", endpoint, ip_address or "unknown",
+            account_key(email),
+        )  # fmt: skip
+
+    def reset_mail_allowed(self, ip_address: str | None, email: str) -> bool:
+        """Counts one reset mail to the account asked for by this client address; False
+        beyond RESET_MAILS_PER_CLIENT. Per client address, so that a flood from other
+        addresses never leaves the owner's own request without its mail."""
+        try:
+            return self.limiter.hit(
+                self.reset_mails, "reset-mail", ip_address or "unknown", account_key(email)
+            )
+        except StorageError as exc:
+            logger.warning("Rate-limit storage unavailable (%s); reset mail allowed", exc)
+            return True
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> None:
         """Counts one request; RateLimited (429 with Retry-After) once the window is full."""

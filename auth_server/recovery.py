@@ -27,7 +27,6 @@ class ResetRequest:
 
     user_id: uuid.UUID
     email: str
-    first_name: str
     token: str
 
 
@@ -71,7 +70,7 @@ class PasswordRecovery:
                 expires_at=now + timedelta(seconds=self.settings.password_reset_ttl),
             )
         )
-        return ResetRequest(user.id, user.email, user.first_name, token)
+        return ResetRequest(user.id, user.email, token)
 
     def reset_link(self, token: str) -> str:
         url = self.settings.password_reset_url
@@ -82,7 +81,9 @@ class PasswordRecovery:
         self.mailer.send(
             request.email,
             "Reset your Rozitech password",
-            f"Hello {request.first_name},\n\n"
+            # No name in any mail: names are typed by whoever signs up, and a mail to
+            # someone else's address must not carry their text (content spoofing).
+            "Hello,\n\n"
             f"To choose a new password, open this link:\n\n{self.reset_link(request.token)}\n\n"
             f"It works once and expires in {minutes} minutes. If you did not ask for it, "
             "ignore this message: your password stays as it is.\n",
@@ -97,6 +98,10 @@ class PasswordRecovery:
             select(PasswordReset).where(PasswordReset.token_hash == hash_opaque_token(token))
         )
         if reset is None or reset.used_at is not None or reset.expires_at <= now:
+            raise InvalidResetToken()
+        # Only the newest link works: two concurrent requests may both have found no live
+        # link to cancel, and each left one (see request_reset).
+        if self._newer_link_exists(db, reset):
             raise InvalidResetToken()
         user = db.get(User, reset.user_id)
         if user is None or not user.is_active:
@@ -145,6 +150,15 @@ class PasswordRecovery:
         db.commit()
         return True
 
+    def _newer_link_exists(self, db: Session, reset: PasswordReset) -> bool:
+        newer = select(PasswordReset.id).where(
+            PasswordReset.user_id == reset.user_id,
+            PasswordReset.id != reset.id,
+            # Ties (the same microsecond) go to neither: both links are refused.
+            PasswordReset.created_at >= reset.created_at,
+        )
+        return db.scalar(newer.limit(1)) is not None
+
     def _cancel_links(self, db: Session, user_id: uuid.UUID) -> None:
         """Spends every outstanding reset link of the user (flushed; the caller commits)."""
         db.execute(
@@ -158,11 +172,11 @@ class PasswordRecovery:
         if problems:
             raise ValidationFailed(errors={field: problems})
 
-    def send_password_changed(self, email: str, first_name: str) -> None:
+    def send_password_changed(self, email: str) -> None:
         self.mailer.send(
             email,
             "Your Rozitech password was changed",
-            f"Hello {first_name},\n\nThe password of your Rozitech account was just changed "
+            "Hello,\n\nThe password of your Rozitech account was just changed "
             "and every other session was signed out.\n\nIf this was not you, reset your "
             "password at once and contact support.\n",
         )

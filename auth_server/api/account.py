@@ -29,15 +29,19 @@ def forgot_password(
     client: ClientDep,
 ) -> JSONResponse:
     services.limits.hit_ip("forgot-password", client.ip_address)
-    # Counted for unknown addresses too: the 429 says nothing about the account.
-    services.limits.hit_account("forgot-password", body.email)
+    # Counted for unknown addresses too: the 429 says nothing about the account. Per client
+    # address: a flood from elsewhere must never keep the owner from asking for a link.
+    services.limits.hit_client_account("forgot-password", client.ip_address, body.email)
     email = normalize_email(body.email)
-    request = services.recovery.request_reset(db, email)
+    # Beyond the mail cap the answer stays the same, nothing is sent (no mail bombing, and
+    # the cap says nothing about the account either).
+    capped = not services.limits.reset_mail_allowed(client.ip_address, email)
+    request = None if capped else services.recovery.request_reset(db, email)
     # One commit on both paths (the token and this event together): about the same time.
     services.audit.record(
         db,
         "password_reset_requested",
-        outcome="success" if request else "no_account",
+        outcome="capped" if capped else "success" if request else "no_account",
         client=client,
         email=email,
         user_id=request.user_id if request else None,
@@ -63,7 +67,7 @@ def reset_password(
     services.audit.record(
         db, "password_reset_completed", client=client, email=user.email, user_id=user.id
     )
-    background.add_task(services.recovery.send_password_changed, user.email, user.first_name)
+    background.add_task(services.recovery.send_password_changed, user.email)
     return success({"message": "Your password was reset. Please log in again."})
 
 
@@ -112,7 +116,7 @@ def change_password(
     # The right current password gives its reservation back.
     services.lockout.refund(db, email)
     services.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)
-    background.add_task(services.recovery.send_password_changed, email, user.first_name)
+    background.add_task(services.recovery.send_password_changed, email)
     return success({"message": "Password changed. Your other sessions were signed out."})
 
 

@@ -71,9 +71,7 @@ def signup(
     user = result.user
     services.audit.record(db, "signup", client=client, email=user.email, user_id=user.id)
     # Sent after the response, so a slow mail server never slows the sign-up.
-    background.add_task(
-        services.accounts.send_verification_code, user.email, user.first_name, result.code
-    )
+    background.add_task(services.accounts.send_verification_code, user.email, result.code)
     return success(
         {
             "userId": str(user.id),
@@ -121,9 +119,7 @@ def resend_verification(
     pending = services.accounts.resend_verification(db, body.email)
     if pending is not None:
         user, code = pending
-        background.add_task(
-            services.accounts.send_verification_code, user.email, user.first_name, code
-        )
+        background.add_task(services.accounts.send_verification_code, user.email, code)
     # Same answer whether or not the account exists (no enumeration).
     return success(
         {"message": "If this email has an account awaiting verification, a new code is on its way."}

@@ -80,6 +80,8 @@ def test_per_ip_limit_with_retry_after(limited: tuple[AuthServerProcess, TestClo
 def test_per_account_limit_hides_whether_the_account_exists(
     limited: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
+    """Per e-mail address across client addresses (forgot-password counts per client
+    address and account instead: see test_reset_requests.py)."""
     server, _clock = limited
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         existing = verified_user(http, smtp_sink, products=[])
@@ -87,13 +89,15 @@ def test_per_account_limit_hides_whether_the_account_exists(
         for email in (existing, new_email()):
             for n in range(3):
                 response = http.post(
-                    "/api/auth/forgot-password",
+                    "/api/auth/resend-verification",
                     json={"email": email},
                     headers=from_ip(f"198.51.100.{10 + n}"),
                 )
                 assert response.status_code == 200
             answers[email] = http.post(
-                "/api/auth/forgot-password", json={"email": email}, headers=from_ip("198.51.100.20")
+                "/api/auth/resend-verification",
+                json={"email": email},
+                headers=from_ip("198.51.100.20"),
             )
         first, second = answers.values()
         assert first.status_code == second.status_code == 429

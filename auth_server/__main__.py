@@ -15,6 +15,7 @@ import uvicorn
 from sqlalchemy import select
 
 from auth_server import migrate
+from auth_server.accounts import normalize_email
 from auth_server.audit import read_events
 from auth_server.config import ConfigurationError, Settings, get_settings
 from auth_server.errors import ValidationFailed
@@ -165,7 +166,7 @@ def audit_command(settings: Settings, args: argparse.Namespace) -> None:
             try:
                 user_id = uuid.UUID(args.user)
             except ValueError:
-                email = args.user.strip().lower()
+                email = normalize_email(args.user)
                 user_id = db.scalar(select(User.id).where(User.email == email))
                 if user_id is not None:
                     email = None  # the account's events, whatever address they name

@@ -85,6 +85,18 @@ class RateLimits:
             logger.warning("Rate-limit storage unavailable (%s); reset mail allowed", exc)
             return True
 
+    def check_ip(self, endpoint: str, ip_address: str | None) -> None:
+        """RateLimited while the address's budget for `endpoint` is spent; counts nothing."""
+        identifiers = ("ip", endpoint, ip_address or "unknown")
+        try:
+            if self.limiter.test(self.per_ip, *identifiers):
+                return
+            reset_at = self.limiter.get_window_stats(self.per_ip, *identifiers).reset_time
+        except StorageError as exc:
+            logger.warning("Rate-limit storage unavailable (%s); request allowed", exc)
+            return
+        raise RateLimited(retry_after=_seconds_until(reset_at))
+
     def hit(self, item: RateLimitItem, *identifiers: str) -> None:
         """Counts one request; RateLimited (429 with Retry-After) once the window is full."""
         try:

@@ -13,7 +13,12 @@ from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
 from auth_server.errors import RateLimited, WrongCurrentPassword
 from auth_server.presenters import iso
-from auth_server.schemas import ChangePasswordBody, EmailBody, ResetPasswordBody
+from auth_server.schemas import (
+    ChangePasswordBody,
+    DeleteAccountBody,
+    EmailBody,
+    ResetPasswordBody,
+)
 
 router = APIRouter(prefix="/api/auth", tags=["account"])
 
@@ -118,6 +123,36 @@ def change_password(
     services.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)
     background.add_task(services.recovery.send_password_changed, email)
     return success({"message": "Password changed. Your other sessions were signed out."})
+
+
+@router.delete("/account", summary="Erase the caller's account (the password confirms it)")
+def delete_account(
+    body: DeleteAccountBody,
+    token: BearerDep,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+) -> JSONResponse:
+    user = services.sessions.authenticate(db, token)
+    email = user.email
+    with failures_audited(
+        services.audit, db, "user_deleted", client=client, email=email, user_id=user.id
+    ):
+        # A stolen access token alone must not erase an account, nor guess its password
+        # beyond the login budget (reserved before the check, see ratelimit.Lockout).
+        services.lockout.reserve(db, email)
+        if not services.passwords.verify(user.password_hash, body.password):
+            locked = services.lockout.register_failure(db, email)
+            db.commit()
+            if locked:
+                raise RateLimited(
+                    "Too many failed attempts; try again later",
+                    retry_after=services.settings.login_lockout_seconds,
+                )
+            raise WrongCurrentPassword(errors={"password": ["Incorrect password"]})
+    # No address or user agent in the event: they are the erased user's personal data.
+    count = services.erasure.erase(db, user.id, reason="account_deleted")
+    return success({"deleted": True, "revokedSessions": count})
 
 
 @router.post("/logout-all", summary="Revoke every session of the caller")

@@ -8,7 +8,7 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-BODY_METHODS = {"POST", "PUT", "PATCH"}
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Most header fields a request may carry (gunicorn's default); the server bounds their
 # total size before the request reaches the application (see http_server.py).
 MAX_HEADER_COUNT = 100

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     jwt_private_key: SecretStr = SecretStr("")
     # PEM-encoded public keys of retired signers whose tokens may still be alive.
     jwt_previous_public_keys: str = ""
+    # PEM-encoded public keys staged to sign next (`rotate-keys --stage`): published and
+    # accepted before any replica signs with them, so a rolling deploy refuses no token.
+    jwt_next_public_keys: str = ""
 
     # argon2id cost; the floors are OWASP's minimum (m=19 MiB, t=2, p=1).
     argon2_time_cost: int = Field(default=2, ge=2)

@@ -20,7 +20,7 @@ def add_user(url: str, email: str) -> uuid.UUID:
     user_id = uuid.uuid4()
     with engine.begin() as connection:
         connection.execute(
-            insert(User.__table__).values(
+            insert(User).values(
                 id=user_id, email=email, password_hash="x", first_name="A", last_name="B",
                 email_verified=True, is_active=True,
             )

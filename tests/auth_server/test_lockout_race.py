@@ -52,14 +52,15 @@ def checked_wrong_passwords(server: AuthServerProcess, email: str, event: str) -
 
 CHECKED_REASONS = ("invalid_credentials", "invalid_current_password")
 
+# A request to send: path, JSON body, headers.
+Request = tuple[str, dict[str, object], dict[str, str]]
 
-def in_parallel(
-    base_url: str, requests: list[tuple[str, dict[str, object], dict[str, str]]]
-) -> list[int]:
+
+def in_parallel(base_url: str, requests: list[Request]) -> list[int]:
     """Sends every request at the same moment, each on its own connection."""
     start = Barrier(len(requests))
 
-    def send(request: tuple[str, dict[str, object], dict[str, str]]) -> int:
+    def send(request: Request) -> int:
         path, body, headers = request
         with httpx.Client(base_url=base_url, timeout=120) as http:
             http.get("/health")  # connected before the barrier
@@ -76,8 +77,8 @@ def test_parallel_wrong_logins_check_at_most_the_budget(
     running, _clock = server
     with httpx.Client(base_url=running.base_url, timeout=30) as http:
         email = verified_user(http, smtp_sink, products=[])
-    wrong = ("/api/auth/login", {"email": email, "password": "wrong password!"}, {})
-    right = ("/api/auth/login", {"email": email, "password": PASSWORD}, {})
+    wrong: Request = ("/api/auth/login", {"email": email, "password": "wrong password!"}, {})
+    right: Request = ("/api/auth/login", {"email": email, "password": PASSWORD}, {})
     statuses = in_parallel(running.base_url, [wrong] * (PARALLEL - 1) + [right])
 
     checked = checked_wrong_passwords(running, email, "login_failed")
@@ -101,7 +102,7 @@ def test_right_password_after_parallel_guesses_is_refused(
     running, _clock = server
     with httpx.Client(base_url=running.base_url, timeout=30) as http:
         email = verified_user(http, smtp_sink, products=[])
-    wrong = ("/api/auth/login", {"email": email, "password": "wrong password!"}, {})
+    wrong: Request = ("/api/auth/login", {"email": email, "password": "wrong password!"}, {})
     statuses = in_parallel(running.base_url, [wrong] * PARALLEL)
     assert Counter(statuses)[401] == MAX_FAILURES - 1
     assert Counter(statuses)[429] == PARALLEL - MAX_FAILURES + 1
@@ -119,7 +120,7 @@ def test_parallel_change_password_guesses_check_at_most_the_budget(
     with httpx.Client(base_url=running.base_url, timeout=30) as http:
         email = verified_user(http, smtp_sink, products=[])
         token = login(http, email)["accessToken"]
-    guess = (
+    guess: Request = (
         "/api/auth/change-password",
         {"currentPassword": "wrong password!", "newPassword": "a brand new passphrase"},
         bearer(token),

@@ -13,7 +13,7 @@ from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import ColumnElement, and_, case, literal, or_, update
+from sqlalchemy import ColumnElement, and_, case, delete, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -192,13 +192,22 @@ class Lockout:
 
     def refund(self, db: Session, email: str) -> None:
         """A right password gives its reservation back. The caller commits."""
+        key = account_key(email)
+        now = self.clock.now()
+        # When it was the only attempt counted (and no lock stands) the row goes, so that
+        # successful logins leave no rows behind; otherwise one attempt is taken off.
+        deleted = db.execute(
+            delete(LoginLock).where(
+                LoginLock.key_hash == key,
+                LoginLock.locked_until <= now,
+                or_(LoginLock.failures <= 1, LoginLock.window_ends <= now),
+            )
+        )
+        if deleted.rowcount:  # type: ignore[attr-defined]
+            return
         db.execute(
             update(LoginLock)
-            .where(
-                LoginLock.key_hash == account_key(email),
-                LoginLock.failures > 0,
-                LoginLock.window_ends > self.clock.now(),
-            )
+            .where(LoginLock.key_hash == key, LoginLock.failures > 0, LoginLock.window_ends > now)
             .values(failures=LoginLock.failures - 1)
         )
 

@@ -99,8 +99,8 @@ class PasswordRecovery:
         )
         if reset is None or reset.used_at is not None or reset.expires_at <= now:
             raise InvalidResetToken()
-        # Only the newest link works: two concurrent requests may both have found no live
-        # link to cancel, and each left one (see request_reset).
+        # Only the newest live link works: two concurrent requests may both have found no
+        # live link to cancel, and each left one (see request_reset).
         if self._newer_link_exists(db, reset):
             raise InvalidResetToken()
         user = db.get(User, reset.user_id)
@@ -119,6 +119,8 @@ class PasswordRecovery:
             db.rollback()
             raise InvalidResetToken()
         user.password_hash = new_hash
+        # Spending one link ends the others: none of them may set the password again.
+        self._cancel_links(db, user.id)
         # The owner of the mailbox proved who they are: a lock (perhaps set by an attacker
         # guessing) no longer stands between them and their new password.
         db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(user.email)))
@@ -154,6 +156,9 @@ class PasswordRecovery:
         newer = select(PasswordReset.id).where(
             PasswordReset.user_id == reset.user_id,
             PasswordReset.id != reset.id,
+            # Live ones only: a newer link that this one's request cancelled (its commit
+            # came last) leaves this one the newest live link.
+            PasswordReset.used_at.is_(None),
             # Ties (the same microsecond) go to neither: both links are refused.
             PasswordReset.created_at >= reset.created_at,
         )

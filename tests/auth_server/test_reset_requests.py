@@ -120,6 +120,10 @@ def test_of_parallel_requests_only_the_newest_link_works(
         ]
         # Before the fix, on PostgreSQL, several of the parallel links stayed valid.
         assert len(working) == 1
+        assert reset(http, working[0]).status_code == 200
+        # Spending one link ended the others.
+        for token in tokens:
+            assert reset(http, token).json()["code"] == "invalid_token"
 
 
 def test_a_password_change_cancels_outstanding_links(

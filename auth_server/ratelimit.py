@@ -167,9 +167,10 @@ class Lockout:
                 ),
             )
         )
-        reserved = db.execute(statement).rowcount  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: an ORM-enabled INSERT reports no reliable rowcount.
+        reserved = db.execute(statement.returning(LoginLock.failures)).first()
         db.commit()
-        if not reserved:
+        if reserved is None:
             raise RateLimited(
                 "Too many failed logins; try again later", retry_after=self._retry_after(db, key)
             )

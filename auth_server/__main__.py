@@ -14,10 +14,12 @@ import uvicorn
 from sqlalchemy import select
 
 from auth_server import access_log, migrate
+from auth_server.accounts import normalize_email
 from auth_server.audit import read_events
 from auth_server.config import ConfigurationError, Settings, get_settings
 from auth_server.errors import ValidationFailed
-from auth_server.keys import rotate_keys
+from auth_server.http_server import BoundedH11Protocol
+from auth_server.keys import activate_key, rotate_keys, stage_key
 from auth_server.models import AuditEvent, User
 from auth_server.purge import purge
 from auth_server.service_auth import SERVICE_TOKEN_HEADER, ServiceCredentials
@@ -83,35 +85,64 @@ def serve(settings: Settings, workers: int, host: str | None, port: int | None) 
         proxy_headers=False,
         log_level="info",
         log_config=access_log.log_config(),
+        # h11, not httptools: it bounds the request head (see http_server.py).
+        http=BoundedH11Protocol,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
 
 
-def rotate_keys_command(settings: Settings) -> None:
-    services = Services.build(settings)
-    rotation = rotate_keys(settings)
-    with services.database.session_factory() as db:
-        services.audit.record(
-            db,
-            "key_rotated",
-            details={"old_kid": rotation.old_kid, "new_kid": rotation.new_kid},
-        )
-    services.database.dispose()
-    print(f"New signing key: {rotation.new_kid}  (previous: {rotation.old_kid})")
-    if rotation.new_private_pem is None:
+def rotate_keys_command(settings: Settings, args: argparse.Namespace) -> None:
+    if args.stage:
+        stage_keys_command(settings)
+    elif args.activate:
+        activate_key_command(settings, args.activate)
+    else:
+        rotation = rotate_keys(settings)
+        _audit_key_event(settings, "key_rotated", rotation.old_kid, rotation.new_kid)
+        print(f"New signing key: {rotation.new_kid}  (previous: {rotation.old_kid})")
         print(
             f"Running servers sign with it from their next request; {rotation.old_kid} "
             f"stays in the JWKS for {settings.access_token_ttl + 60} s, until its last "
             "token has expired."
         )
-        return
-    # JWT_PRIVATE_KEY comes from the deployment: the operator rolls the new key out.
+
+
+def stage_keys_command(settings: Settings) -> None:
+    staged = stage_key(settings)
+    _audit_key_event(settings, "key_staged", None, staged.kid)
     print(
-        "Keys come from JWT_PRIVATE_KEY. On every replica set JWT_PRIVATE_KEY to the new key "
-        "below and append the old public key to JWT_PREVIOUS_PUBLIC_KEYS; remove it from "
-        "there once ACCESS_TOKEN_TTL has passed.\n"
+        f"Staged signing key: {staged.kid} (published, not signing yet).\n\n"
+        "1. On every replica append this public key to JWT_NEXT_PUBLIC_KEYS and roll it out:\n"
     )
-    print(rotation.new_private_pem)
+    print(staged.public_pem)
+    print(
+        "2. Keep this private key in your secret store (nowhere else). Once every replica "
+        "publishes the key and verifiers' JWKS caches have expired, run "
+        "`rotate-keys --activate FILE` with it:\n"
+    )
+    print(staged.private_pem)
+
+
+def activate_key_command(settings: Settings, path: str) -> None:
+    with open(path, "rb") as handle:
+        rotation = activate_key(settings, handle.read())
+    _audit_key_event(settings, "key_rotated", rotation.old_kid, rotation.new_kid)
+    print(
+        f"Activating {rotation.new_kid} (previous: {rotation.old_kid}). On every replica: "
+        "set JWT_PRIVATE_KEY to the staged private key, remove its public key from "
+        "JWT_NEXT_PUBLIC_KEYS, and append the old public key below to "
+        "JWT_PREVIOUS_PUBLIC_KEYS; remove it from there once "
+        f"{settings.access_token_ttl + 60} s have passed after the last replica switched.\n"
+    )
+    assert rotation.old_public_pem is not None
     print(rotation.old_public_pem)
+
+
+def _audit_key_event(settings: Settings, event: str, old_kid: str | None, new_kid: str) -> None:
+    services = Services.build(settings)
+    with services.database.session_factory() as db:
+        services.audit.record(db, event, details={"old_kid": old_kid, "new_kid": new_kid})
+    services.database.dispose()
 
 
 def purge_command(settings: Settings) -> None:
@@ -174,7 +205,7 @@ def audit_command(settings: Settings, args: argparse.Namespace) -> None:
             try:
                 user_id = uuid.UUID(args.user)
             except ValueError:
-                email = args.user.strip().lower()
+                email = normalize_email(args.user)
                 user_id = db.scalar(select(User.id).where(User.email == email))
                 if user_id is not None:
                     email = None  # the account's events, whatever address they name
@@ -214,8 +245,19 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--workers", type=int, default=1)
         sub.add_argument("--host", help="listen address (default AUTH_SERVER_HOST)")
         sub.add_argument("--port", type=int, help="listen port (default AUTH_SERVER_PORT)")
-    commands.add_parser(
+    rotate = commands.add_parser(
         "rotate-keys", help="make a new signing key; the old one verifies until its tokens expire"
+    )
+    step = rotate.add_mutually_exclusive_group()
+    step.add_argument(
+        "--stage",
+        action="store_true",
+        help="JWT_PRIVATE_KEY: make the next key, to publish (JWT_NEXT_PUBLIC_KEYS) first",
+    )
+    step.add_argument(
+        "--activate",
+        metavar="FILE",
+        help="JWT_PRIVATE_KEY: check that the staged key in FILE is published; what to deploy",
     )
     commands.add_parser(
         "purge",
@@ -243,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("create-admin", "bootstrap", "run"):
             create_admin(settings)
         if args.command == "rotate-keys":
-            rotate_keys_command(settings)
+            rotate_keys_command(settings, args)
         if args.command == "purge":
             purge_command(settings)
         if args.command == "audit":

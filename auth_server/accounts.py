@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from confusable_homoglyphs import confusables
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,7 +22,22 @@ from auth_server.passwords import Passwords, password_problems
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The one form an address is stored, compared and counted in.
+
+    NFKC first: addresses that differ only by Unicode compatibility forms (full-width
+    letters, ligatures) are one address, not two accounts. Then lower case, as always.
+    """
+    return unicodedata.normalize("NFKC", email.strip()).lower()
+
+
+def looks_deceptive(email: str) -> bool:
+    """True when the local part or the domain mixes scripts with look-alike letters
+    (a Cyrillic a, U+0430, among Latin ones): such an address impersonates another."""
+    return any(confusables.is_dangerous(part) for part in email.rsplit("@", 1))
+
+
+# The users.email column's length (RFC 5321's limit on a forward path).
+MAX_EMAIL_LENGTH = 254
 
 
 def slugify(name: str) -> str:
@@ -90,6 +107,11 @@ class Accounts:
 
     def _check_signup(self, request: SignupRequest, email: str) -> None:
         errors: dict[str, list[str]] = {}
+        # The normalized form is what is stored: it must fit the column (NFKC can expand).
+        if len(email) > MAX_EMAIL_LENGTH:
+            errors["email"] = [f"Must be at most {MAX_EMAIL_LENGTH} characters"]
+        elif looks_deceptive(email):
+            errors["email"] = ["Must not mix scripts with look-alike characters"]
         problems = password_problems(request.password, email)
         if problems:
             errors["password"] = problems
@@ -149,12 +171,14 @@ class Accounts:
             attempts=0,
         )
 
-    def send_verification_code(self, email: str, first_name: str, code: str) -> None:
+    def send_verification_code(self, email: str, code: str) -> None:
         minutes = self.settings.verification_code_ttl // 60
         self.mailer.send(
             email,
             "Your Rozitech verification code",
-            f"Hello {first_name},\n\nYour verification code is: {code}\n\n"
+            # No name: sign-up mails go to any address typed in, with no text of the
+            # sender's (the first name was a content-spoofing channel).
+            f"Hello,\n\nYour verification code is: {code}\n\n"
             f"It expires in {minutes} minutes. If you did not sign up, ignore this message.\n",
         )
 

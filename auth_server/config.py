@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     jwt_private_key: SecretStr = SecretStr("")
     # PEM-encoded public keys of retired signers whose tokens may still be alive.
     jwt_previous_public_keys: str = ""
+    # PEM-encoded public keys staged to sign next (`rotate-keys --stage`): published and
+    # accepted before any replica signs with them, so a rolling deploy refuses no token.
+    jwt_next_public_keys: str = ""
 
     # argon2id cost; the floors are OWASP's minimum (m=19 MiB, t=2, p=1).
     argon2_time_cost: int = Field(default=2, ge=2)
@@ -85,6 +88,9 @@ class Settings(BaseSettings):
 
     # Largest request body accepted, in bytes; larger ones get 413 before parsing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Largest request line plus headers, in bytes; larger ones get 431 and the connection
+    # is closed before anything more is read (nginx's default buffers hold 4 x 8 KiB).
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
 
     # -- account lifecycle and abuse protection ----------------------------------------
     # Where the e-mailed reset link points; "{token}" is replaced by the token.
@@ -99,6 +105,9 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = "100/minute"
     # Requests per e-mail address on signup, verify-email, resend and forgot-password.
     rate_limit_per_account: str = "20/hour"
+    # Reset mails one client address can cause to one account; beyond it forgot-password
+    # still answers 200 but sends nothing (per client address: see RateLimits).
+    reset_mails_per_client: str = "3/hour"
     # Prefix of the counters' keys in Redis (several deployments may share one Redis).
     rate_limit_key_prefix: str = "auth-rl"
     # Peers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); empty: none.
@@ -122,7 +131,7 @@ class Settings(BaseSettings):
     # Most events one page of GET /api/auth/revocations returns.
     revocation_page_size: int = Field(default=1000, ge=1, le=10000)
 
-    @field_validator("rate_limit_per_ip", "rate_limit_per_account")
+    @field_validator("rate_limit_per_ip", "rate_limit_per_account", "reset_mails_per_client")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         # Refuse to start with a limit the library cannot read, rather than run unprotected.

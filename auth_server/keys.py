@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from auth_server.config import Settings
+from auth_server.config import ConfigurationError, Settings
 
 logger = logging.getLogger("auth_server.keys")
 
@@ -152,8 +152,9 @@ class KeyStore:
         pem = settings.jwt_private_key.get_secret_value().strip()
         if pem:
             signer = _load_private(pem.encode())
-            previous = [_load_public(block.encode()) for block in _pem_blocks(settings)]
-            return cls(signer, previous)
+            # Retired keys verify until their tokens expire; staged ones before they sign.
+            verifying = _public_keys(settings.jwt_previous_public_keys)
+            return cls(signer, verifying + _public_keys(settings.jwt_next_public_keys))
         files = ensure_development_key(settings.keys_dir)
         keys = _load_key_files(files)
         store = cls(
@@ -183,8 +184,10 @@ def _file_time(path: Path) -> datetime | None:
         return None
 
 
-def _pem_blocks(settings: Settings) -> list[str]:
-    return _PEM_BLOCK.findall(settings.jwt_previous_public_keys.replace("\\n", "\n"))
+def _public_keys(pems: str) -> list[rsa.RSAPublicKey]:
+    """The RSA public keys of a setting holding PEM blocks (newlines may be written \\n)."""
+    blocks: list[str] = _PEM_BLOCK.findall(pems.replace("\\n", "\n"))
+    return [_load_public(block.encode()) for block in blocks]
 
 
 def _load_private(pem: bytes) -> rsa.RSAPrivateKey:
@@ -198,7 +201,7 @@ def _load_private(pem: bytes) -> rsa.RSAPrivateKey:
 def _load_public(pem: bytes) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("JWT_PREVIOUS_PUBLIC_KEYS must hold RSA public keys")
+        raise ValueError("JWT_PREVIOUS_PUBLIC_KEYS and JWT_NEXT_PUBLIC_KEYS hold RSA public keys")
     return key
 
 
@@ -239,34 +242,86 @@ def ensure_development_key(keys_dir: Path) -> list[Path]:
 class Rotation:
     old_kid: str
     new_kid: str
-    # Set when the keys come from JWT_PRIVATE_KEY: what the operator must deploy.
-    new_private_pem: str | None = None
+    # With JWT_PRIVATE_KEY: the old public key, for the operator to keep verifying.
     old_public_pem: str | None = None
 
 
-def rotate_keys(settings: Settings) -> Rotation:
-    """Make a new key the signer; the old one keeps verifying until its tokens expire.
+@dataclass(frozen=True)
+class StagedKey:
+    """A new key pair to publish (its public half) before any replica signs with it."""
 
-    Development key files: a new file is written and running servers pick it up. With
-    JWT_PRIVATE_KEY the new key and the old public key are returned for the operator to
-    set as JWT_PRIVATE_KEY and to append to JWT_PREVIOUS_PUBLIC_KEYS on every replica.
-    """
+    kid: str
+    private_pem: str
+    public_pem: str
+
+
+class UnstagedKey(ConfigurationError):
+    """`rotate-keys --activate` was given a key that the replicas do not publish yet."""
+
+
+def _public_pem(key: rsa.RSAPublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def _configured_signer(settings: Settings) -> rsa.RSAPrivateKey | None:
     pem = settings.jwt_private_key.get_secret_value().strip()
-    if pem:
-        old = _load_private(pem.encode())
-        new_pem = generate_private_key_pem()
-        new = _load_private(new_pem)
-        old_public = old.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return Rotation(
-            old_kid=key_id(old.public_key()),
-            new_kid=key_id(new.public_key()),
-            new_private_pem=new_pem.decode(),
-            old_public_pem=old_public.decode(),
+    return _load_private(pem.encode()) if pem else None
+
+
+def rotate_keys(settings: Settings) -> Rotation:
+    """Development key files: a new file signs at once; the old key verifies until its
+    tokens expire. Every replica reads the one folder, so none can refuse the new key.
+
+    With JWT_PRIVATE_KEY replicas are deployed one by one: a replica that signs with a key
+    the others do not publish yet gets its tokens refused there (and verifiers cache the
+    refusal). So there the rotation is two steps, `stage_key` then `activate_key`.
+    """
+    if _configured_signer(settings) is not None:
+        raise ConfigurationError(
+            "keys come from JWT_PRIVATE_KEY: rotate in two steps, "
+            "`rotate-keys --stage` (publish) then `rotate-keys --activate FILE` (sign)"
         )
     files = ensure_development_key(settings.keys_dir)
     old_kid = key_id(_load_private(files[-1].read_bytes()).public_key())
     new_file = write_key_file(settings.keys_dir)
     new_kid = key_id(_load_private(new_file.read_bytes()).public_key())
     return Rotation(old_kid=old_kid, new_kid=new_kid)
+
+
+def stage_key(settings: Settings) -> StagedKey:
+    """Step 1 with JWT_PRIVATE_KEY: a new key pair; its public key goes into
+    JWT_NEXT_PUBLIC_KEYS on every replica, so it is published before it signs."""
+    if _configured_signer(settings) is None:
+        raise ConfigurationError(
+            "--stage is for keys from JWT_PRIVATE_KEY; development key files rotate in "
+            "place with `rotate-keys`"
+        )
+    private_pem = generate_private_key_pem()
+    public = _load_private(private_pem).public_key()
+    return StagedKey(key_id(public), private_pem.decode(), _public_pem(public))
+
+
+def activate_key(settings: Settings, private_pem: bytes) -> Rotation:
+    """Step 2: checks that the staged key is published here (JWT_NEXT_PUBLIC_KEYS) and
+    returns the old public key, which verifies the old tokens once the new key signs."""
+    old = _configured_signer(settings)
+    if old is None:
+        raise ConfigurationError("--activate is for keys from JWT_PRIVATE_KEY")
+    try:
+        new_kid = key_id(_load_private(private_pem).public_key())
+    except ValueError as exc:
+        raise ConfigurationError(f"not an RSA private key in PEM: {exc}") from None
+    staged = {key_id(key) for key in _public_keys(settings.jwt_next_public_keys)}
+    # Refused unless published: activating an unstaged key is the outage staging prevents.
+    if new_kid not in staged:
+        raise UnstagedKey(
+            f"key {new_kid} is not in JWT_NEXT_PUBLIC_KEYS: stage it first "
+            "(`rotate-keys --stage`) and roll that out to every replica"
+        )
+    return Rotation(
+        old_kid=key_id(old.public_key()),
+        new_kid=new_kid,
+        old_public_pem=_public_pem(old.public_key()),
+    )

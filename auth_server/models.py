@@ -211,7 +211,12 @@ class PasswordReset(Base):
 
 
 class LoginLock(Base):
-    """A password-login lock on an e-mail address (existing or not), until `locked_until`."""
+    """The password attempts of an e-mail address (existing or not) and its lock.
+
+    `failures` counts the attempts of the window ending at `window_ends` that were not
+    refunded (reserved before the password is checked, see ratelimit.Lockout); the address
+    is locked until `locked_until`.
+    """
 
     __tablename__ = "login_locks"
 
@@ -219,6 +224,8 @@ class LoginLock(Base):
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     locked_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    window_ends: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(Base):

@@ -50,7 +50,14 @@ def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
             or_(PasswordReset.expires_at <= now, PasswordReset.used_at.is_not(None))
         ),
     )
-    run("login_locks", delete(LoginLock).where(LoginLock.locked_until <= now))
+    # A row whose lock and counting window have both ended counts nothing any more.
+    run(
+        "login_locks",
+        delete(LoginLock).where(
+            LoginLock.locked_until <= now,
+            or_(LoginLock.window_ends.is_(None), LoginLock.window_ends <= now),
+        ),
+    )
     # Past `expires_at` no access token an event covers can verify anywhere (its `exp`, the
     # verifiers' leeway and clock skew are behind us: revocations.py); the feed no longer
     # returns it, and ids are never reused, so readers' cursors stay valid.

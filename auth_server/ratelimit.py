@@ -1,4 +1,5 @@
-"""Rate limits and login lockout, counted by the `limits` library in Redis or in process."""
+"""Rate limits, counted by the `limits` library in Redis or in process; the login lockout,
+counted in the database."""
 
 from __future__ import annotations
 
@@ -6,28 +7,30 @@ import hashlib
 import logging
 import math
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from limits import RateLimitItem, RateLimitItemPerSecond, parse
+from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, case, delete, literal, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from auth_server.accounts import normalize_email
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import RateLimited
-from auth_server.models import LoginLock
+from auth_server.models import LoginLock, UTCDateTime
 
 logger = logging.getLogger("auth_server.ratelimit")
 
 
 def account_key(email: str) -> str:
     """The counter key of an e-mail address: hashed, so raw addresses never sit in Redis."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
 
 
 def _storage(settings: Settings) -> Storage:
@@ -57,6 +60,7 @@ class RateLimits:
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.per_ip = parse(settings.rate_limit_per_ip)
         self.per_account = parse(settings.rate_limit_per_account)
+        self.reset_mails = parse(settings.reset_mails_per_client)
 
     def hit_ip(self, endpoint: str, ip_address: str | None) -> None:
         self.hit(self.per_ip, "ip", endpoint, ip_address or "unknown")
@@ -64,6 +68,38 @@ class RateLimits:
     def hit_account(self, endpoint: str, email: str) -> None:
         # Counted for unknown addresses too, so a 429 says nothing about the account.
         self.hit(self.per_account, "account", endpoint, account_key(email))
+
+    def hit_client_account(self, endpoint: str, ip_address: str | None, email: str) -> None:
+        """As `hit_account`, but each client address has its own budget for the account:
+        requests from elsewhere never use up the budget of the account's owner."""
+        self.hit(
+            self.per_account, "client-account", endpoint, ip_address or "unknown",
+            account_key(email),
+        )  # fmt: skip
+
+    def reset_mail_allowed(self, ip_address: str | None, email: str) -> bool:
+        """Counts one reset mail to the account asked for by this client address; False
+        beyond RESET_MAILS_PER_CLIENT. Per client address, so that a flood from other
+        addresses never leaves the owner's own request without its mail."""
+        try:
+            return self.limiter.hit(
+                self.reset_mails, "reset-mail", ip_address or "unknown", account_key(email)
+            )
+        except StorageError as exc:
+            logger.warning("Rate-limit storage unavailable (%s); reset mail allowed", exc)
+            return True
+
+    def check_ip(self, endpoint: str, ip_address: str | None) -> None:
+        """RateLimited while the address's budget for `endpoint` is spent; counts nothing."""
+        identifiers = ("ip", endpoint, ip_address or "unknown")
+        try:
+            if self.limiter.test(self.per_ip, *identifiers):
+                return
+            reset_at = self.limiter.get_window_stats(self.per_ip, *identifiers).reset_time
+        except StorageError as exc:
+            logger.warning("Rate-limit storage unavailable (%s); request allowed", exc)
+            return
+        raise RateLimited(retry_after=_seconds_until(reset_at))
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> None:
         """Counts one request; RateLimited (429 with Retry-After) once the window is full."""
@@ -84,61 +120,118 @@ def _seconds_until(epoch: float) -> int:
 
 
 class Lockout:
-    """LOGIN_MAX_FAILURES failed logins lock an address's password login for a while.
+    """LOGIN_MAX_FAILURES wrong passwords within LOGIN_LOCKOUT_SECONDS lock an address's
+    password login (login and change-password) for LOGIN_LOCKOUT_SECONDS.
 
-    Failures are counted by `limits` (Redis or in process); the lock itself is a database
-    row, shared by every replica and judged by the server's clock.
+    Check-then-act is not enough: parallel guesses all pass a check made before any of them
+    failed (30 parallel logins verified 16 wrong passwords against a limit of 5). So every
+    attempt is reserved first, by one conditional upsert on the address's row, committed
+    before argon2 runs: of any number of parallel attempts at most LOGIN_MAX_FAILURES get a
+    reservation in a window, the others get 429 without their password being checked. A
+    right password refunds its reservation; a wrong one keeps it, and the wrong one that
+    finds the budget full sets the lock. The row lives in the database, shared by every
+    replica, and is judged by the server's clock.
+    (Rejected: a lock in Python, which holds within one process only; counting in Redis,
+    which cannot be made atomic with the lock row.)
     """
 
-    def __init__(self, settings: Settings, clock: Clock, limits: RateLimits) -> None:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
         self.clock = clock
-        self.limits = limits
-        self.lockout_seconds = settings.login_lockout_seconds
-        self.failures = RateLimitItemPerSecond(
-            settings.login_max_failures, settings.login_lockout_seconds
-        )
+        self.max_failures = settings.login_max_failures
+        self.period = timedelta(seconds=settings.login_lockout_seconds)
 
-    def check(self, db: Session, email: str) -> None:
-        """RateLimited while the address is locked, whether or not the password is right."""
-        lock = db.get(LoginLock, account_key(email))
+    def reserve(self, db: Session, email: str) -> None:
+        """Counts one attempt before its password is checked, committed at once so that
+        parallel attempts see it; RateLimited (nothing counted) while the address is locked
+        or its window's budget is taken, whether or not the password is right."""
+        key = account_key(email)
         now = self.clock.now()
-        if lock is not None and lock.locked_until > now:
-            retry_after = max(1, math.ceil((lock.locked_until - now).total_seconds()))
-            raise RateLimited("Too many failed logins; try again later", retry_after=retry_after)
+        window_over = or_(LoginLock.window_ends.is_(None), LoginLock.window_ends <= _at(now))
+        statement = (
+            _insert(db)
+            .values(
+                key_hash=key,
+                locked_until=now,
+                created_at=now,
+                failures=1,
+                window_ends=now + self.period,
+            )
+            .on_conflict_do_update(
+                index_elements=[LoginLock.key_hash],
+                set_={
+                    "failures": case((window_over, 1), else_=LoginLock.failures + 1),
+                    "window_ends": case(
+                        (window_over, _at(now + self.period)), else_=LoginLock.window_ends
+                    ),
+                },
+                # The whole check is this WHERE, evaluated under the row's write lock.
+                where=and_(
+                    LoginLock.locked_until <= _at(now),
+                    or_(window_over, LoginLock.failures < self.max_failures),
+                ),
+            )
+        )
+        # RETURNING, not rowcount: an ORM-enabled INSERT reports no reliable rowcount.
+        reserved = db.execute(statement.returning(LoginLock.failures)).first()
+        db.commit()
+        if reserved is None:
+            raise RateLimited(
+                "Too many failed logins; try again later", retry_after=self._retry_after(db, key)
+            )
 
     def register_failure(self, db: Session, email: str) -> bool:
-        """Counts a failed login; True when it locked the address."""
-        key = account_key(email)
-        try:
-            self.limits.limiter.hit(self.failures, "login-failures", key)
-            if self.limits.limiter.test(self.failures, "login-failures", key):
-                return False
-            # The lock replaces the count: after it expires the address starts afresh.
-            self.limits.limiter.clear(self.failures, "login-failures", key)
-        except StorageError as exc:
-            # Fail open, as above; the database lock of an already locked address still holds.
-            logger.warning("Rate-limit storage unavailable (%s); failure not counted", exc)
-            return False
-        self._lock(db, key)
-        return True
-
-    def _lock(self, db: Session, key: str) -> None:
+        """A wrong password keeps its reservation; True when the budget is full and this
+        failure locked the address (the count then starts afresh). The caller commits."""
         now = self.clock.now()
-        until = now + timedelta(seconds=self.lockout_seconds)
-        lock = db.get(LoginLock, key)
-        if lock is None:
-            db.add(LoginLock(key_hash=key, locked_until=until, created_at=now))
-        else:
-            lock.locked_until = until
-        try:
-            db.commit()
-        except IntegrityError:
-            # Another replica locked the same address at the same moment: locked either way.
-            db.rollback()
+        locked = db.execute(
+            update(LoginLock)
+            .where(
+                LoginLock.key_hash == account_key(email),
+                LoginLock.failures >= self.max_failures,
+                LoginLock.window_ends > now,
+                LoginLock.locked_until <= now,
+            )
+            .values(locked_until=now + self.period, failures=0, window_ends=now)
+        )
+        return bool(locked.rowcount)  # type: ignore[attr-defined]
 
-    def clear_failures(self, email: str) -> None:
-        """A successful login forgets the earlier failures."""
-        try:
-            self.limits.limiter.clear(self.failures, "login-failures", account_key(email))
-        except StorageError as exc:
-            logger.warning("Rate-limit storage unavailable (%s); failures not cleared", exc)
+    def refund(self, db: Session, email: str) -> None:
+        """A right password gives its reservation back. The caller commits."""
+        key = account_key(email)
+        now = self.clock.now()
+        # When it was the only attempt counted (and no lock stands) the row goes, so that
+        # successful logins leave no rows behind; otherwise one attempt is taken off.
+        deleted = db.execute(
+            delete(LoginLock).where(
+                LoginLock.key_hash == key,
+                LoginLock.locked_until <= now,
+                or_(LoginLock.failures <= 1, LoginLock.window_ends <= now),
+            )
+        )
+        if deleted.rowcount:  # type: ignore[attr-defined]
+            return
+        db.execute(
+            update(LoginLock)
+            .where(LoginLock.key_hash == key, LoginLock.failures > 0, LoginLock.window_ends > now)
+            .values(failures=LoginLock.failures - 1)
+        )
+
+    def _retry_after(self, db: Session, key: str) -> int:
+        lock = db.get(LoginLock, key)
+        now = self.clock.now()
+        if lock is None:
+            return 1
+        until = lock.locked_until if lock.locked_until > now else lock.window_ends or now
+        return max(1, math.ceil((until - now).total_seconds()))
+
+
+def _at(moment: datetime) -> ColumnElement[datetime]:
+    """A time as a bound value of the columns' type (UTC, naive on SQLite)."""
+    return literal(moment, UTCDateTime())
+
+
+def _insert(db: Session) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT, in the database's dialect (both spell it alike)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(LoginLock)
+    return sqlite.insert(LoginLock)

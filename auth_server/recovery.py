@@ -27,7 +27,6 @@ class ResetRequest:
 
     user_id: uuid.UUID
     email: str
-    first_name: str
     token: str
 
 
@@ -62,11 +61,7 @@ class PasswordRecovery:
             return None
         now = self.clock.now()
         # A new request supersedes the older links: only the latest one works.
-        db.execute(
-            update(PasswordReset)
-            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-            .values(used_at=now)
-        )
+        self._cancel_links(db, user.id)
         db.add(
             PasswordReset(
                 user_id=user.id,
@@ -75,7 +70,7 @@ class PasswordRecovery:
                 expires_at=now + timedelta(seconds=self.settings.password_reset_ttl),
             )
         )
-        return ResetRequest(user.id, user.email, user.first_name, token)
+        return ResetRequest(user.id, user.email, token)
 
     def reset_link(self, token: str) -> str:
         url = self.settings.password_reset_url
@@ -86,7 +81,9 @@ class PasswordRecovery:
         self.mailer.send(
             request.email,
             "Reset your Rozitech password",
-            f"Hello {request.first_name},\n\n"
+            # No name in any mail: names are typed by whoever signs up, and a mail to
+            # someone else's address must not carry their text (content spoofing).
+            "Hello,\n\n"
             f"To choose a new password, open this link:\n\n{self.reset_link(request.token)}\n\n"
             f"It works once and expires in {minutes} minutes. If you did not ask for it, "
             "ignore this message: your password stays as it is.\n",
@@ -102,11 +99,15 @@ class PasswordRecovery:
         )
         if reset is None or reset.used_at is not None or reset.expires_at <= now:
             raise InvalidResetToken()
+        # Only the newest live link works: two concurrent requests may both have found no
+        # live link to cancel, and each left one (see request_reset).
+        if self._newer_link_exists(db, reset):
+            raise InvalidResetToken()
         user = db.get(User, reset.user_id)
         if user is None or not user.is_active:
             raise InvalidResetToken()
         # Checked before spending the token, so a weak password can be corrected.
-        self._check_policy(user, new_password, field="password")
+        self.check_policy(user, new_password, field="password")
         new_hash = self.passwords.hash(new_password)
         # Compare-and-set: of two concurrent uses of one token exactly one succeeds.
         spent = db.execute(
@@ -118,6 +119,8 @@ class PasswordRecovery:
             db.rollback()
             raise InvalidResetToken()
         user.password_hash = new_hash
+        # Spending one link ends the others: none of them may set the password again.
+        self._cancel_links(db, user.id)
         # The owner of the mailbox proved who they are: a lock (perhaps set by an attacker
         # guessing) no longer stands between them and their new password.
         db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(user.email)))
@@ -139,24 +142,46 @@ class PasswordRecovery:
         user's other sessions (the caller's session stays)."""
         if not self.passwords.verify(user.password_hash, current_password):
             return False
-        self._check_policy(user, new_password, field="newPassword")
+        self.check_policy(user, new_password, field="newPassword")
         user.password_hash = self.passwords.hash(new_password)
+        # A reset link mailed before the change would otherwise undo it for up to an hour.
+        self._cancel_links(db, user.id)
         self.sessions.revoke_all(
             db, user.id, reason="password_changed", keep=keep_session, commit=False
         )
         db.commit()
         return True
 
-    def _check_policy(self, user: User, password: str, *, field: str) -> None:
+    def _newer_link_exists(self, db: Session, reset: PasswordReset) -> bool:
+        newer = select(PasswordReset.id).where(
+            PasswordReset.user_id == reset.user_id,
+            PasswordReset.id != reset.id,
+            # Live ones only: a newer link that this one's request cancelled (its commit
+            # came last) leaves this one the newest live link.
+            PasswordReset.used_at.is_(None),
+            # Ties (the same microsecond) go to neither: both links are refused.
+            PasswordReset.created_at >= reset.created_at,
+        )
+        return db.scalar(newer.limit(1)) is not None
+
+    def _cancel_links(self, db: Session, user_id: uuid.UUID) -> None:
+        """Spends every outstanding reset link of the user (flushed; the caller commits)."""
+        db.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+            .values(used_at=self.clock.now())
+        )
+
+    def check_policy(self, user: User, password: str, *, field: str) -> None:
         problems = password_problems(password, user.email)
         if problems:
             raise ValidationFailed(errors={field: problems})
 
-    def send_password_changed(self, email: str, first_name: str) -> None:
+    def send_password_changed(self, email: str) -> None:
         self.mailer.send(
             email,
             "Your Rozitech password was changed",
-            f"Hello {first_name},\n\nThe password of your Rozitech account was just changed "
+            "Hello,\n\nThe password of your Rozitech account was just changed "
             "and every other session was signed out.\n\nIf this was not you, reset your "
             "password at once and contact support.\n",
         )

@@ -49,6 +49,10 @@ class ResetPasswordBody(Body):
     password: str = Password
 
 
+class DeleteAccountBody(Body):
+    password: str = Password
+
+
 class ChangePasswordBody(Body):
     current_password: str = Password
     new_password: str = Password

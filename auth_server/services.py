@@ -10,6 +10,7 @@ from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.db import Database
+from auth_server.erasure import Erasure
 from auth_server.keys import KeyStore
 from auth_server.mailer import Mailer
 from auth_server.passwords import Passwords
@@ -38,6 +39,7 @@ class Services:
     recovery: PasswordRecovery
     revocations: Revocations
     administration: Administration
+    erasure: Erasure
     service_credentials: ServiceCredentials
 
     @classmethod
@@ -78,9 +80,10 @@ class Services:
             clock=clock,
             audit=audit,
             limits=limits,
-            lockout=Lockout(settings, clock, limits),
+            lockout=Lockout(settings, clock),
             recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
             revocations=revocations,
             administration=Administration(settings, clock, revocations, audit),
+            erasure=Erasure(revocations, audit),
             service_credentials=ServiceCredentials.from_settings(settings),
         )

@@ -13,7 +13,12 @@ from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
 from auth_server.errors import RateLimited, WrongCurrentPassword
 from auth_server.presenters import iso
-from auth_server.schemas import ChangePasswordBody, EmailBody, ResetPasswordBody
+from auth_server.schemas import (
+    ChangePasswordBody,
+    DeleteAccountBody,
+    EmailBody,
+    ResetPasswordBody,
+)
 
 router = APIRouter(prefix="/api/auth", tags=["account"])
 
@@ -29,15 +34,19 @@ def forgot_password(
     client: ClientDep,
 ) -> JSONResponse:
     services.limits.hit_ip("forgot-password", client.ip_address)
-    # Counted for unknown addresses too: the 429 says nothing about the account.
-    services.limits.hit_account("forgot-password", body.email)
+    # Counted for unknown addresses too: the 429 says nothing about the account. Per client
+    # address: a flood from elsewhere must never keep the owner from asking for a link.
+    services.limits.hit_client_account("forgot-password", client.ip_address, body.email)
     email = normalize_email(body.email)
-    request = services.recovery.request_reset(db, email)
+    # Beyond the mail cap the answer stays the same, nothing is sent (no mail bombing, and
+    # the cap says nothing about the account either).
+    capped = not services.limits.reset_mail_allowed(client.ip_address, email)
+    request = None if capped else services.recovery.request_reset(db, email)
     # One commit on both paths (the token and this event together): about the same time.
     services.audit.record(
         db,
         "password_reset_requested",
-        outcome="success" if request else "no_account",
+        outcome="capped" if capped else "success" if request else "no_account",
         client=client,
         email=email,
         user_id=request.user_id if request else None,
@@ -60,11 +69,10 @@ def reset_password(
     services.limits.hit_ip("reset-password", client.ip_address)
     with failures_audited(services.audit, db, "password_reset_completed", client=client):
         user = services.recovery.reset_password(db, body.token, body.password)
-    services.lockout.clear_failures(user.email)
     services.audit.record(
         db, "password_reset_completed", client=client, email=user.email, user_id=user.id
     )
-    background.add_task(services.recovery.send_password_changed, user.email, user.first_name)
+    background.add_task(services.recovery.send_password_changed, user.email)
     return success({"message": "Your password was reset. Please log in again."})
 
 
@@ -79,18 +87,23 @@ def change_password(
 ) -> JSONResponse:
     user, claims = services.sessions.authenticate_claims(db, token)
     email = user.email
-    # A stolen access token must not allow unlimited guesses at the password: the same
-    # per-account lock as login applies.
-    services.lockout.check(db, email)
     with failures_audited(
         services.audit, db, "password_changed", client=client, email=email, user_id=user.id
     ):
+        # Before the reservation: a weak new password must not cost the user an attempt.
+        services.recovery.check_policy(user, body.new_password, field="newPassword")
+        # A stolen access token must not allow unlimited guesses at the password: the same
+        # per-account budget as login, reserved atomically before the check (see
+        # ratelimit.Lockout).
+        services.lockout.reserve(db, email)
         changed = services.recovery.change_password(
             db, user, body.current_password, body.new_password, keep_session=claims.session_id
         )
         if not changed:
             db.rollback()
-            if services.lockout.register_failure(db, email):
+            locked = services.lockout.register_failure(db, email)
+            db.commit()
+            if locked:
                 services.audit.record(
                     db,
                     "lockout",
@@ -105,9 +118,41 @@ def change_password(
                     retry_after=services.settings.login_lockout_seconds,
                 )
             raise WrongCurrentPassword(errors={"currentPassword": ["Incorrect password"]})
+    # The right current password gives its reservation back.
+    services.lockout.refund(db, email)
     services.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)
-    background.add_task(services.recovery.send_password_changed, email, user.first_name)
+    background.add_task(services.recovery.send_password_changed, email)
     return success({"message": "Password changed. Your other sessions were signed out."})
+
+
+@router.delete("/account", summary="Erase the caller's account (the password confirms it)")
+def delete_account(
+    body: DeleteAccountBody,
+    token: BearerDep,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+) -> JSONResponse:
+    user = services.sessions.authenticate(db, token)
+    email = user.email
+    with failures_audited(
+        services.audit, db, "user_deleted", client=client, email=email, user_id=user.id
+    ):
+        # A stolen access token alone must not erase an account, nor guess its password
+        # beyond the login budget (reserved before the check, see ratelimit.Lockout).
+        services.lockout.reserve(db, email)
+        if not services.passwords.verify(user.password_hash, body.password):
+            locked = services.lockout.register_failure(db, email)
+            db.commit()
+            if locked:
+                raise RateLimited(
+                    "Too many failed attempts; try again later",
+                    retry_after=services.settings.login_lockout_seconds,
+                )
+            raise WrongCurrentPassword(errors={"password": ["Incorrect password"]})
+    # No address or user agent in the event: they are the erased user's personal data.
+    count = services.erasure.erase(db, user.id, reason="account_deleted")
+    return success({"deleted": True, "revokedSessions": count})
 
 
 @router.post("/logout-all", summary="Revoke every session of the caller")

@@ -71,6 +71,19 @@ def enable_user(
     return success(_user_change_json(services.administration.enable_user(db, user_id, service)))
 
 
+@router.delete(
+    "/users/{user_id}",
+    summary="Erase a user: sessions revoked, personal data deleted (GDPR erasure)",
+)
+def delete_user(
+    user_id: uuid.UUID, services: ServicesDep, db: DbDep, service: ServiceDep
+) -> JSONResponse:
+    count = services.erasure.erase(
+        db, user_id, reason="user_deleted", client=service, details={"actor": "service"}
+    )
+    return success({"id": str(user_id), "deleted": True, "revokedSessions": count})
+
+
 @router.post("/sessions/{session_id}/revoke", summary="Revoke one session of any user")
 def revoke_session(
     session_id: uuid.UUID, services: ServicesDep, db: DbDep, service: ServiceDep

@@ -71,9 +71,7 @@ def signup(
     user = result.user
     services.audit.record(db, "signup", client=client, email=user.email, user_id=user.id)
     # Sent after the response, so a slow mail server never slows the sign-up.
-    background.add_task(
-        services.accounts.send_verification_code, user.email, user.first_name, result.code
-    )
+    background.add_task(services.accounts.send_verification_code, user.email, result.code)
     return success(
         {
             "userId": str(user.id),
@@ -121,9 +119,7 @@ def resend_verification(
     pending = services.accounts.resend_verification(db, body.email)
     if pending is not None:
         user, code = pending
-        background.add_task(
-            services.accounts.send_verification_code, user.email, user.first_name, code
-        )
+        background.add_task(services.accounts.send_verification_code, user.email, code)
     # Same answer whether or not the account exists (no enumeration).
     return success(
         {"message": "If this email has an account awaiting verification, a new code is on its way."}
@@ -135,9 +131,10 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
     services.limits.hit_ip("login", client.ip_address)
     email = normalize_email(body.email)
     try:
-        # Before the password check: a locked address gets 429 even for the right password,
-        # and known and unknown addresses are locked alike, so the lock reveals nothing.
-        services.lockout.check(db, email)
+        # Reserved before the password check and atomically (see ratelimit.Lockout): a
+        # locked address gets 429 even for the right password, parallel guesses cannot
+        # overrun the budget, and known and unknown addresses are locked alike.
+        services.lockout.reserve(db, email)
     except RateLimited:
         services.audit.record(
             db,
@@ -183,6 +180,8 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
         raise
     except (AccountDisabled, EmailNotVerified) as exc:
         db.rollback()
+        # The password was right: its reservation is given back.
+        services.lockout.refund(db, email)
         services.audit.record(
             db,
             "login_failed",
@@ -193,8 +192,8 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
             details={"reason": exc.code},
         )
         raise
-    # The right password forgets the earlier failures.
-    services.lockout.clear_failures(email)
+    # The right password gives its reservation back, in the login's transaction.
+    services.lockout.refund(db, email)
     services.audit.add(
         db,
         "login",

@@ -128,7 +128,11 @@ def require_service(
     client: ClientDep,
     presented: Annotated[str | None, Depends(_service_token)],
 ) -> ClientInfo:
-    """Admits trusted services only; 401 invalid_service_token for anyone else."""
+    """Admits trusted services only; 401 invalid_service_token for anyone else, and 429 for
+    every request (right token or not) from an address that sent too many wrong ones."""
+    # Checked before the token: once an address has spent its budget of wrong tokens, a
+    # right one gets the same 429, so a guess can never be confirmed inside the window.
+    services.limits.check_ip("service-auth", client.ip_address)
     if services.service_credentials.accepts(presented):
         return client
     # Worth an operator's eye: a misconfigured service, or someone probing the admin API.
@@ -137,7 +141,7 @@ def require_service(
         "wrong" if presented else "no",
         client.ip_address,
     )
-    # Failures count against the caller's IP like logins do: guessing costs a 429 soon.
+    # Only failures count: a trusted service's own traffic never uses up the budget.
     services.limits.hit_ip("service-auth", client.ip_address)
     raise InvalidServiceToken()
 

@@ -1,4 +1,5 @@
-"""ASGI middleware that refuses oversized and non-JSON request bodies before parsing."""
+"""ASGI middleware that refuses too many headers, oversized and non-JSON request bodies
+before parsing."""
 
 from __future__ import annotations
 
@@ -7,17 +8,27 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-BODY_METHODS = {"POST", "PUT", "PATCH"}
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Most header fields a request may carry (gunicorn's default); the server bounds their
+# total size before the request reaches the application (see http_server.py).
+MAX_HEADER_COUNT = 100
 
 
 class RequestBodyGuard:
-    """413 for bodies over the cap (declared or streamed), 415 for bodies that are not JSON."""
+    """431 for over MAX_HEADER_COUNT headers, 413 for bodies over the cap (declared or
+    streamed), 415 for bodies that are not JSON."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(scope["headers"]) > MAX_HEADER_COUNT:
+            # Before any header is looked up: thousands of tiny ones cost every lookup.
+            await _reject(
+                send, 431, "request_header_fields_too_large", "The request has too many headers"
+            )
+            return
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,22 +80,76 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire(
         assert f"old_kid={old_kid}" in events and f"new_kid={new_kid}" in events
 
 
-def test_rotation_with_a_configured_key_prints_what_to_deploy(
-    smtp_sink: SmtpSink, tmp_path: Path
-) -> None:
-    current = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = current.private_bytes(
+def private_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    with temporary_database(tmp_path) as url:
-        server = AuthServerProcess(url, tmp_path, smtp_sink.port, jwt_private_key=pem).migrate()
-        output = server.run_command("rotate-keys")
-    assert "-----BEGIN PRIVATE KEY-----" in output
-    old_public = current.public_key().public_bytes(
+
+
+def public_pem(key: rsa.RSAPublicKey) -> str:
+    return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    assert old_public.decode().strip() in output
-    # Nothing was written to disk: the deployment owns the keys.
-    assert not (tmp_path / "keys").exists()
+    ).decode()
+
+
+def pem_blocks(text: str) -> list[str]:
+    return re.findall(r"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", text, re.DOTALL)
+
+
+def test_configured_keys_rotate_in_two_steps(smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    """Stage (publish the next key), then activate (sign with it): a rolling deploy, one
+    replica still on the old key and one already on the new, refuses no token."""
+    current = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    shared = {"jwt_issuer": "http://auth.rotation.test", "jwt_private_key": private_pem(current)}
+    for name in ("tool", "old", "new"):
+        (tmp_path / name).mkdir()
+    with temporary_database(tmp_path) as url:
+        tool = AuthServerProcess(url, tmp_path / "tool", smtp_sink.port, **shared).migrate()
+        # The one-step rotation is refused where replicas are deployed one by one.
+        with pytest.raises(RuntimeError, match="--stage"):
+            tool.run_command("rotate-keys")
+        staged_public, staged_private = pem_blocks(tool.run_command("rotate-keys", "--stage"))
+        assert "PUBLIC KEY" in staged_public and "PRIVATE KEY" in staged_private
+        staged_file = tmp_path / "staged.pem"
+        staged_file.write_text(staged_private)
+        # Activating before the key is published everywhere is refused.
+        with pytest.raises(RuntimeError, match="stage it first"):
+            tool.run_command("rotate-keys", "--activate", str(staged_file))
+
+        # Step 1 rolled out: the old replica publishes the staged key, still signs the old.
+        old_replica = AuthServerProcess(
+            url, tmp_path / "old", smtp_sink.port, jwt_next_public_keys=staged_public, **shared
+        )
+        activated = old_replica.run_command("rotate-keys", "--activate", str(staged_file))
+        assert public_pem(current.public_key()).strip() in activated
+        # Step 2 half rolled out: the new replica signs with the staged key.
+        new_replica = AuthServerProcess(
+            url,
+            tmp_path / "new",
+            smtp_sink.port,
+            **{
+                **shared,
+                "jwt_private_key": staged_private,
+                "jwt_previous_public_keys": public_pem(current.public_key()),
+            },
+        )
+        old_replica.start()
+        new_replica.start()
+        try:
+            with httpx.Client(base_url=new_replica.base_url, timeout=30) as new_http:
+                email = verified_user(new_http, smtp_sink)
+                new_token = login(new_http, email)["accessToken"]
+            with httpx.Client(base_url=old_replica.base_url, timeout=30) as old_http:
+                old_token = login(old_http, email)["accessToken"]
+                assert kid(new_token) != kid(old_token)
+                jwks = old_http.get("/.well-known/jwks.json").json()
+                assert kid(new_token) in {key["kid"] for key in jwks["keys"]}
+                # Before staging existed, this was 401: the old replica knew only its key.
+                assert old_http.get("/api/auth/me", headers=bearer(new_token)).status_code == 200
+            with httpx.Client(base_url=new_replica.base_url, timeout=30) as new_http:
+                assert new_http.get("/api/auth/me", headers=bearer(old_token)).status_code == 200
+        finally:
+            old_replica.stop()
+            new_replica.stop()

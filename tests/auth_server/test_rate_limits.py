@@ -80,6 +80,8 @@ def test_per_ip_limit_with_retry_after(limited: tuple[AuthServerProcess, TestClo
 def test_per_account_limit_hides_whether_the_account_exists(
     limited: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
+    """Per e-mail address across client addresses (forgot-password counts per client
+    address and account instead: see test_reset_requests.py)."""
     server, _clock = limited
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         existing = verified_user(http, smtp_sink, products=[])
@@ -87,13 +89,15 @@ def test_per_account_limit_hides_whether_the_account_exists(
         for email in (existing, new_email()):
             for n in range(3):
                 response = http.post(
-                    "/api/auth/forgot-password",
+                    "/api/auth/resend-verification",
                     json={"email": email},
                     headers=from_ip(f"198.51.100.{10 + n}"),
                 )
                 assert response.status_code == 200
             answers[email] = http.post(
-                "/api/auth/forgot-password", json={"email": email}, headers=from_ip("198.51.100.20")
+                "/api/auth/resend-verification",
+                json={"email": email},
+                headers=from_ip("198.51.100.20"),
             )
         first, second = answers.values()
         assert first.status_code == second.status_code == 429
@@ -134,17 +138,30 @@ def test_lockout_after_failures_and_its_expiry(
             clock.reset()
 
 
-def test_success_forgets_earlier_failures(
+def test_success_costs_no_attempt_and_failures_end_with_their_window(
     limited: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
-    server, _clock = limited
+    """A right password refunds its attempt; the wrong ones count until their window ends
+    (a success does not wipe them: a parallel guess could otherwise slip in after it)."""
+    server, clock = limited
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         email = verified_user(http, smtp_sink, products=[])
-        for round_ in range(2):
+        try:
             for n in range(MAX_FAILURES - 1):
-                ip = f"203.0.114.{round_ * 10 + n}"
-                assert attempt(http, email, "wrong password!", ip).status_code == 401
-            assert attempt(http, email, PASSWORD, f"203.0.114.{round_ + 100}").status_code == 200
+                assert attempt(http, email, "wrong password!", f"203.0.114.{n}").status_code == 401
+            for n in range(3):
+                assert attempt(http, email, PASSWORD, f"203.0.114.{n + 100}").status_code == 200
+            assert attempt(http, email, "wrong password!", "203.0.114.50").status_code == 429
+            clock.advance(LOCKOUT_SECONDS + 1)
+            # A new window after the lock: the budget is whole again.
+            for n in range(MAX_FAILURES - 1):
+                assert attempt(http, email, "wrong password!", f"203.0.114.{n}").status_code == 401
+            clock.advance(LOCKOUT_SECONDS + 1)
+            for n in range(MAX_FAILURES - 1):
+                assert attempt(http, email, "wrong password!", f"203.0.114.{n}").status_code == 401
+            assert attempt(http, email, PASSWORD, "203.0.114.99").status_code == 200
+        finally:
+            clock.reset()
 
 
 def _request(peer: str, forwarded: str | None) -> Request:

@@ -55,6 +55,34 @@ def test_email_is_normalized_and_unique(client: httpx.Client) -> None:
     assert duplicate.json()["code"] == "email_exists"
 
 
+def full_width(text: str) -> str:
+    """ASCII letters, digits and signs in their full-width compatibility forms."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_compatibility_forms_are_one_address(client: httpx.Client, smtp_sink: SmtpSink) -> None:
+    """Before NFKC, the full-width twin of an address was a second account."""
+    email = verified_user(client, smtp_sink)
+    local, domain = email.split("@")
+    twin = f"{full_width(local)}@{domain}"
+    duplicate = signup(client, twin)
+    assert duplicate.status_code == 409, duplicate.text
+    assert duplicate.json()["code"] == "email_exists"
+    assert login(client, twin)["user"]["email"] == email
+
+
+def test_mixed_script_lookalikes_are_refused(client: httpx.Client) -> None:
+    # "paypal" with its first a Cyrillic (U+0430), among Latin letters.
+    deceptive = f"p\u0430ypal-{uuid.uuid4().hex[:8]}@example.com"
+    response = signup(client, deceptive)
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "email" in response.json()["errors"]
+    # One script throughout is fine, whatever the script (digits belong to none).
+    cyrillic = f"\u0438\u0432\u0430\u043d-{uuid.uuid4().int % 10**12}@example.com"
+    assert signup(client, cyrillic).status_code == 201
+
+
 @pytest.mark.parametrize(
     ("password", "message"),
     [

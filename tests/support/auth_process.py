@@ -127,6 +127,11 @@ class AuthServerProcess:
                 self._process.wait()
         self._process = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (to read its memory, for one)."""
+        return self._process.pid if self._process else None
+
     def service_headers(self) -> dict[str, str]:
         """Headers of a trusted service calling this server (feed, admin API)."""
         return {"X-Service-Token": self.service_token}

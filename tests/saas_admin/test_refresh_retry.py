@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from core.auth_client import AuthServerClient, AuthServiceUnavailable
-from tests.saas_admin.helpers import Account, bearer
+from tests.saas_admin.conftest import fresh_login
+from tests.saas_admin.helpers import Account, bearer, new_account
 from tests.support.auth_process import AuthServerProcess
+from tests.support.smtp import SmtpSink
 
 
 class LosingProxy(ThreadingHTTPServer):
@@ -69,6 +71,17 @@ def losing_proxy(upstream: str, fault: str, lose: int) -> Iterator[LosingProxy]:
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+@pytest.fixture(scope="module")
+def person(auth_server: AuthServerProcess, smtp_sink: SmtpSink) -> Account:
+    """A user of this module's own (other modules may change the shared personas' passwords)."""
+    return new_account(auth_server, smtp_sink)
+
+
+@pytest.fixture
+def account(auth_server: AuthServerProcess, person: Account) -> Account:
+    return fresh_login(auth_server, person)
 
 
 @pytest.fixture(params=["drop", "502"])

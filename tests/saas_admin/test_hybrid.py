@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from config.health import health as health_view
 from core import authentication, tokens
-from core.revocations import RevocationFeed, RevocationSet
+from core.revocations import RevocationFeed, RevocationSet, iso_epoch
 from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.conftest import fresh_login
 from tests.saas_admin.helpers import Account, bearer, new_account, new_uuid, remint
@@ -438,14 +438,24 @@ def test_entries_outlive_the_leeway(
     assert status(api, account.access_token) == 200
     logout(auth_server, account)
     refused_within(api, account.access_token)
-    exp = jwt.decode(account.access_token, options={"verify_signature": False})["exp"]
+    claims = jwt.decode(account.access_token, options={"verify_signature": False})
+    with httpx.Client(headers=auth_server.service_headers(), timeout=10) as http:
+        events = http.get(f"{auth_server.base_url}/api/auth/revocations?since=0").json()
+    (event,) = [e for e in events["data"]["events"] if e.get("sid") == claims["sid"]]
+    # The latest `exp` a token of that session can have (the server adds its own margin).
+    expires_at = iso_epoch(event["expiresAt"])
+    assert expires_at is not None
     revoked = feed().revoked
-    # Past `exp` and the event's expiresAt (the logout came seconds after the login), but
-    # within the leeway: the token would verify, so the entry must still be there.
-    monkeypatch.setattr(tokens, "now", lambda: exp + 30)
+    # Past `exp`, within the leeway: the token would verify, the entry must refuse it.
+    monkeypatch.setattr(tokens, "now", lambda: claims["exp"] + 30)
     revoked.prune()
     assert status(api, account.access_token) == 401
+    # Past the event's expiresAt, within the leeway after it: a covered token could still
+    # verify, so the entry stays.
+    monkeypatch.setattr(tokens, "now", lambda: expires_at + 30)
+    revoked.prune()
+    assert revoked.is_revoked(claims)
     # Once no covered token could verify (expiresAt + leeway + margin), it goes.
-    monkeypatch.setattr(tokens, "now", lambda: exp + 60 + 60 + 60)
+    monkeypatch.setattr(tokens, "now", lambda: expires_at + 60 + 60 + 1)
     revoked.prune()
     assert len(revoked) == 0

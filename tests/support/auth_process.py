@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -67,6 +68,17 @@ class AuthServerProcess:
 
     def create_admin(self) -> str:
         return self._command("create-admin")
+
+    def first_admin(self) -> tuple[str, str, str]:
+        """`create-admin` run for the first time: the admin's e-mail and generated password,
+        and the staff organization's id, as it prints them."""
+        printed = self.create_admin()
+        account = re.search(r"Admin account: (\S+)\s+password: (\S+)", printed)
+        staff = re.search(
+            r"Staff organization \(SAAS_ADMIN_STAFF_ORGANIZATION_ID\): (\S+)", printed
+        )
+        assert account and staff, printed
+        return account.group(1), account.group(2), staff.group(1)
 
     def run_command(self, *args: str) -> str:
         """`python -m auth_server <args>` with this server's settings; its stdout."""

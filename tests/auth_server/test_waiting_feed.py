@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth_server.helpers import feed_cursor, feed_page, login, unverified_claims, verified_user
+from tests.auth_server.helpers import (
+    feed_cursor,
+    feed_page,
+    login,
+    unverified_claims,
+    verified_user,
+)
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import postgres_server_url, temporary_database
 from tests.support.smtp import SmtpSink

@@ -5,7 +5,8 @@ Log in through auth server A, use the token on SaaS Admin replicas 1 and 2, log 
 auth server B: both replicas refuse the token within 2 s (a functional deadline; the
 latency distribution is printed, not asserted). With Redis (the channel) and without it
 (the waiting feed: replica 1 waits on auth server A, which learns of B's commit by
-PostgreSQL LISTEN/NOTIFY, or on SQLite by its newest-id check). A replica started after the logout refuses the token at once (backfill).
+PostgreSQL LISTEN/NOTIFY, or on SQLite by its newest-id check). A replica started after
+the logout refuses the token at once (backfill).
 
 PostgreSQL for both databases when AUTH_DATABASE_URL/DATABASE_URL point at it (SQLite files
 shared by the processes otherwise); the Redis variant needs REDIS_URL.

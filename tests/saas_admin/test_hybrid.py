@@ -1,7 +1,8 @@
 """Hybrid verification through a DRF view: local signatures plus the revocation feed.
 
 Real auth server processes; the feed read by waiting requests (long polls) or polled, or its
-Redis channel when REDIS_URL is set (a Redis of this test's own for the restart). Fakes: only the clock (`core.tokens.now`).
+Redis channel when REDIS_URL is set (a Redis of this test's own for the restart). Fakes: only
+the clock (`core.tokens.now`).
 """
 
 from __future__ import annotations

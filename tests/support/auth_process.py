@@ -127,6 +127,11 @@ class AuthServerProcess:
                 self._process.wait()
         self._process = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (one worker: the process that serves)."""
+        return self._process.pid if self._process is not None else None
+
     def service_headers(self) -> dict[str, str]:
         """Headers of a trusted service calling this server (feed, admin API)."""
         return {"X-Service-Token": self.service_token}

@@ -42,6 +42,9 @@ CHECK_INTERVAL = 0.25
 PROBE_INTERVAL = 15.0
 MAX_BACKOFF = 10.0
 
+# The listening connections' name in pg_stat_activity.
+APPLICATION_NAME = "auth-server-revocation-listener"
+
 # Runs one listening connection: calls `connected()` once it listens, then `wake()` per
 # notification; returns or raises when the connection ends.
 Listener = Callable[[Callable[[], None], Callable[[], None]], Awaitable[None]]
@@ -52,7 +55,9 @@ def postgres_listener(url: str) -> Listener:
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
     async def listen(connected: Callable[[], None], wake: Callable[[], None]) -> None:
-        connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5)
+        connection = await psycopg.AsyncConnection.connect(
+            dsn, autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
+        )
         async with connection:
             await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
             connected()

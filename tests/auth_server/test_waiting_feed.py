@@ -17,7 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from auth_server.db import make_engine
+from auth_server.revocation_notify import APPLICATION_NAME
 from tests.auth_server.helpers import (
     feed_cursor,
     feed_page,
@@ -26,7 +29,7 @@ from tests.auth_server.helpers import (
     verified_user,
 )
 from tests.support.auth_process import AuthServerProcess
-from tests.support.databases import postgres_server_url, temporary_database
+from tests.support.databases import NEEDS_POSTGRES, postgres_server_url, temporary_database
 from tests.support.smtp import SmtpSink
 
 UNLIMITED = {"rate_limit_per_ip": "100000/minute", "login_max_failures": 1000}
@@ -192,6 +195,50 @@ def test_a_wait_out_of_range_is_a_validation_error(
     body = response.json()
     assert body["success"] is False and body["code"] == "validation_error"
     assert "wait" in body["errors"]
+
+
+def test_answered_feed_reads_stay_out_of_the_access_log(
+    replicas: tuple[AuthServerProcess, AuthServerProcess],
+) -> None:
+    """Each SaaS Admin worker keeps a read open: a line per answer would be noise. A
+    refused one is still logged."""
+    first, _second = replicas
+    assert read(first, "0", 0.1).status_code == 200
+    assert httpx.get(f"{first.base_url}/api/auth/revocations", timeout=10).status_code == 401
+    feed_lines = [line for line in first.log().splitlines() if "/api/auth/revocations" in line]
+    assert not [line for line in feed_lines if '" 200 ' in line], feed_lines
+    assert [line for line in feed_lines if '" 401 ' in line]
+
+
+@NEEDS_POSTGRES
+def test_a_lost_listener_connection_misses_nothing(
+    replicas: tuple[AuthServerProcess, AuthServerProcess], smtp_sink: SmtpSink
+) -> None:
+    """The LISTEN connections are cut (a real fault: pg_terminate_backend); a logout
+    through B still reaches a read waiting on A (by the id check while A reconnects, or
+    by the wake-up of every waiter once it listens again)."""
+    first, second = replicas
+    engine = make_engine(first.database_url)
+    try:
+        with engine.connect() as connection:
+            cut = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert cut == 2  # one per server
+    with httpx.Client() as http:
+        cursor = feed_cursor(http, first)
+    pool, pending = waiting_read(first, cursor)
+    with pool:
+        session, _ = logout_new_session(second, smtp_sink)
+        answer = pending.result()
+    assert [e["sid"] for e in answer.json()["data"]["events"]] == [sid_of(session)]
+    assert "Revocation wake-ups: listener lost" in first.log()
 
 
 def test_stopping_the_server_answers_its_waiters(smtp_sink: SmtpSink, tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
         ("AUTH_VERIFY_MODE", "remtoe", "is not a verification mode"),
         ("AUTH_REVOCATION_POLL_INTERVAL", "0", "AUTH_REVOCATION_POLL_INTERVAL"),
         ("AUTH_REVOCATION_REDIS_URL", "localhost:6379", "AUTH_REVOCATION_REDIS_URL"),
+        ("AUTH_REVOCATION_WAIT", "31", "AUTH_REVOCATION_WAIT"),
+        ("AUTH_REVOCATION_WAIT", "-1", "AUTH_REVOCATION_WAIT"),
     ],
 )
 def test_the_service_refuses_to_start_with_bad_settings(

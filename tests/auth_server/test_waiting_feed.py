@@ -30,6 +30,7 @@ from tests.auth_server.helpers import (
 )
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import NEEDS_POSTGRES, postgres_server_url, temporary_database
+from tests.support.lifecycle import REDIS_URL, needs_redis
 from tests.support.smtp import SmtpSink
 
 UNLIMITED = {"rate_limit_per_ip": "100000/minute", "login_max_failures": 1000}
@@ -256,3 +257,33 @@ def test_stopping_the_server_answers_its_waiters(smtp_sink: SmtpSink, tmp_path: 
             assert answer.json()["data"] == {"events": [], "cursor": "0", "hasMore": False}
         finally:
             server.stop()
+
+
+@needs_redis("the wake-ups between replicas come through the Redis channel")
+def test_on_sqlite_with_redis_a_wait_is_woken_by_the_channel(
+    smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """SQLite (whatever the suite's database) and Redis: replica A waits, the logout goes
+    through B, which publishes the event; A's Redis listener wakes the read (it is
+    connected, so the newest-id check is idle)."""
+    shared = {
+        "service_token": f"redis-{uuid.uuid4().hex}{uuid.uuid4().hex}",
+        "redis_url": REDIS_URL,
+        "revocation_channel": f"test-revocations-{uuid.uuid4().hex}",
+        **UNLIMITED,
+    }
+    url = f"sqlite:///{tmp_path / 'auth.sqlite3'}"
+    first = AuthServerProcess(url, tmp_path, smtp_sink.port, **shared).migrate().start()
+    second = AuthServerProcess(url, tmp_path, smtp_sink.port, **shared)
+    second.log_path = tmp_path / "server-b.log"
+    try:
+        second.start()
+        assert "Revocation wake-ups: listening" in first.log()
+        pool, pending = waiting_read(first, "0")
+        with pool:
+            session, _ = logout_new_session(second, smtp_sink)
+            answer = pending.result()
+        assert [e["sid"] for e in answer.json()["data"]["events"]] == [sid_of(session)]
+    finally:
+        second.stop()
+        first.stop()

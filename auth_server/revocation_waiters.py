@@ -12,6 +12,9 @@ Invariant: a waiter never sleeps through an event that it would have read. How:
   commit between its read and its sleep has already set that ticket.
 - Waiting holds no thread and no database connection: a waiter is a coroutine awaiting an
   `asyncio.Event`; each read is one short session in the thread pool.
+- Waiters woken together with the same cursor share one read, and only a read that began
+  after their ticket was taken (same ticket): a commit after that read began sets their
+  ticket, so sharing it misses nothing either.
 
 Wake-ups come from this process's own commits (the revocations' after-commit hook) and from
 other processes through revocation_notify.py (PostgreSQL LISTEN/NOTIFY, Redis, or a cheap
@@ -87,6 +90,7 @@ class WaitingFeed:
         self.revocations = revocations
         self.database = database
         self.wakeups = wakeups
+        self._reads: dict[tuple[int, int | None, asyncio.Event], asyncio.Future[FeedPage]] = {}
 
     async def page(self, since: int, limit: int | None, wait: float) -> FeedPage:
         """The page after `since`; when it is empty, waits up to `wait` seconds for one that
@@ -95,11 +99,23 @@ class WaitingFeed:
         deadline = loop.time() + min(wait, MAX_WAIT)
         while True:
             ticket = self.wakeups.ticket()
-            page = await run_in_threadpool(self._read, since, limit)
+            page = await self._shared_read(since, limit, ticket)
             remaining = deadline - loop.time()
             if page.events or remaining <= 0 or self.wakeups.closing:
                 return page
             await self.wakeups.sleep(ticket, remaining)
+
+    async def _shared_read(self, since: int, limit: int | None, ticket: asyncio.Event) -> FeedPage:
+        """One database read for every caller with this cursor and this ticket (see the
+        module doc): a wake-up of many waiters costs a read per distinct cursor."""
+        key = (since, limit, ticket)
+        pending = self._reads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(run_in_threadpool(self._read, since, limit))
+            self._reads[key] = pending
+            pending.add_done_callback(lambda _done: self._reads.pop(key, None))
+        # One caller cancelled (its client gone) must not cancel the others' read.
+        return await asyncio.shield(pending)
 
     def _read(self, since: int, limit: int | None) -> FeedPage:
         # A session per read, closed before any wait: no connection is held while waiting.

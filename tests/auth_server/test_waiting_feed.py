@@ -104,15 +104,17 @@ def test_a_wait_ends_with_the_event_committed_on_the_same_server(
     first, _second = replicas
     with httpx.Client() as http:
         cursor = feed_cursor(http, first)
-    pool, pending = waiting_read(first, cursor)
-    with pool:
-        session, _ = logout_new_session(first, smtp_sink)
-        answer = pending.result()
-    assert answer.status_code == 200
-    assert answer.headers["Cache-Control"] == "no-store"
-    data = answer.json()["data"]
-    assert [(e["sid"], e["reason"]) for e in data["events"]] == [(sid_of(session), "logout")]
-    assert data["cursor"] == data["events"][-1]["cursor"] and data["hasMore"] is False
+    # Two readers at the same cursor (woken together, they share one database read).
+    waits = [waiting_read(first, cursor) for _ in range(2)]
+    session, _ = logout_new_session(first, smtp_sink)
+    for pool, pending in waits:
+        with pool:
+            answer = pending.result()
+        assert answer.status_code == 200
+        assert answer.headers["Cache-Control"] == "no-store"
+        data = answer.json()["data"]
+        assert [(e["sid"], e["reason"]) for e in data["events"]] == [(sid_of(session), "logout")]
+        assert data["cursor"] == data["events"][-1]["cursor"] and data["hasMore"] is False
 
 
 def test_a_wait_on_one_replica_ends_with_an_event_committed_on_the_other(

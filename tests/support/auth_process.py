@@ -141,8 +141,8 @@ class AuthServerProcess:
 
     @property
     def pid(self) -> int | None:
-        """The server process's id while it runs (to read its memory, for one)."""
-        return self._process.pid if self._process else None
+        """The server process's id while it runs (one worker: the process that serves)."""
+        return self._process.pid if self._process is not None else None
 
     def service_headers(self) -> dict[str, str]:
         """Headers of a trusted service calling this server (feed, admin API)."""

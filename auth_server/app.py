@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -13,7 +18,42 @@ from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
 from auth_server.api.security_headers import SecurityHeaders
 from auth_server.config import Settings, get_settings
+from auth_server.revocation_waiters import Wakeups
 from auth_server.services import Services
+
+
+class QuietFeedAccessLog(logging.Filter):
+    """Access-log lines of answered feed reads only at debug level: each SaaS Admin worker
+    keeps one long poll open, and a line per answer says nothing. Refusals stay logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args: Any = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            _client, _method, path, _version, status = args
+            if str(path).startswith("/api/auth/revocations") and int(status) < 400:
+                # Still shown when the access log runs at debug level.
+                return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _answer_waiters_on_exit(wakeups: Wakeups) -> None:
+    """On SIGTERM/SIGINT, waiting feed reads answer at once, then the server's own handler
+    runs: uvicorn's graceful shutdown waits for open requests, a long poll included."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals can only be handled there (the server's own handler lives there)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+
+        def handler(number: int, frame: FrameType | None, previous: Any = previous) -> None:
+            wakeups.close()
+            if callable(previous):
+                previous(number, frame)
+            elif previous == signal.SIG_DFL:
+                # Nobody else handled it: the default action (exit), as without us.
+                signal.signal(number, signal.SIG_DFL)
+                signal.raise_signal(number)
+
+        signal.signal(sig, handler)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,7 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.cross_process_wakeups.start()
+        _answer_waiters_on_exit(services.waiting_feed.wakeups)
         yield
+        await services.cross_process_wakeups.stop()
         services.database.dispose()
         services.revocations.publisher.close()
 
@@ -38,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QuietFeedAccessLog) for f in access_log.filters):
+        access_log.addFilter(QuietFeedAccessLog())
     install_error_handlers(app)
     app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes)
     # Added last, so outermost: the guard's own refusals get the headers too.

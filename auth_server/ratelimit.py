@@ -7,7 +7,7 @@ import hashlib
 import logging
 import math
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
@@ -119,6 +119,10 @@ def _seconds_until(epoch: float) -> int:
     return max(1, math.ceil(epoch - time.time()))
 
 
+# `locked_until` of an address that has never been locked.
+NEVER_LOCKED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Lockout:
     """LOGIN_MAX_FAILURES wrong passwords within LOGIN_LOCKOUT_SECONDS lock an address's
     password login (login and change-password) for LOGIN_LOCKOUT_SECONDS.
@@ -151,7 +155,9 @@ class Lockout:
             _insert(db)
             .values(
                 key_hash=key,
-                locked_until=now,
+                # Never locked, not "locked until now": a parallel attempt whose clock read
+                # was a moment earlier would see that as a standing lock and get a 429.
+                locked_until=NEVER_LOCKED,
                 created_at=now,
                 failures=1,
                 window_ends=now + self.period,

@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,6 +64,9 @@ logger = logging.getLogger("auth_server.revocations")
 # (an arbitrary constant: "revocation" in ASCII hex, 0x7265766f63).
 ADVISORY_LOCK_KEY = 0x7265766F63
 _PENDING = "revocation_events_to_publish"
+# PostgreSQL NOTIFY channel of every transaction that writes revocation events: it wakes the
+# waiting feed readers of every auth-server process (revocation_notify.py) on commit only.
+NOTIFY_CHANNEL = "auth_revocations"
 
 SESSION = "session"
 USER = "user"
@@ -137,6 +141,8 @@ class Revocations:
             seconds=settings.access_token_ttl + settings.revocation_retention_margin
         )
         self.page_size = settings.revocation_page_size
+        # Called after a commit that wrote events (the waiting feed's wake-up).
+        self.committed_hooks: list[Callable[[], None]] = []
 
     def attach(self, factory: sessionmaker[Session]) -> None:
         """Publishes the events of a transaction once it has committed (never before: a
@@ -147,6 +153,8 @@ class Revocations:
     def _after_commit(self, db: Session) -> None:
         pending = db.info.pop(_PENDING, None)
         if pending:
+            for hook in self.committed_hooks:
+                hook()
             self.publisher.publish(pending)
 
     def _after_rollback(self, db: Session) -> None:
@@ -269,6 +277,8 @@ class Revocations:
         if db.get_bind().dialect.name == "postgresql":
             # Held until commit or rollback: ids become visible in commit order (module doc).
             db.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+            # Delivered by PostgreSQL on commit only, to every process that listens.
+            db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
         db.add_all(events)
         db.flush()
         db.info.setdefault(_PENDING, []).extend(event_json(e) for e in events)

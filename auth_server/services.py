@@ -16,6 +16,8 @@ from auth_server.mailer import Mailer
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery
+from auth_server.revocation_notify import CrossProcessWakeups, listener_for
+from auth_server.revocation_waiters import WaitingFeed, Wakeups
 from auth_server.revocations import RevocationPublisher, Revocations
 from auth_server.service_auth import ServiceCredentials
 from auth_server.sessions import Sessions
@@ -38,6 +40,8 @@ class Services:
     lockout: Lockout
     recovery: PasswordRecovery
     revocations: Revocations
+    waiting_feed: WaitingFeed
+    cross_process_wakeups: CrossProcessWakeups
     administration: Administration
     erasure: Erasure
     service_credentials: ServiceCredentials
@@ -68,6 +72,9 @@ class Services:
         database = Database(settings.auth_database_url)
         # Revocation events reach Redis after, and only after, their transaction commits.
         revocations.attach(database.session_factory)
+        # ...and wake this process's waiting feed readers (other processes: NOTIFY/Redis).
+        wakeups = Wakeups()
+        revocations.committed_hooks.append(wakeups.wake_threadsafe)
         return cls(
             settings=settings,
             database=database,
@@ -83,6 +90,8 @@ class Services:
             lockout=Lockout(settings, clock),
             recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
             revocations=revocations,
+            waiting_feed=WaitingFeed(revocations, database, wakeups),
+            cross_process_wakeups=CrossProcessWakeups(wakeups, database, listener_for(settings)),
             administration=Administration(settings, clock, revocations, audit),
             erasure=Erasure(revocations, audit),
             service_credentials=ServiceCredentials.from_settings(settings),

@@ -4,7 +4,9 @@
 Log in through auth server A, use the token on SaaS Admin replicas 1 and 2, log out through
 auth server B: both replicas refuse the token within 2 s (a functional deadline; the
 latency distribution is printed, not asserted). With Redis (the channel) and without it
-(polling). A replica started after the logout refuses the token at once (backfill).
+(the waiting feed: replica 1 waits on auth server A, which learns of B's commit by
+PostgreSQL LISTEN/NOTIFY, or on SQLite by its newest-id check). A replica started after
+the logout refuses the token at once (backfill).
 
 The SaaS Admin replicas run with their production settings, and nginx from the distribution
 stands in front of all four with the shipped deploy/nginx.conf (rendered by
@@ -68,7 +70,7 @@ class Deployment:
 
 @pytest.fixture(
     scope="module",
-    params=[pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub")), "polling"],
+    params=[pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub")), "waiting"],
 )
 def deployment(
     request: pytest.FixtureRequest, smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory

@@ -15,6 +15,7 @@ from auth_server.api.deps import DbDep, ServiceDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.models import License
 from auth_server.presenters import iso, user_json
+from auth_server.revocation_waiters import MAX_WAIT
 from auth_server.revocations import event_json
 from auth_server.schemas import Body
 
@@ -28,15 +29,19 @@ MAX_INT64 = 2**63 - 1
 @feed_router.get(
     "/revocations",
     summary="Live revocation events after a cursor (service clients only)",
+    description="With `wait` (seconds), an empty answer is held until an event after "
+    "`since` is committed (answered at once) or the time is up (an empty page): long polling.",
 )
-def revocations(
+async def revocations(
     services: ServicesDep,
-    db: DbDep,
     _service: ServiceDep,
     since: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=10000)] = None,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 0,
 ) -> JSONResponse:
-    page = services.revocations.page(db, since, limit)
+    # Async, without a database session dependency: a waiting request holds neither a
+    # thread nor a connection (revocation_waiters.py).
+    page = await services.waiting_feed.page(since, limit, wait)
     response = success(
         {
             "events": [event_json(event) for event in page.events],

@@ -278,10 +278,19 @@ class AuthServerClient:
             service=True,
         )
 
-    def revocations(self, since: str = "0", limit: int | None = None) -> dict[str, Any]:
+    def revocations(
+        self, since: str = "0", limit: int | None = None, wait: float = 0
+    ) -> dict[str, Any]:
         """Live revocation events after the cursor `since` ("0": all of them), oldest first:
-        {events, cursor, hasMore}. Service call (X-Service-Token)."""
-        query = urlencode({"since": since, **({"limit": limit} if limit else {})})
+        {events, cursor, hasMore}. Service call (X-Service-Token). With `wait` (seconds, at
+        most 30) an empty answer is held until an event comes or the time is up: give this
+        client a read timeout above `wait`."""
+        params: dict[str, Any] = {"since": since}
+        if limit:
+            params["limit"] = limit
+        if wait:
+            params["wait"] = wait
+        query = urlencode(params)
         return self._call("GET", f"/api/auth/revocations?{query}", service=True)
 
     def fetch_jwks(self) -> dict[str, Any]:

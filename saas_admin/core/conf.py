@@ -14,6 +14,8 @@ from core.end_user import IPNetwork, parse_networks
 
 # `hybrid` (the default): local verification + the auth server's revocation feed.
 VERIFY_MODES = ("remote", "local", "hybrid")
+# The longest wait the auth server's revocation feed accepts (its MAX_WAIT).
+MAX_REVOCATION_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class ClientSettings:
     service_token_file: str
     # Hybrid mode: the revocation feed.
     revocation_poll_interval: float
+    # Without Redis: seconds one waiting (long-poll) read of the feed may wait; 0: polling.
+    revocation_wait: float
     revocation_max_staleness: float
     revocation_redis_url: str
     revocation_channel: str
@@ -123,6 +127,7 @@ def load() -> ClientSettings:
         service_token=str(_get("AUTH_SERVICE_TOKEN", "")).strip(),
         service_token_file=str(_get("AUTH_SERVICE_TOKEN_FILE", "")),
         revocation_poll_interval=float(_get("AUTH_REVOCATION_POLL_INTERVAL", 1)),
+        revocation_wait=float(_get("AUTH_REVOCATION_WAIT", 15)),
         revocation_max_staleness=float(_get("AUTH_REVOCATION_MAX_STALENESS", 30)),
         # Unset: the service's own REDIS_URL; "" (or "none"): no channel, poll the feed.
         revocation_redis_url=redis_url,
@@ -145,6 +150,10 @@ def load() -> ClientSettings:
     if values.revocation_poll_interval <= 0 or values.revocation_max_staleness <= 0:
         raise ImproperlyConfigured(
             "AUTH_REVOCATION_POLL_INTERVAL and AUTH_REVOCATION_MAX_STALENESS must be positive"
+        )
+    if not 0 <= values.revocation_wait <= MAX_REVOCATION_WAIT:
+        raise ImproperlyConfigured(
+            f"AUTH_REVOCATION_WAIT must be between 0 and {MAX_REVOCATION_WAIT:g} seconds"
         )
     if min(values.jwt_leeway, values.jwt_iat_skew, values.negative_cache_ttl) < 0:
         raise ImproperlyConfigured(

@@ -9,7 +9,11 @@ current:
   backfill from the feed (since=0) finds what was published while nobody listened; a slow
   poll of the feed (`safety_interval`) still runs, to catch a publish the auth server lost
   and to know that the feed is reachable;
-- without Redis (or while it is away): the feed is polled every `poll_interval` seconds.
+- without Redis: the waiting feed (long polling): one request at a time that the auth
+  server holds until an event is committed or `long_poll` seconds have passed, then the next
+  one at once; after a failure, the next one after a back-off (up to MAX_BACKOFF);
+- with AUTH_REVOCATION_WAIT=0, or while Redis is away: the feed is polled every
+  `poll_interval` seconds.
 
 The cursor advances only from feed answers, never from channel messages (the feed is the
 source of truth, see the auth server's README section). An entry is kept until no token it
@@ -57,6 +61,10 @@ logger = logging.getLogger("core.revocations")
 # Seconds an entry outlives `expiresAt` + leeway: covers clock skew between the revoking
 # replica and this one (the same allowance the auth server gives retired signing keys).
 CLOCK_MARGIN = 60.0
+# Longest pause between long polls after failures (they double from the poll interval).
+MAX_BACKOFF = 5.0
+# Seconds the HTTP read may last beyond the long poll's wait (the server answers at `wait`).
+LONG_POLL_MARGIN = 5.0
 
 
 def iso_epoch(value: Any) -> float | None:
@@ -155,6 +163,11 @@ class RevocationFeed:
         self.safety_interval = max(self.poll_interval, self.max_staleness / 3)
         self.redis_url = conf.revocation_redis_url
         self.channel = conf.revocation_channel
+        # Without Redis: long polls of this many seconds (0: polling). At most half the
+        # staleness limit: an idle feed still answers (and counts as fresh) twice per limit.
+        self.long_poll = (
+            0.0 if self.redis_url else min(conf.revocation_wait, self.max_staleness / 2)
+        )
         self._client_factory = client_factory or self._default_client
         self.revoked = self._new_set()
         self.cursor = "0"
@@ -180,6 +193,10 @@ class RevocationFeed:
         # a long cool-down would keep us on remote fallback after the server is back.
         return AuthServerClient(
             conf=self.conf,
+            # A long poll's answer may take its whole wait.
+            timeout=self.conf.timeout + self.long_poll + LONG_POLL_MARGIN
+            if self.long_poll
+            else None,
             pool_size=2,
             breaker=CircuitBreaker(
                 self.conf.breaker_threshold,
@@ -240,7 +257,9 @@ class RevocationFeed:
 
     @property
     def transport(self) -> str:
-        return "redis" if self._subscribed else "polling"
+        if self._subscribed:
+            return "redis"
+        return "waiting" if self.long_poll else "polling"
 
     def stop(self, timeout: float = 1.0) -> None:
         self._stop.set()
@@ -265,6 +284,7 @@ class RevocationFeed:
         # health check only writes its PING. Then the feed is polled, as when Redis is down.
         ping_sent: float | None = None
         next_ping = 0.0
+        backoff = self.poll_interval
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -286,17 +306,29 @@ class RevocationFeed:
                         connect_delay = min(connect_delay * 2, 10.0)
                 if now >= next_poll:
                     since = "0" if needs_backfill else self.cursor
-                    if self._fetch(client, since):
+                    began = time.monotonic()
+                    # A backfill never waits: the first requests of a process wait for it.
+                    wait = 0.0 if needs_backfill else self.long_poll
+                    if self._fetch(client, since, wait):
                         if needs_backfill:
                             self.backfills += 1
                         needs_backfill = False
                         self._ready.set()
                         subscribed = pubsub is not None
                         interval = self.safety_interval if subscribed else self.poll_interval
+                        if wait:
+                            backoff = self.poll_interval
+                            # The next long poll at once; after an empty answer that did not
+                            # wait (a server that ignores `wait`), at the poll rate.
+                            early = self.cursor == since and time.monotonic() - began < wait / 2
+                            interval = self.poll_interval if early else 0.0
                     else:
                         self._check_staleness()
-                        # Retried at the poll rate (a failed backfill stays pending).
+                        # Retried at the poll rate (a failed backfill stays pending); long
+                        # polls back off, doubling up to MAX_BACKOFF.
                         interval = self.poll_interval
+                        if self.long_poll:
+                            interval, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
                     next_poll = time.monotonic() + interval
                 if time.monotonic() >= next_prune:
                     self.revoked.prune()
@@ -391,15 +423,16 @@ class RevocationFeed:
             self.channel_events += 1
             self.revoked.apply(event)
 
-    def _fetch(self, client: AuthServerClient, since: str) -> bool:
-        """Reads the feed from `since` until `hasMore` is false; False when it cannot.
+    def _fetch(self, client: AuthServerClient, since: str, wait: float = 0.0) -> bool:
+        """Reads the feed from `since` until `hasMore` is false (waiting up to `wait` seconds
+        for an event when there is none); False when it cannot.
 
         Only a fetch that reached the end counts as success (ready, fresh): a set that
         stopped short misses the newest revocations."""
         cursor = since
         try:
             while True:
-                page = client.revocations(cursor)
+                page = client.revocations(cursor, wait=wait)
                 events = page.get("events")
                 next_cursor = page.get("cursor")
                 if not isinstance(events, list) or not isinstance(next_cursor, str):

@@ -40,7 +40,7 @@ def emails(url: str) -> dict[uuid.UUID, str]:
 def test_stored_addresses_are_normalized_unless_two_collide(tmp_path: Path) -> None:
     with temporary_database(tmp_path) as url:
         config = alembic_config(url)
-        command.upgrade(config, "0003")
+        command.upgrade(config, "0004")
         lone = add_user(url, "\uff41\uff4e\uff4e@example.com")  # full-width "ann"
         plain = add_user(url, "bob@example.com")
         twin = add_user(url, "\uff42\uff4f\uff42@example.com")  # full-width "bob"

@@ -22,8 +22,16 @@ MODEL_PAGE = re.compile(r"^/admin/\w+/\w+/(add/)?$")
 
 
 @pytest.fixture(scope="module")
+def bootstrap(auth_server: AuthServerProcess) -> tuple[str, str, str]:
+    """The auth server's first admin (e-mail, password) and the staff organization's id."""
+    return auth_server.first_admin()
+
+
+@pytest.fixture(scope="module")
 def saas_admin(
-    auth_server: AuthServerProcess, tmp_path_factory: pytest.TempPathFactory
+    auth_server: AuthServerProcess,
+    bootstrap: tuple[str, str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SaasAdminProcess]:
     workdir = tmp_path_factory.mktemp("saas-pages")
     with saas_database(workdir) as database_url:
@@ -33,6 +41,7 @@ def saas_admin(
             auth_service_url=auth_server.base_url,
             auth_service_token=auth_server.service_token,
             auth_revocation_channel=auth_server.revocation_channel,
+            saas_admin_staff_organization_id=bootstrap[2],
         ).migrate()
         try:
             yield process.start()
@@ -48,11 +57,9 @@ def tab(browser: Browser, saas_admin: SaasAdminProcess) -> Iterator[Tab]:
 
 
 @pytest.fixture(scope="module")
-def staff(auth_server: AuthServerProcess) -> tuple[str, str]:
+def staff(bootstrap: tuple[str, str, str]) -> tuple[str, str]:
     """The auth server's first admin: an owner of the staff organization."""
-    match = re.search(r"Admin account: (\S+)\s+password: (\S+)", auth_server.create_admin())
-    assert match
-    return match.group(1), match.group(2)
+    return bootstrap[0], bootstrap[1]
 
 
 def test_api_docs_render_offline(tab: Tab) -> None:

@@ -26,7 +26,7 @@ from auth_server.models import Membership, Organization, User
 from core.apps import reset_all
 from tests.auth_server.helpers import PASSWORD, bearer, database, login, verified_user
 from tests.saas_admin.helpers import remint
-from tests.saas_admin.test_admin_site import admin_login, create_admin
+from tests.saas_admin.test_admin_site import admin_login
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import clocked_server, reset_token
 from tests.support.ports import free_port
@@ -55,7 +55,7 @@ def deployment(
         # Before the first admin exists: the squatting the staff organization's slug was open to.
         with httpx.Client(base_url=server.base_url, timeout=30) as http:
             squatter = verified_user(http, smtp_sink, company="ROZITECH!")
-        email, password, staff = create_admin(server)
+        email, password, staff = server.first_admin()
         assert email == admin_email
         yield Deployment(server, admin_email, staff, squatter, password)
 
@@ -143,7 +143,8 @@ def test_create_admin_refuses_a_taken_slug(deployment: Deployment) -> None:
 
 
 def test_create_admin_again_prints_the_same_staff_organization(deployment: Deployment) -> None:
-    assert create_admin(deployment.server)[2] == deployment.staff_organization
+    printed = deployment.server.create_admin()
+    assert f"SAAS_ADMIN_STAFF_ORGANIZATION_ID): {deployment.staff_organization}" in printed
     path = deployment.server.data_dir / "staff-organization"
     assert path.read_text() == deployment.staff_organization
     assert path.stat().st_mode & 0o077 == 0

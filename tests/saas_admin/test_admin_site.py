@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 from django.test import Client
@@ -21,15 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 def bootstrap(auth_server: AuthServerProcess) -> tuple[str, str, str]:
     """The auth server's first admin (owner of the Rozitech organization) and the staff
     organization's id, as `create-admin` prints them."""
-    return create_admin(auth_server)
-
-
-def create_admin(server: AuthServerProcess) -> tuple[str, str, str]:
-    printed = server.create_admin()
-    match = re.search(r"Admin account: (\S+)\s+password: (\S+)", printed)
-    staff = re.search(r"Staff organization \(SAAS_ADMIN_STAFF_ORGANIZATION_ID\): (\S+)", printed)
-    assert match and staff, printed
-    return match.group(1), match.group(2), staff.group(1)
+    return auth_server.first_admin()
 
 
 @pytest.fixture

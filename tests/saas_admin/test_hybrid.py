@@ -1,7 +1,8 @@
 """Hybrid verification through a DRF view: local signatures plus the revocation feed.
 
-Real auth server processes; the feed polled, or its Redis channel when REDIS_URL is set (a
-Redis of this test's own for the restart). Fakes: only the clock (`core.tokens.now`).
+Real auth server processes; the feed read by waiting requests (long polls) or polled, or its
+Redis channel when REDIS_URL is set (a Redis of this test's own for the restart). Fakes: only
+the clock (`core.tokens.now`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rest_framework.test import APIClient
 
 from config.health import health as health_view
 from core import authentication, tokens
-from core.revocations import RevocationFeed, RevocationSet
+from core.revocations import RevocationFeed, RevocationSet, iso_epoch
 from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.conftest import fresh_login
 from tests.saas_admin.helpers import Account, bearer, new_account, new_uuid, remint
@@ -39,7 +40,11 @@ DEADLINE = 2.0
 
 
 @pytest.fixture(
-    params=["polling", pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub"))]
+    params=[
+        "waiting",
+        "polling",
+        pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub")),
+    ]
 )
 def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -58,6 +63,8 @@ def hybrid(settings: Settings, auth_server: AuthServerProcess, transport: str) -
         settings.AUTH_REVOCATION_MAX_STALENESS = 120
     else:
         settings.AUTH_REVOCATION_REDIS_URL = "none"
+        # Without Redis: long polls (the default), or the plain poll of older versions.
+        settings.AUTH_REVOCATION_WAIT = 0 if transport == "polling" else 15
     return transport
 
 
@@ -109,7 +116,7 @@ def test_valid_accepted_then_refused_after_logout(
     assert status(api, account.access_token) == 200  # cached: re-checked against the set
     response = api.get("/protected", headers=bearer(account.access_token))
     assert response.json()["mode"] == "hybrid"
-    assert feed().transport == ("redis" if hybrid == "redis" else "polling")
+    assert feed().transport == hybrid
     logout(auth_server, account)
     refused_within(api, account.access_token)
     assert status(api, account.access_token) == 401  # and stays refused
@@ -227,7 +234,7 @@ def test_health_reports_the_revocation_set(hybrid: str) -> None:
     until(lambda: health()["revocations"] == "live")
     body = health()
     assert body["status"] == "healthy"
-    assert body["revocationsVia"] == ("redis" if hybrid == "redis" else "polling")
+    assert body["revocationsVia"] == hybrid
 
 
 # -- an auth server that stops ----------------------------------------------------------------
@@ -423,14 +430,24 @@ def test_entries_outlive_the_leeway(
     assert status(api, account.access_token) == 200
     logout(auth_server, account)
     refused_within(api, account.access_token)
-    exp = jwt.decode(account.access_token, options={"verify_signature": False})["exp"]
+    claims = jwt.decode(account.access_token, options={"verify_signature": False})
+    with httpx.Client(headers=auth_server.service_headers(), timeout=10) as http:
+        events = http.get(f"{auth_server.base_url}/api/auth/revocations?since=0").json()
+    (event,) = [e for e in events["data"]["events"] if e.get("sid") == claims["sid"]]
+    # The latest `exp` a token of that session can have (the server adds its own margin).
+    expires_at = iso_epoch(event["expiresAt"])
+    assert expires_at is not None
     revoked = feed().revoked
-    # Past `exp` and the event's expiresAt (the logout came seconds after the login), but
-    # within the leeway: the token would verify, so the entry must still be there.
-    monkeypatch.setattr(tokens, "now", lambda: exp + 30)
+    # Past `exp`, within the leeway: the token would verify, the entry must refuse it.
+    monkeypatch.setattr(tokens, "now", lambda: claims["exp"] + 30)
     revoked.prune()
     assert status(api, account.access_token) == 401
+    # Past the event's expiresAt, within the leeway after it: a covered token could still
+    # verify, so the entry stays.
+    monkeypatch.setattr(tokens, "now", lambda: expires_at + 30)
+    revoked.prune()
+    assert revoked.is_revoked(claims)
     # Once no covered token could verify (expiresAt + leeway + margin), it goes.
-    monkeypatch.setattr(tokens, "now", lambda: exp + 60 + 60 + 60)
+    monkeypatch.setattr(tokens, "now", lambda: expires_at + 60 + 60 + 1)
     revoked.prune()
     assert len(revoked) == 0

@@ -34,6 +34,8 @@ def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
         ("AUTH_REVOCATION_REDIS_URL", "localhost:6379", "AUTH_REVOCATION_REDIS_URL"),
         ("AUTH_JWT_IAT_SKEW", "-1", "AUTH_JWT_IAT_SKEW"),
         ("AUTH_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address", "TRUSTED_PROXIES"),
+        ("AUTH_REVOCATION_WAIT", "31", "AUTH_REVOCATION_WAIT"),
+        ("AUTH_REVOCATION_WAIT", "-1", "AUTH_REVOCATION_WAIT"),
     ],
 )
 def test_the_service_refuses_to_start_with_bad_settings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -68,6 +69,17 @@ class AuthServerProcess:
     def create_admin(self) -> str:
         return self._command("create-admin")
 
+    def first_admin(self) -> tuple[str, str, str]:
+        """`create-admin` run for the first time: the admin's e-mail and generated password,
+        and the staff organization's id, as it prints them."""
+        printed = self.create_admin()
+        account = re.search(r"Admin account: (\S+)\s+password: (\S+)", printed)
+        staff = re.search(
+            r"Staff organization \(SAAS_ADMIN_STAFF_ORGANIZATION_ID\): (\S+)", printed
+        )
+        assert account and staff, printed
+        return account.group(1), account.group(2), staff.group(1)
+
     def run_command(self, *args: str) -> str:
         """`python -m auth_server <args>` with this server's settings; its stdout."""
         return self._command(*args)
@@ -129,8 +141,8 @@ class AuthServerProcess:
 
     @property
     def pid(self) -> int | None:
-        """The server process's id while it runs (to read its memory, for one)."""
-        return self._process.pid if self._process else None
+        """The server process's id while it runs (one worker: the process that serves)."""
+        return self._process.pid if self._process is not None else None
 
     def service_headers(self) -> dict[str, str]:
         """Headers of a trusted service calling this server (feed, admin API)."""

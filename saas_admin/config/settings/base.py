@@ -237,6 +237,9 @@ AUTH_SERVICE_TOKEN_FILE = os.environ.get("AUTH_SERVICE_TOKEN_FILE") or str(
 # may be unreachable before tokens are verified remotely again, and the auth server's
 # REVOCATION_CHANNEL. AUTH_REVOCATION_REDIS_URL unset or empty: REDIS_URL; "none": poll only.
 AUTH_REVOCATION_POLL_INTERVAL = float(os.environ.get("AUTH_REVOCATION_POLL_INTERVAL", "1"))
+# Without Redis the feed is read by waiting requests (long polls) of this many seconds
+# (at most half of AUTH_REVOCATION_MAX_STALENESS); 0: poll every POLL_INTERVAL instead.
+AUTH_REVOCATION_WAIT = float(os.environ.get("AUTH_REVOCATION_WAIT", "15"))
 AUTH_REVOCATION_MAX_STALENESS = float(os.environ.get("AUTH_REVOCATION_MAX_STALENESS", "30"))
 AUTH_REVOCATION_REDIS_URL = os.environ.get("AUTH_REVOCATION_REDIS_URL") or REDIS_URL
 AUTH_REVOCATION_CHANNEL = os.environ.get("AUTH_REVOCATION_CHANNEL", "auth:revocations")

@@ -8,13 +8,13 @@ from typing import Any
 from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
+from rozitech_auth.client import AuthServiceUnavailable, get_auth_client
+from rozitech_auth.django.authentication import AuthToken, end_user
+from rozitech_auth.django.users import sync_user
+from rozitech_auth.tokens import VerifiedToken, unverified_claims
 
 from accounts.models import User
 from accounts.staff import is_staff_identity
-from core.auth_client import AuthServiceUnavailable, get_auth_client
-from core.authentication import AuthToken, end_user
-from core.tokens import VerifiedToken, unverified_claims
-from core.users import sync_user
 from organizations.mirror import mirror_membership
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rozitech_auth.client import AuthServiceUnavailable
 
 from accounts.sessions import TOKENS_KEY, SessionEnded, bound_tokens, current_user
-from core.auth_client import AuthServiceUnavailable
 
 
 class AuthServerSessionMiddleware:

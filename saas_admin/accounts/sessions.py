@@ -24,14 +24,14 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.dispatch import receiver
 from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed
+from rozitech_auth import tokens
+from rozitech_auth.client import AuthServiceUnavailable, get_auth_client
+from rozitech_auth.django.authentication import AuthToken, RemoteJWTAuthentication
+from rozitech_auth.tokens import unverified_claims
 
 from accounts.backends import set_staff
 from accounts.models import User
 from accounts.staff import is_staff_identity
-from core import tokens
-from core.auth_client import AuthServiceUnavailable, get_auth_client
-from core.authentication import AuthToken, RemoteJWTAuthentication
-from core.tokens import unverified_claims
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import APIException, Throttled
 from rest_framework.fields import DateTimeField
+from rozitech_auth.client import AuthServerClient, AuthServerError, AuthServiceUnavailable
 
 from billing.models import LicenseUpdate
-from core.auth_client import AuthServerClient, AuthServerError, AuthServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from rest_framework.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-
-from core.auth_client import (
+from rozitech_auth.client import (
     AuthServerClient,
     AuthServiceUnavailable,
     EmailAlreadyExists,
     get_auth_client,
 )
+
 from tests.auth_server.helpers import PASSWORD, new_email
 from tests.saas_admin.helpers import Account, HangingServer
 from tests.support.auth_process import AuthServerProcess

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from rest_framework.exceptions import AuthenticationFailed
+from rozitech_auth.client import AuthServerClient, AuthServiceUnavailable
+from rozitech_auth.tokens import JWKSCache, SigningKeyNotYetKnown
 
-from core.auth_client import AuthServerClient, AuthServiceUnavailable
-from core.tokens import JWKSCache, SigningKeyNotYetKnown
 from tests.support.auth_process import AuthServerProcess
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
+from rozitech_auth.breaker import CircuitBreaker, CircuitOpen
+from rozitech_auth.client import AuthServerClient, AuthServiceUnavailable, get_auth_client
 
-from core.auth_client import AuthServerClient, AuthServiceUnavailable, get_auth_client
-from core.breaker import CircuitBreaker, CircuitOpen
 from tests.saas_admin.helpers import Account, HangingServer, bearer, new_account
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database

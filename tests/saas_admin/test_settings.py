@@ -9,8 +9,8 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
+from rozitech_auth.conf import client_settings
 
-from core.conf import client_settings
 from tests.support.auth_process import REPO_ROOT
 
 

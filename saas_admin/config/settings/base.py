@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI's files, served from this origin (SWAGGER_UI_DIST below): no CDN.
     "drf_spectacular_sidecar",
-    "core",
+    "rozitech_auth.django",
     "accounts",
     "organizations",
     "billing",

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from core.end_user import IPNetwork, parse_networks
+from rozitech_auth.end_user import IPNetwork, parse_networks
 
 # `hybrid` (the default): local verification + the auth server's revocation feed.
 VERIFY_MODES = ("remote", "local", "hybrid")
@@ -94,7 +94,7 @@ def load() -> ClientSettings:
         breaker_cooldown=float(_get("AUTH_CIRCUIT_BREAKER_COOLDOWN", 30)),
         verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE", "hybrid"))),
         # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL);
-        # "": learned from its discovery document (core.discovery).
+        # "": learned from its discovery document (rozitech_auth.discovery).
         jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or ""),
         jwt_audience=str(_get("AUTH_JWT_AUDIENCE", "rozitech")),
         jwt_leeway=int(_get("AUTH_JWT_LEEWAY", 0)),
@@ -149,5 +149,5 @@ def client_settings() -> ClientSettings:
 
 
 def reset() -> None:
-    """Forget the settings read so far (tests change settings; see core.apps)."""
+    """Forget the settings read so far (tests change settings; see rozitech_auth.django.apps)."""
     client_settings.cache_clear()

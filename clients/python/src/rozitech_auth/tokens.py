@@ -1,7 +1,7 @@
 """Verifying access tokens: locally against the JWKS, or remotely with GET /api/auth/me.
 
 Both verifiers turn a token into a `VerifiedToken`. The authentication classes add caching,
-single-flight and the local user on top (core.authentication).
+single-flight and the local user on top (rozitech_auth.django.authentication).
 
 Designed for `hybrid` (a later issue): hybrid = `LocalVerifier` + a `RevocationCheck` fed by
 the auth server's revocation feed (session, user or "tokens issued before T" revoked).
@@ -22,9 +22,9 @@ import jwt
 from jwt import PyJWK, PyJWKSet
 from rest_framework.exceptions import AuthenticationFailed
 
-from core.auth_client import AuthServerClient, AuthServiceUnavailable
-from core.conf import ClientSettings
-from core.discovery import Issuer
+from rozitech_auth.client import AuthServerClient, AuthServiceUnavailable
+from rozitech_auth.conf import ClientSettings
+from rozitech_auth.discovery import Issuer
 
 # Pinned: the auth server signs RS256 only. Pinning rejects "none" and the HMAC confusion
 # (HS256 "signed" with the public key as the secret).

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from core.auth_client import AuthServerError, AuthServiceUnavailable
+from rozitech_auth.client import AuthServerError, AuthServiceUnavailable
 
-logger = logging.getLogger("core.discovery")
+logger = logging.getLogger("rozitech_auth.discovery")
 
 
 class Issuer:

@@ -1,17 +1,15 @@
-"""AuthServerClient: the auth server's HTTP API for Django services, with its errors mapped
-onto DRF exceptions.
+"""AuthServerClient: the auth server's HTTP API, its answers mapped onto rozitech_auth.errors.
 
     from rozitech_auth.client import get_auth_client
     identity = get_auth_client().verify_token(access_token)
 
-Outages (connection refused, timeout, 5xx, breaker open) raise `AuthServiceUnavailable`
-(503 with Retry-After), never `AuthenticationFailed`: an outage must not log users out.
+Outages (connection refused, timeout, 5xx, breaker open) raise `AuthServerUnavailable`
+(503 with Retry-After at the edge), never a refusal: an outage must not log users out.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
@@ -21,20 +19,18 @@ from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
-from rest_framework import status
-from rest_framework.exceptions import (
-    APIException,
-    AuthenticationFailed,
-    NotFound,
-    PermissionDenied,
-    Throttled,
-    ValidationError,
-)
-from rest_framework.settings import api_settings
 
 from rozitech_auth.breaker import CircuitBreaker, CircuitOpen
 from rozitech_auth.conf import ClientSettings, client_settings
 from rozitech_auth.end_user import EndUser
+from rozitech_auth.errors import (
+    AuthServerError,
+    AuthServerRejected,
+    AuthServerUnavailable,
+    AuthServiceUnavailable,
+    Conflict,
+    EmailAlreadyExists,
+)
 
 # The auth server's header for a trusted service's credential (never Authorization).
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name)
@@ -49,46 +45,14 @@ logger = logging.getLogger("rozitech_auth.client")
 __all__ = [
     "AuthServerClient",
     "AuthServerError",
+    "AuthServerRejected",
+    "AuthServerUnavailable",
     "AuthServiceUnavailable",
     "Conflict",
     "EmailAlreadyExists",
     "get_auth_client",
     "reset_auth_client",
 ]
-
-
-class AuthServiceUnavailable(APIException):
-    """The auth server cannot answer now: 503 with Retry-After (DRF sends `wait` as it)."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The authentication service is temporarily unavailable; please retry."
-    default_code = "auth_service_unavailable"
-
-    def __init__(self, detail: str | None = None, retry_after: float = 1.0) -> None:
-        super().__init__(detail)
-        # DRF's exception handler turns `wait` into the Retry-After header.
-        self.wait = max(1, math.ceil(retry_after))
-
-
-class EmailAlreadyExists(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "An account with this email already exists"
-    default_code = "email_exists"
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict"
-    default_code = "conflict"
-
-
-class AuthServerError(APIException):
-    """The auth server answered something this client does not expect (404, 3xx, not JSON):
-    a deployment or version mismatch, not the caller's fault."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "Unexpected answer from the authentication service"
-    default_code = "auth_server_error"
 
 
 def _envelope(response: requests.Response) -> dict[str, Any]:
@@ -307,7 +271,7 @@ class AuthServerClient:
         try:
             self.breaker.before_call()
         except CircuitOpen as exc:
-            raise AuthServiceUnavailable(retry_after=exc.retry_after) from None
+            raise AuthServerUnavailable(retry_after=exc.retry_after) from None
         recorded = False
         try:
             response = self._send(method, path, json=json, headers=headers)
@@ -315,14 +279,14 @@ class AuthServerClient:
                 self.breaker.record_failure()
                 recorded = True
                 logger.warning("Auth server %s %s -> %s", method, path, response.status_code)
-                raise AuthServiceUnavailable(retry_after=self._retry_after(response))
+                raise AuthServerUnavailable(retry_after=self._retry_after(response))
             self.breaker.record_success()
             recorded = True
         except requests.RequestException as exc:
             self.breaker.record_failure()
             recorded = True
             logger.warning("Auth server %s %s failed: %s", method, path, type(exc).__name__)
-            raise AuthServiceUnavailable(retry_after=self._retry_after(None)) from exc
+            raise AuthServerUnavailable(retry_after=self._retry_after(None)) from exc
         finally:
             if not recorded:
                 # Something unexpected happened locally: do not leave a half-open trial stuck.
@@ -399,29 +363,24 @@ class AuthServerClient:
                 return data
         code = str(body.get("code") or "")
         message = str(body.get("message") or "")
-        if code_status == 401:
-            # The server's message: "Invalid email or password", "Invalid or expired token".
-            raise AuthenticationFailed(message or None, code or None)
-        if code_status == 400:
-            errors = body.get("errors")
-            if isinstance(errors, dict) and errors:
-                # Field errors stay field errors: {"password": ["..."]}.
-                raise ValidationError(errors, code or None)
-            raise ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: [message or "Invalid request"]}, code or None
-            )
-        if code_status == 403:
-            raise PermissionDenied(message or None, code or None)
+        errors = body.get("errors")
+        if code_status == 404 and (not code or code == "not_found"):
+            # Not the server's "this thing is missing" but an unknown route: a deployment error.
+            logger.error("Unexpected auth server answer: HTTP 404")
+            raise AuthServerError("Unexpected answer from the authentication service (HTTP 404)")
         if code_status == 409:
-            if code == "email_exists":
-                raise EmailAlreadyExists(message or None, code)
-            raise Conflict(message or None, code or None)
-        if code_status == 404 and code and code != "not_found":
-            # The server knows the route and says what is missing (organization_not_found).
-            raise NotFound(message or None, code)
-        if code_status == 429:
-            retry = _server_retry_after(response)
-            raise Throttled(wait=retry, detail=message or None)
+            conflict = EmailAlreadyExists if code == "email_exists" else Conflict
+            raise conflict(code_status, code, message)
+        if code_status in (400, 401, 403, 404, 429):
+            # 401: "Invalid email or password", "Invalid or expired token"; 400: field errors
+            # stay field errors ({"password": ["..."]}); 404: organization_not_found, ...
+            raise AuthServerRejected(
+                code_status,
+                code,
+                message,
+                field_errors=errors if isinstance(errors, dict) else None,
+                retry_after=_server_retry_after(response) if code_status == 429 else None,
+            )
         logger.error("Unexpected auth server answer: HTTP %s", code_status)
         raise AuthServerError(
             f"Unexpected answer from the authentication service (HTTP {code_status})"

@@ -1,13 +1,18 @@
-"""The client library's settings, read once from Django settings into a typed object."""
+"""The client library's settings: read once into a typed object, every default in `load`.
+
+Where they are read from is a `Source`: the environment by default (any framework), Django's
+settings once the Django adapter is imported (rozitech_auth.django), or a mapping given in
+code (`use_source(Source.from_mapping({...}))`). The names are the same everywhere
+(AUTH_SERVICE_URL, AUTH_VERIFY_MODE, AUTH_SERVICE_TOKEN, ...).
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from rozitech_auth.end_user import IPNetwork, parse_networks
 
@@ -50,14 +55,41 @@ class ClientSettings:
     trusted_proxies: tuple[IPNetwork, ...]
 
 
+class ImproperlyConfigured(ValueError):
+    """A setting is missing or wrong (Django's own ImproperlyConfigured under Django)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where settings come from: `get(name, default)`, and the error a bad one raises."""
+
+    get: Callable[[str, Any], Any]
+    error: Callable[[str], Exception] = ImproperlyConfigured
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Source:
+        return cls(values.get)
+
+
+ENVIRONMENT = Source(os.environ.get)
+_source = ENVIRONMENT
+
+
+def use_source(source: Source) -> None:
+    """Read the settings from `source` from now on (the values read so far are dropped)."""
+    global _source
+    _source = source
+    reset()
+
+
 def _get(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
+    return _source.get(name, default)
 
 
 def check_verify_mode(mode: str) -> str:
     if mode in VERIFY_MODES:
         return mode
-    raise ImproperlyConfigured(
+    raise _source.error(
         f"AUTH_VERIFY_MODE={mode!r} is not a verification mode; use one of "
         + ", ".join(repr(m) for m in VERIFY_MODES)
     )
@@ -76,14 +108,14 @@ def _trusted_proxies() -> tuple[IPNetwork, ...]:
     try:
         return parse_networks(value)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
+        raise _source.error(f"TRUSTED_PROXIES: {exc}") from exc
 
 
 def load() -> ClientSettings:
     """Read and validate every setting; ImproperlyConfigured names the first bad one."""
     service_url = str(_get("AUTH_SERVICE_URL", "http://localhost:4000")).rstrip("/")
     if not service_url.startswith(("http://", "https://")):
-        raise ImproperlyConfigured("AUTH_SERVICE_URL must be an http(s) URL")
+        raise _source.error("AUTH_SERVICE_URL must be an http(s) URL")
     timeout = float(_get("AUTH_SERVICE_TIMEOUT", 5))
     values = ClientSettings(
         service_url=service_url,
@@ -118,25 +150,23 @@ def load() -> ClientSettings:
         trusted_proxies=_trusted_proxies(),
     )
     if values.timeout <= 0 or values.connect_timeout <= 0:
-        raise ImproperlyConfigured("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")
+        raise _source.error("AUTH_SERVICE_TIMEOUT and _CONNECT_TIMEOUT must be positive")
     if values.breaker_threshold < 1 or values.breaker_cooldown <= 0:
-        raise ImproperlyConfigured(
-            "AUTH_CIRCUIT_BREAKER_THRESHOLD must be >= 1 and _COOLDOWN positive"
-        )
+        raise _source.error("AUTH_CIRCUIT_BREAKER_THRESHOLD must be >= 1 and _COOLDOWN positive")
     if values.revocation_poll_interval <= 0 or values.revocation_max_staleness <= 0:
-        raise ImproperlyConfigured(
+        raise _source.error(
             "AUTH_REVOCATION_POLL_INTERVAL and AUTH_REVOCATION_MAX_STALENESS must be positive"
         )
     if not 0 <= values.revocation_wait <= MAX_REVOCATION_WAIT:
-        raise ImproperlyConfigured(
+        raise _source.error(
             f"AUTH_REVOCATION_WAIT must be between 0 and {MAX_REVOCATION_WAIT:g} seconds"
         )
     if values.revocation_redis_url and not values.revocation_redis_url.startswith(
         ("redis://", "rediss://", "unix://")
     ):
-        raise ImproperlyConfigured("AUTH_REVOCATION_REDIS_URL must be a redis:// URL")
+        raise _source.error("AUTH_REVOCATION_REDIS_URL must be a redis:// URL")
     if min(values.jwt_leeway, values.jwt_iat_skew, values.negative_cache_ttl) < 0:
-        raise ImproperlyConfigured(
+        raise _source.error(
             "AUTH_JWT_LEEWAY, AUTH_JWT_IAT_SKEW and AUTH_NEGATIVE_CACHE_TTL must be >= 0"
         )
     return values

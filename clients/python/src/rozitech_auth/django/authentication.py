@@ -18,34 +18,32 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
 from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from rozitech_auth import tokens
-from rozitech_auth.client import AuthServiceUnavailable, get_auth_client
+from rozitech_auth import licenses, tokens
 from rozitech_auth.conf import check_verify_mode, client_settings
-from rozitech_auth.discovery import Issuer
+from rozitech_auth.django.exceptions import api_exception
 from rozitech_auth.django.signals import token_verified
 from rozitech_auth.django.users import sync_user
 from rozitech_auth.end_user import EndUser, end_user_of
-from rozitech_auth.revocations import RevocationFeed, iso_epoch
-from rozitech_auth.tokens import (
-    LocalVerifier,
-    RemoteVerifier,
-    VerifiedToken,
-    issuer_from_settings,
-    token_digest,
+from rozitech_auth.errors import (
+    AccountInactive,
+    AuthError,
+    TokenError,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
 )
+from rozitech_auth.tokens import VerifiedToken, token_digest
+from rozitech_auth.verification import ProcessStore, Verification, bearer_token
 
 __all__ = [
     "AuthToken",
@@ -53,11 +51,6 @@ __all__ = [
     "OptionalRemoteJWTAuthentication",
     "RemoteJWTAuthentication",
 ]
-
-T = TypeVar("T")
-
-# Statuses of a license that grant access to its product.
-USABLE_LICENSE_STATUSES = frozenset({"trial", "active"})
 
 
 class AuthToken(str):
@@ -111,15 +104,7 @@ class AuthToken(str):
 
     def has_license(self, product: str) -> bool:
         """A trial or active license whose `expiresAt` (null: open-ended) is still ahead."""
-        entry = (self.verified.licenses or {}).get(product)
-        if not isinstance(entry, dict) or entry.get("status") not in USABLE_LICENSE_STATUSES:
-            return False
-        expires = entry.get("expiresAt")
-        if expires is None:
-            return True
-        # An unreadable expiry grants nothing: a trial must never become open-ended.
-        until = iso_epoch(expires)
-        return until is not None and until > tokens.now()
+        return licenses.grants(self.verified.licenses, product)
 
 
 # -- caches -----------------------------------------------------------------------------------
@@ -158,40 +143,13 @@ class DjangoCacheStore:
             caches[self.alias].set(key, entry, timeout)
 
 
-class ProcessStore:
-    """Local mode: verified claims in process memory until `exp`, bounded (LRU)."""
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, CacheEntry]] = OrderedDict()
-
-    def get(self, key: str) -> CacheEntry | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            if found[0] <= tokens.now():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return found[1]
-
-    def set(self, key: str, entry: CacheEntry, ttl: float) -> None:
-        with self._lock:
-            self._entries[key] = (tokens.now() + ttl, entry)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-
 class TieredStore:
     """Remote mode: process memory in front of the Django cache. A front entry expires at
     the same instant as the shared one it copies (verification time + TTL), so the front
     changes nothing about how soon a logout is seen; it only saves the cache round trip
     and the unpickling on the steady path."""
 
-    def __init__(self, front: ProcessStore, back: DjangoCacheStore) -> None:
+    def __init__(self, front: ProcessStore[CacheEntry], back: DjangoCacheStore) -> None:
         self.front = front
         self.back = back
 
@@ -212,105 +170,12 @@ class TieredStore:
             self.front.set(key, entry, ttl)
 
 
-class SingleFlight:
-    """Concurrent calls for one key run the function once; the others wait for its result."""
-
-    class _Call:
-        def __init__(self) -> None:
-            self.done = threading.Event()
-            self.result: Any = None
-            self.error: BaseException | None = None
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, SingleFlight._Call] = {}
-
-    def do(self, key: str, fn: Callable[[], T], wait_timeout: float) -> T:
-        with self._lock:
-            call = self._calls.get(key)
-            leader = call is None
-            if call is None:
-                call = self._calls[key] = SingleFlight._Call()
-        if leader:
-            try:
-                call.result = fn()
-            except BaseException as exc:
-                call.error = exc
-                raise
-            finally:
-                with self._lock:
-                    del self._calls[key]
-                call.done.set()
-            return call.result  # type: ignore[no-any-return]
-        if not call.done.wait(wait_timeout):
-            raise AuthServiceUnavailable()
-        if call.error is not None:
-            # A copy each: one exception object must not be raised in several threads.
-            raise copy.copy(call.error)
-        return call.result  # type: ignore[no-any-return]
-
-
-class _State:
-    """Per-process state, rebuilt when settings change (rozitech_auth.django.apps)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.verifiers: dict[str, RemoteVerifier | LocalVerifier] = {}
-        self.process_store = ProcessStore()
-        self.flights = SingleFlight()
-        self.feed: RevocationFeed | None = None
-        self.issuer: Issuer | None = None
-
-    def token_issuer(self) -> Issuer:
-        """The issuer local verification requires (configured or discovered)."""
-        found = self.issuer
-        if found is None:
-            with self.lock:
-                if self.issuer is None:
-                    self.issuer = issuer_from_settings(get_auth_client(), client_settings())
-                found = self.issuer
-        return found
-
-    def revocation_feed(self) -> RevocationFeed:
-        """Hybrid mode's revocation set; its thread starts on first use in each process."""
-        feed = self.feed
-        if feed is None:
-            with self.lock:
-                if self.feed is None:
-                    self.feed = RevocationFeed(client_settings())
-                feed = self.feed
-        return feed
-
-    def verifier(self, mode: str) -> RemoteVerifier | LocalVerifier:
-        found = self.verifiers.get(mode)
-        if found is None:
-            feed = self.revocation_feed() if mode == "hybrid" else None
-            issuer = self.token_issuer() if mode != "remote" else None
-            with self.lock:
-                found = self.verifiers.get(mode)
-                if found is None:
-                    client = get_auth_client()
-                    if mode == "remote":
-                        found = RemoteVerifier(client)
-                    else:
-                        found = LocalVerifier.from_settings(client, client_settings(), issuer)
-                        if feed is not None:
-                            found.revocations = feed
-                            found.mode = "hybrid"
-                    self.verifiers[mode] = found
-        return found
-
-    def close(self) -> None:
-        if self.feed is not None:
-            self.feed.stop()
-
-
-_state = _State()
+_state: Verification[CacheEntry] = Verification()
 
 
 def reset_state() -> None:
     global _state
-    old, _state = _state, _State()
+    old, _state = _state, Verification()
     # The old state's feed thread stops (settings changed, or a test reset the state).
     old.close()
 
@@ -359,43 +224,27 @@ class RemoteJWTAuthentication(BaseAuthentication):
     verify_mode: str | None = None
 
     def authenticate(self, request: Request) -> tuple[AbstractBaseUser, AuthToken] | None:
-        raw = self.get_raw_token(request)
-        if raw is None:
-            return None
-        return self.authenticate_credentials(raw)
+        try:
+            raw = self.get_raw_token(request)
+            if raw is None:
+                return None
+            return self.authenticate_credentials(raw)
+        except AuthError as exc:
+            # The library's error as DRF's (401 with WWW-Authenticate, 503 with Retry-After).
+            raise api_exception(exc) from exc
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="{self.www_authenticate_realm}"'
 
     def get_raw_token(self, request: Request) -> str | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(parts) == 1:
-            raise AuthenticationFailed("Invalid Authorization header: no token", "bad_header")
-        if len(parts) > 2:
-            raise AuthenticationFailed("Invalid Authorization header: spaces", "bad_header")
-        # Bounded before hashing or forwarding it anywhere.
-        if len(parts[1]) > client_settings().max_token_bytes:
-            raise AuthenticationFailed("Invalid token", "invalid_token")
-        try:
-            # A JWT is ASCII; anything else is not a token and must not reach a header.
-            return parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise AuthenticationFailed("Invalid token", "invalid_token") from None
+        return bearer_token(get_authorization_header(request), self.keyword)
 
     def authenticate_credentials(self, token: str) -> tuple[AbstractBaseUser, AuthToken]:
         conf = client_settings()
         mode = check_verify_mode(self.verify_mode) if self.verify_mode else conf.verify_mode
         state = _state
-        feed: RevocationFeed | None = None
-        if mode == "hybrid":
-            feed = state.revocation_feed()
-            # A set the feed has not confirmed within AUTH_REVOCATION_MAX_STALENESS (or not
-            # backfilled yet: waited for up to the read timeout on start) may miss a
-            # revocation: the auth server decides instead (remote, 503 when it is down).
-            if not feed.fresh(wait=conf.timeout):
-                mode, feed = "remote", None
+        mode = state.effective_mode(mode)
+        feed = state.revocation_feed() if mode == "hybrid" else None
         store: EntryStore = (
             TieredStore(state.process_store, DjangoCacheStore(conf.cache_alias))
             if mode == "remote"
@@ -407,14 +256,14 @@ class RemoteJWTAuthentication(BaseAuthentication):
         current = tokens.now()
         if entry is not None:
             if entry.verified is None:
-                raise AuthenticationFailed(entry.message or "Invalid token", "invalid_token")
+                raise TokenInvalid(entry.message)
             # The cache may hold it a little longer (whole seconds): `exp` decides.
             if entry.verified.expires_at <= current:
-                raise AuthenticationFailed("Token has expired", "token_expired")
+                raise TokenExpired()
             # A cached verification never outlives a revocation: hybrid re-checks the
             # (in-process, lock-free) revocation set on every request.
             if feed is not None and feed.is_revoked(entry.verified.claims):
-                raise AuthenticationFailed("Token has been revoked", "token_revoked")
+                raise TokenRevoked()
             if entry.user is not None and entry.user_fresh_until > current:
                 return self._result(entry.user, entry.verified, token)
         verified, user = state.flights.do(
@@ -431,13 +280,13 @@ class RemoteJWTAuthentication(BaseAuthentication):
         if verified is None:
             try:
                 verified = _state.verifier(mode).verify(token)
-            except AuthenticationFailed as exc:
+            except TokenError as exc:
                 negative_ttl = client_settings().negative_cache_ttl
                 # Not for a token issued "in the future" by our clock: its refusal may be the
                 # clock of a replica behind the issuer's, which a retry would not repeat.
                 if mode == "remote" and negative_ttl and not _issued_ahead(token):
                     # A flood of one bad token reaches the auth server once per negative TTL.
-                    rejected = CacheEntry(None, None, 0.0, str(exc.detail))
+                    rejected = CacheEntry(None, None, 0.0, exc.message)
                     store.set(key, rejected, negative_ttl)
                 raise
         user = sync_user(verified)
@@ -460,7 +309,7 @@ class RemoteJWTAuthentication(BaseAuthentication):
     ) -> tuple[AbstractBaseUser, AuthToken]:
         # A valid token is not enough: a deactivated local account stays out.
         if not user.is_active:
-            raise AuthenticationFailed("User inactive or deleted", "user_inactive")
+            raise AccountInactive()
         # A copy per request: a cached instance is shared by threads and later requests.
         user = copy.copy(user)
         auth = AuthToken(token, verified)
@@ -472,7 +321,7 @@ def _issued_ahead(token: str) -> bool:
     """True when the token's `iat` is ahead of this process's clock."""
     try:
         issued_at: int = tokens.unverified_claims(token)["iat"]
-    except AuthenticationFailed:
+    except TokenError:
         return False
     return issued_at > tokens.now()
 
@@ -483,11 +332,12 @@ class OptionalRemoteJWTAuthentication(RemoteJWTAuthentication):
 
     def authenticate(self, request: Request) -> tuple[AbstractBaseUser, AuthToken] | None:
         try:
-            return super().authenticate(request)
-        except AuthServiceUnavailable:
-            raise
-        except AuthenticationFailed:
+            raw = self.get_raw_token(request)
+            return None if raw is None else self.authenticate_credentials(raw)
+        except TokenError:
             return None
+        except AuthError as exc:
+            raise api_exception(exc) from exc
 
 
 class CachedRemoteJWTAuthentication(RemoteJWTAuthentication):

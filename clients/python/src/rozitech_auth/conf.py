@@ -82,8 +82,46 @@ def use_source(source: Source) -> None:
     reset()
 
 
-def _get(name: str, default: Any) -> Any:
-    return _source.get(name, default)
+# Every setting and its default: the one place defaults live (a framework's settings file
+# only sets what differs).
+DEFAULTS: dict[str, Any] = {
+    "AUTH_SERVICE_URL": "http://localhost:4000",
+    "AUTH_SERVICE_TIMEOUT": 5,
+    "AUTH_SERVICE_CONNECT_TIMEOUT": 2,
+    "AUTH_SERVICE_POOL_SIZE": 20,
+    "AUTH_CIRCUIT_BREAKER_THRESHOLD": 5,
+    "AUTH_CIRCUIT_BREAKER_COOLDOWN": 30,
+    "AUTH_VERIFY_MODE": "hybrid",
+    "AUTH_JWT_ISSUER": "",
+    "AUTH_JWT_AUDIENCE": "rozitech",
+    "AUTH_JWT_LEEWAY": 0,
+    "AUTH_JWT_IAT_SKEW": 5,
+    "AUTH_JWKS_LIFESPAN": 300,
+    "AUTH_JWKS_REFETCH_COOLDOWN": 30,
+    "AUTH_NEGATIVE_CACHE_TTL": 10,
+    "AUTH_CACHE_ALIAS": "default",
+    "AUTH_USER_ID_FIELD": "auth_user_id",
+    "AUTH_MAX_TOKEN_BYTES": 8192,
+    "AUTH_SERVICE_TOKEN": "",
+    "AUTH_SERVICE_TOKEN_FILE": "",
+    "AUTH_REVOCATION_POLL_INTERVAL": 1,
+    "AUTH_REVOCATION_WAIT": 15,
+    "AUTH_REVOCATION_MAX_STALENESS": 30,
+    # Unset or "": the service's own REDIS_URL; "none": no channel, the feed alone.
+    "AUTH_REVOCATION_REDIS_URL": None,
+    # Unset: TRUSTED_PROXIES (the auth server's variable); comma-separated IPs or CIDRs.
+    "AUTH_TRUSTED_PROXIES": None,
+    "AUTH_REVOCATION_CHANNEL": "auth:revocations",
+}
+
+
+def _get(name: str, default: Any = None) -> Any:
+    return _source.get(name, DEFAULTS.get(name, default))
+
+
+def from_environment() -> dict[str, str]:
+    """The settings the environment sets (for a settings file that passes them on)."""
+    return {name: os.environ[name] for name in DEFAULTS if name in os.environ}
 
 
 def check_verify_mode(mode: str) -> str:
@@ -96,15 +134,14 @@ def check_verify_mode(mode: str) -> str:
 
 
 def _redis_url() -> str:
-    configured = _get("AUTH_REVOCATION_REDIS_URL", None)
-    if configured is None:
-        configured = _get("REDIS_URL", "")
+    # Unset and "" alike mean the service's REDIS_URL (an empty line in an .env file).
+    configured = _get("AUTH_REVOCATION_REDIS_URL") or _get("REDIS_URL", "")
     value = str(configured or "").strip()
     return "" if value.lower() == "none" else value
 
 
 def _trusted_proxies() -> tuple[IPNetwork, ...]:
-    value = str(_get("AUTH_TRUSTED_PROXIES", None) or _get("TRUSTED_PROXIES", "") or "")
+    value = str(_get("AUTH_TRUSTED_PROXIES") or _get("TRUSTED_PROXIES", "") or "")
     try:
         return parse_networks(value)
     except ValueError as exc:
@@ -113,40 +150,39 @@ def _trusted_proxies() -> tuple[IPNetwork, ...]:
 
 def load() -> ClientSettings:
     """Read and validate every setting; ImproperlyConfigured names the first bad one."""
-    service_url = str(_get("AUTH_SERVICE_URL", "http://localhost:4000")).rstrip("/")
+    service_url = str(_get("AUTH_SERVICE_URL")).rstrip("/")
     if not service_url.startswith(("http://", "https://")):
         raise _source.error("AUTH_SERVICE_URL must be an http(s) URL")
-    timeout = float(_get("AUTH_SERVICE_TIMEOUT", 5))
+    timeout = float(_get("AUTH_SERVICE_TIMEOUT"))
     values = ClientSettings(
         service_url=service_url,
         timeout=timeout,
-        connect_timeout=min(float(_get("AUTH_SERVICE_CONNECT_TIMEOUT", 2)), timeout),
-        pool_size=int(_get("AUTH_SERVICE_POOL_SIZE", 20)),
-        breaker_threshold=int(_get("AUTH_CIRCUIT_BREAKER_THRESHOLD", 5)),
-        breaker_cooldown=float(_get("AUTH_CIRCUIT_BREAKER_COOLDOWN", 30)),
-        verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE", "hybrid"))),
+        connect_timeout=min(float(_get("AUTH_SERVICE_CONNECT_TIMEOUT")), timeout),
+        pool_size=int(_get("AUTH_SERVICE_POOL_SIZE")),
+        breaker_threshold=int(_get("AUTH_CIRCUIT_BREAKER_THRESHOLD")),
+        breaker_cooldown=float(_get("AUTH_CIRCUIT_BREAKER_COOLDOWN")),
+        verify_mode=check_verify_mode(str(_get("AUTH_VERIFY_MODE"))),
         # The issuer the auth server signs with (its JWT_ISSUER, by default its public URL);
         # "": learned from its discovery document (rozitech_auth.discovery).
-        jwt_issuer=str(_get("AUTH_JWT_ISSUER", "") or ""),
-        jwt_audience=str(_get("AUTH_JWT_AUDIENCE", "rozitech")),
-        jwt_leeway=int(_get("AUTH_JWT_LEEWAY", 0)),
+        jwt_issuer=str(_get("AUTH_JWT_ISSUER") or ""),
+        jwt_audience=str(_get("AUTH_JWT_AUDIENCE")),
+        jwt_leeway=int(_get("AUTH_JWT_LEEWAY")),
         # Seconds `iat` may lie in the future: clock differences between replicas.
-        jwt_iat_skew=int(_get("AUTH_JWT_IAT_SKEW", 5)),
-        jwks_lifespan=float(_get("AUTH_JWKS_LIFESPAN", 300)),
-        jwks_refetch_cooldown=float(_get("AUTH_JWKS_REFETCH_COOLDOWN", 30)),
-        negative_cache_ttl=int(_get("AUTH_NEGATIVE_CACHE_TTL", 10)),
-        cache_alias=str(_get("AUTH_CACHE_ALIAS", "default")),
-        user_id_field=str(_get("AUTH_USER_ID_FIELD", "auth_user_id")),
+        jwt_iat_skew=int(_get("AUTH_JWT_IAT_SKEW")),
+        jwks_lifespan=float(_get("AUTH_JWKS_LIFESPAN")),
+        jwks_refetch_cooldown=float(_get("AUTH_JWKS_REFETCH_COOLDOWN")),
+        negative_cache_ttl=int(_get("AUTH_NEGATIVE_CACHE_TTL")),
+        cache_alias=str(_get("AUTH_CACHE_ALIAS")),
+        user_id_field=str(_get("AUTH_USER_ID_FIELD")),
         # A bound on what we hash, cache-key and forward: real access tokens are ~1 KB.
-        max_token_bytes=int(_get("AUTH_MAX_TOKEN_BYTES", 8192)),
-        service_token=str(_get("AUTH_SERVICE_TOKEN", "")).strip(),
-        service_token_file=str(_get("AUTH_SERVICE_TOKEN_FILE", "")),
-        revocation_poll_interval=float(_get("AUTH_REVOCATION_POLL_INTERVAL", 1)),
-        revocation_wait=float(_get("AUTH_REVOCATION_WAIT", 15)),
-        revocation_max_staleness=float(_get("AUTH_REVOCATION_MAX_STALENESS", 30)),
-        # Unset: the service's own REDIS_URL; "" (or "none"): no channel, poll the feed.
+        max_token_bytes=int(_get("AUTH_MAX_TOKEN_BYTES")),
+        service_token=str(_get("AUTH_SERVICE_TOKEN")).strip(),
+        service_token_file=str(_get("AUTH_SERVICE_TOKEN_FILE")),
+        revocation_poll_interval=float(_get("AUTH_REVOCATION_POLL_INTERVAL")),
+        revocation_wait=float(_get("AUTH_REVOCATION_WAIT")),
+        revocation_max_staleness=float(_get("AUTH_REVOCATION_MAX_STALENESS")),
         revocation_redis_url=_redis_url(),
-        revocation_channel=str(_get("AUTH_REVOCATION_CHANNEL", "auth:revocations")),
+        revocation_channel=str(_get("AUTH_REVOCATION_CHANNEL")),
         trusted_proxies=_trusted_proxies(),
     )
     if values.timeout <= 0 or values.connect_timeout <= 0:

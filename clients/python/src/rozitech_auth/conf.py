@@ -16,8 +16,6 @@ from typing import Any
 
 from rozitech_auth.end_user import IPNetwork, parse_networks
 
-# `hybrid` (the default): local verification + the auth server's revocation feed.
-VERIFY_MODES = ("remote", "local", "hybrid")
 # The longest wait the auth server's revocation feed accepts (its MAX_WAIT).
 MAX_REVOCATION_WAIT = 30.0
 
@@ -125,11 +123,15 @@ def from_environment() -> dict[str, str]:
 
 
 def check_verify_mode(mode: str) -> str:
-    if mode in VERIFY_MODES:
+    """`mode` if the registry knows it (rozitech_auth.verification.VERIFIERS)."""
+    # Imported here: the registry's verifiers import these settings.
+    from rozitech_auth.verification import VERIFIERS
+
+    if mode in VERIFIERS:
         return mode
     raise _source.error(
         f"AUTH_VERIFY_MODE={mode!r} is not a verification mode; use one of "
-        + ", ".join(repr(m) for m in VERIFY_MODES)
+        + ", ".join(repr(m) for m in VERIFIERS)
     )
 
 

@@ -7,8 +7,10 @@ The verification mode comes from `AUTH_VERIFY_MODE` (or a subclass's `verify_mod
 `remote` asks GET /api/auth/me and caches the answer in the Django cache for
 min(cache_ttl, seconds until `exp`); `local` verifies the signature against the JWKS and keeps
 the verified claims in process until `exp`; `hybrid` (the default) is `local` plus the
-revocation set of rozitech_auth.revocations, checked on every request, cached or not, and falls back
-to `remote` while that set is stale. See rozitech_auth.tokens for the verifiers.
+revocation set of rozitech_auth.revocations, checked on every request, cached or not, and
+falls back to `remote` while that set is stale. The verifiers come from the registry of
+rozitech_auth.verification; the library's errors become DRF's in `authenticate`
+(rozitech_auth.django.exceptions).
 
 `request.auth` is an `AuthToken`: the raw token string, carrying the claims, organization,
 role and licenses, so views can check access without another call.

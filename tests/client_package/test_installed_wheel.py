@@ -83,14 +83,16 @@ def _env(auth_server: AuthServerProcess, service_url: str, workdir: Path) -> dic
 
 
 @contextmanager
-def _app(kind: str, python: Path, env: dict[str, str], workdir: Path) -> Iterator[str]:
+def _app(
+    kind: str, python: Path, env: dict[str, str], workdir: Path, module: str = "fastapi_app"
+) -> Iterator[str]:
     """The app as a process of its own; yields its base URL."""
     port = free_port()
     if kind == "django":
         _run_env(python, env, "-m", "django", "migrate", "-v", "0")
         args = ["-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"]
     else:
-        args = ["-m", "uvicorn", "fastapi_app:app", "--host", "127.0.0.1", "--port", str(port)]
+        args = ["-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port)]
     log = (workdir / f"{kind}.log").open("w")
     process = subprocess.Popen([str(python), *args], env=env, stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
@@ -196,3 +198,18 @@ def test_fastapi_role_and_license_dependencies(
         refused = httpx.get(f"{app}/unknown-product", headers=headers, timeout=10)
         assert refused.status_code == 403
         assert refused.json()["detail"]["code"] == "license_required"
+
+
+def test_fastapi_settings_given_in_code(
+    fastapi_python: Path, auth_server: AuthServerProcess, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    account: Account = new_account(auth_server, smtp_sink)
+    env = _env(auth_server, auth_server.base_url, tmp_path)
+    # Only the code names the server: the environment's AUTH_* would point nowhere useful.
+    env["PRODUCT_AUTH_URL"] = env.pop("AUTH_SERVICE_URL")
+    with _app("fastapi", fastapi_python, env, tmp_path, "fastapi_configured") as app:
+        answer = httpx.get(f"{app}/me", headers=_bearer(account.access_token), timeout=10)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["userId"] == account.user_id and body["mode"] == "remote"
+    assert body["licenses"]["teamspace"]["status"] == "trial"

@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install run test lint format bench bench-client bench-revocation clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# The client library, installed as any product installs it (its own distribution).
+	$(PY) -m pip install --quiet -e 'clients/python[django,fastapi]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,7 +28,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy auth_server tests bench saas_admin scripts
+	$(VENV)/bin/mypy auth_server tests bench saas_admin scripts clients/python/src
 
 format: install
 	$(VENV)/bin/ruff check --fix .

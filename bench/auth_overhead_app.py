@@ -23,8 +23,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
-
-from core.authentication import RemoteJWTAuthentication  # noqa: E402
+from rozitech_auth.django.authentication import RemoteJWTAuthentication  # noqa: E402
 
 
 class LocalAuthentication(RemoteJWTAuthentication):

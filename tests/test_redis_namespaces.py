@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from rozitech_auth.conf import redis_channel as client_channel
 
 from auth_server.config import redis_channel as server_channel
-from core.conf import redis_channel as client_channel
 from tests.auth_server.helpers import login, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database

@@ -7,14 +7,15 @@ from typing import Any
 
 from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest
-from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
+from rozitech_auth.client import get_auth_client
+from rozitech_auth.django.authentication import AuthToken, end_user
+from rozitech_auth.django.exceptions import api_exception
+from rozitech_auth.django.users import sync_user
+from rozitech_auth.errors import AuthError, AuthServerRejected, AuthServerUnavailable
+from rozitech_auth.tokens import VerifiedToken, unverified_claims
 
 from accounts.models import User
 from accounts.staff import is_staff_identity
-from core.auth_client import AuthServiceUnavailable, get_auth_client
-from core.authentication import AuthToken, end_user
-from core.tokens import VerifiedToken, unverified_claims
-from core.users import sync_user
 from organizations.mirror import mirror_membership
 
 
@@ -50,19 +51,20 @@ def login_through_auth_server(
         data = get_auth_client().login(
             email, password, end_user=end_user(request) if request is not None else None
         )
-    except AuthenticationFailed as exc:
-        raise LoginRefused("Please enter a correct email and password.") from exc
-    except PermissionDenied as exc:
-        codes = exc.get_codes()
-        if codes == "email_not_verified":
+    except AuthServerRejected as exc:
+        if exc.status == 401:
+            raise LoginRefused("Please enter a correct email and password.") from exc
+        if exc.status == 403 and exc.code == "email_not_verified":
             raise LoginRefused("Please verify your email address before logging in.") from exc
-        raise LoginRefused("This account has been disabled.") from exc
-    except AuthServiceUnavailable as exc:
+        if exc.status == 403:
+            raise LoginRefused("This account has been disabled.") from exc
+        raise LoginRefused(str(api_exception(exc).detail)) from exc
+    except AuthServerUnavailable as exc:
         raise LoginRefused(
             "The authentication service is unavailable; please try again in a moment."
         ) from exc
-    except APIException as exc:
-        raise LoginRefused(str(exc.detail)) from exc
+    except AuthError as exc:
+        raise LoginRefused(str(api_exception(exc).detail)) from exc
     token = str(data["accessToken"])
     organization = data.get("organization") or None
     # The claims come straight from the auth server's login answer, not from a client.

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rozitech_auth.errors import AuthServerUnavailable
 
 from accounts.sessions import TOKENS_KEY, SessionEnded, bound_tokens, current_user
-from core.auth_client import AuthServiceUnavailable
 
 
 class AuthServerSessionMiddleware:
@@ -34,14 +34,14 @@ class AuthServerSessionMiddleware:
                     # Dropped first: the auth server has ended that session already.
                     request.session.pop(TOKENS_KEY, None)
                     logout(request)
-                except AuthServiceUnavailable as exc:
+                except AuthServerUnavailable as exc:
                     return unavailable(exc)
         return self.get_response(request)
 
 
-def unavailable(exc: AuthServiceUnavailable) -> JsonResponse:
+def unavailable(exc: AuthServerUnavailable) -> JsonResponse:
     response = JsonResponse(
-        {"success": False, "code": exc.default_code, "message": str(exc.detail)}, status=503
+        {"success": False, "code": exc.code, "message": exc.message}, status=503
     )
-    response["Retry-After"] = str(exc.wait)
+    response["Retry-After"] = str(exc.retry_after)
     return response

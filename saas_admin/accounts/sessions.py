@@ -23,15 +23,15 @@ from django.contrib.auth import SESSION_KEY, user_logged_in, user_logged_out
 from django.contrib.sessions.backends.base import SessionBase
 from django.dispatch import receiver
 from django.http import HttpRequest
-from rest_framework.exceptions import AuthenticationFailed
+from rozitech_auth import tokens
+from rozitech_auth.client import get_auth_client
+from rozitech_auth.django.authentication import AuthToken, RemoteJWTAuthentication
+from rozitech_auth.errors import AuthServerRejected, AuthServerUnavailable, TokenError
+from rozitech_auth.tokens import unverified_claims
 
 from accounts.backends import set_staff
 from accounts.models import User
 from accounts.staff import is_staff_identity
-from core import tokens
-from core.auth_client import AuthServiceUnavailable, get_auth_client
-from core.authentication import AuthToken, RemoteJWTAuthentication
-from core.tokens import unverified_claims
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def current_user(request: HttpRequest, pair: dict[str, str]) -> User:
     """The session's user as the auth server sees it now, staff flags re-derived; the
     access token is refreshed (and the rotated tokens kept) shortly before it expires.
 
-    SessionEnded when the auth server refuses it; AuthServiceUnavailable when it cannot
+    SessionEnded when the auth server refuses it; AuthServerUnavailable when it cannot
     answer (the caller answers 503: an outage must not log anyone out)."""
     try:
         # Refreshed ahead of `exp`: an expired token is never presented, so no refusal
@@ -74,8 +74,13 @@ def current_user(request: HttpRequest, pair: dict[str, str]) -> User:
             pair = {"access": str(fresh["accessToken"]), "refresh": str(fresh["refreshToken"])}
             request.session[TOKENS_KEY] = pair
         user, auth = SessionCheck().authenticate_credentials(pair["access"])
-    except AuthenticationFailed as exc:
-        raise SessionEnded(str(exc.detail)) from exc
+    except TokenError as exc:
+        raise SessionEnded(exc.message) from exc
+    except AuthServerRejected as exc:
+        if exc.status != 401:
+            raise
+        # The refresh token refused: the auth server ended the session.
+        raise SessionEnded(exc.message) from exc
     # The token must be the session's own user's (a session is never re-pointed).
     if not isinstance(user, User) or str(request.session.get(SESSION_KEY)) != str(user.pk):
         raise SessionEnded("session user mismatch")
@@ -102,5 +107,5 @@ def end_auth_server_session(refresh_token: str) -> None:
     """Logs the auth-server session out; an outage leaves it to expire on its own."""
     try:
         get_auth_client().logout(refresh_token)
-    except (AuthServiceUnavailable, AuthenticationFailed) as exc:
+    except (AuthServerUnavailable, AuthServerRejected) as exc:
         logger.warning("Could not log the admin session out of the auth server: %s", exc)

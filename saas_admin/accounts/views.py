@@ -12,9 +12,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rozitech_auth.client import get_auth_client
+from rozitech_auth.django.authentication import AuthToken, end_user
 
-from core.auth_client import get_auth_client
-from core.authentication import AuthToken, end_user
 from organizations.access import caller
 from organizations.models import Membership
 

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, QuerySet
 from django.utils import timezone
-from rest_framework.exceptions import APIException, Throttled
 from rest_framework.fields import DateTimeField
+from rozitech_auth.client import AuthServerClient
+from rozitech_auth.errors import AuthError, AuthServerRejected, AuthServerUnavailable
 
 from billing.models import LicenseUpdate
-from core.auth_client import AuthServerClient, AuthServerError, AuthServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,25 @@ def deliver_due(client: AuthServerClient, now: datetime | None = None) -> Delive
             _deliver(client, row, current, report)
 
 
+def _retry_later(
+    row: LicenseUpdate,
+    exc: AuthError,
+    now: datetime,
+    report: DeliveryReport,
+    server_wait: float | None,
+) -> None:
+    """An outage, a server-side problem or rate limiting: try again later, keep the order."""
+    row.attempts += 1
+    wait = backoff(row.attempts)
+    if server_wait:
+        wait = max(wait, timedelta(seconds=float(server_wait)))
+    row.next_attempt_at = now + wait
+    row.last_error = exc.message[:300]
+    row.save(update_fields=["attempts", "next_attempt_at", "last_error"])
+    report.retried += 1
+    logger.warning("License update %s not delivered (%s); retry in %s", row.pk, exc, wait)
+
+
 def _deliver(
     client: AuthServerClient, row: LicenseUpdate, now: datetime, report: DeliveryReport
 ) -> None:
@@ -78,28 +97,25 @@ def _deliver(
             else None,
             version=row.pk,
         )
-    except (AuthServiceUnavailable, AuthServerError, Throttled) as exc:
-        # An outage or a server-side problem: try again later, keep the order.
-        row.attempts += 1
-        wait = backoff(row.attempts)
-        server_wait = getattr(exc, "wait", None)
-        if server_wait:
-            wait = max(wait, timedelta(seconds=float(server_wait)))
-        row.next_attempt_at = now + wait
-        row.last_error = str(exc.detail)[:300]
-        row.save(update_fields=["attempts", "next_attempt_at", "last_error"])
-        report.retried += 1
-        logger.warning("License update %s not delivered (%s); retry in %s", row.pk, exc, wait)
-        return
-    except APIException as exc:
+    except AuthServerRejected as exc:
+        if exc.status == 429:
+            _retry_later(row, exc, now, report, exc.retry_after)
+            return
         # Refused for good (unknown organization or product): retrying cannot help. Later
         # rows carry the whole license state, so the queue moves on.
         row.attempts += 1
         row.failed_at = now
-        row.last_error = str(exc.detail)[:300]
+        row.last_error = exc.message[:300]
         row.save(update_fields=["attempts", "failed_at", "last_error"])
         report.failed += 1
-        logger.error("License update %s refused by the auth server: %s", row.pk, exc.detail)
+        logger.error("License update %s refused by the auth server: %s", row.pk, exc.message)
+        return
+    except AuthServerUnavailable as exc:
+        _retry_later(row, exc, now, report, exc.retry_after)
+        return
+    except AuthError as exc:
+        # A server-side problem (unexpected answer, our credential refused): try again later.
+        _retry_later(row, exc, now, report, None)
         return
     row.attempts += 1
     row.delivered_at = now

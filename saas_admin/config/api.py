@@ -11,6 +11,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
+from rozitech_auth.django.exceptions import api_exception
+from rozitech_auth.errors import AuthError
 
 from billing.services import BillingError
 
@@ -44,6 +46,9 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         return Response(PAYLOAD_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         return _error(status.HTTP_400_BAD_REQUEST, "too_many_fields", "Too many fields in the body")
+    if isinstance(exc, AuthError):
+        # The client library's errors, as the library's DRF adapter answers them.
+        exc = api_exception(exc)
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response

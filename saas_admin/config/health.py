@@ -6,9 +6,8 @@ import logging
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
-
-from core.auth_client import get_auth_client
-from core.authentication import issuer_status, revocation_status
+from rozitech_auth.client import get_auth_client
+from rozitech_auth.django.authentication import issuer_status, revocation_status
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class RemoteJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    target_class = "core.authentication.RemoteJWTAuthentication"
+    target_class = "rozitech_auth.django.authentication.RemoteJWTAuthentication"
     match_subclasses = True
     name = "bearerAuth"
 

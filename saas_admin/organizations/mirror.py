@@ -1,7 +1,7 @@
 """Mirror the caller's organization and role from a verified token into local rows.
 
-Runs when a token is verified afresh (`core.signals.token_verified`), not on requests
-served from the verification cache. It reads the user's memberships in one query and
+Runs when a token is verified afresh (`rozitech_auth.django.signals.token_verified`), not
+on requests served from the verification cache. It reads the user's memberships in one query and
 writes only what changed, so a new token of an unchanged member costs one query and no
 write. No network call: the token (or /api/auth/me in remote mode) carries the
 organization's name and slug.
@@ -32,10 +32,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
+from rozitech_auth import tokens
+from rozitech_auth.django.authentication import AuthToken
+from rozitech_auth.django.signals import token_verified
 
-from core import tokens
-from core.authentication import AuthToken
-from core.signals import token_verified
 from organizations.models import Membership, Organization, Role
 
 logger = logging.getLogger(__name__)

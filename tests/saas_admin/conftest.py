@@ -8,8 +8,8 @@ import httpx
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
+from rozitech_auth.django.apps import reset_all
 
-from core.apps import reset_all
 from tests.auth_server.helpers import login
 from tests.saas_admin.helpers import Account, new_account
 from tests.support.auth_process import AuthServerProcess

@@ -19,11 +19,11 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
+from rozitech_auth.django.apps import reset_all
 from sqlalchemy import delete, select, update
 
 from accounts.sessions import TOKENS_KEY
 from auth_server.models import Membership, Organization, User
-from core.apps import reset_all
 from tests.auth_server.helpers import PASSWORD, bearer, database, login, verified_user
 from tests.saas_admin.helpers import remint
 from tests.saas_admin.test_admin_site import admin_login

@@ -71,7 +71,7 @@ def test_wrong_password_and_unverified_email_are_explained(
 def test_auth_server_down_is_explained(
     first_admin: tuple[str, str], settings: SettingsWrapper
 ) -> None:
-    from core.apps import reset_all
+    from rozitech_auth.django.apps import reset_all
 
     settings.AUTH_SERVICE_URL = f"http://127.0.0.1:{free_port()}"
     reset_all()

@@ -109,7 +109,7 @@ def test_health(api: APIClient, settings: SettingsWrapper) -> None:
         "revocations": "off",  # the tests' mode is remote (conftest)
         "issuer": "off",  # remote: the auth server checks the issuer itself
     }
-    from core.apps import reset_all
+    from rozitech_auth.django.apps import reset_all
 
     settings.AUTH_SERVICE_URL = f"http://127.0.0.1:{free_port()}"
     reset_all()

@@ -16,13 +16,13 @@ from django.test.utils import CaptureQueriesContext
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
+from rozitech_auth import tokens
+from rozitech_auth.client import AuthServerClient
+from rozitech_auth.django.authentication import AuthToken, RemoteJWTAuthentication, reset_state
 from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
 
 from auth_server.models import User as AuthUser
-from core import tokens
-from core.auth_client import AuthServerClient
-from core.authentication import AuthToken, RemoteJWTAuthentication, reset_state
 from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.helpers import Account, bearer, new_account, now, remint
 from tests.support.auth_process import AuthServerProcess
@@ -49,7 +49,7 @@ def me_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], None]]:
-    """Moves the verification clock (core.tokens.now) forward by some seconds."""
+    """Moves the verification clock (rozitech_auth.tokens.now) forward by some seconds."""
     offset = [0.0]
     real = tokens.now
     monkeypatch.setattr(tokens, "now", lambda: real() + offset[0])

@@ -2,7 +2,7 @@
 
 Real auth server processes; the feed read by waiting requests (long polls) or polled, or its
 Redis channel when REDIS_URL is set (a Redis of this test's own for the restart). Fakes: only
-the clock (`core.tokens.now`).
+the clock (`rozitech_auth.tokens.now`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import pytest
 from django.test import RequestFactory
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
+from rozitech_auth import tokens
+from rozitech_auth.django import authentication
+from rozitech_auth.revocations import RevocationFeed, RevocationSet, iso_epoch
 
 from config.health import health as health_view
-from core import authentication, tokens
-from core.revocations import RevocationFeed, RevocationSet, iso_epoch
 from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.conftest import fresh_login
 from tests.saas_admin.helpers import Account, bearer, new_account, new_uuid, remint

@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
+from rozitech_auth.django import authentication
+from rozitech_auth.tokens import LocalVerifier
 
 from auth_server.keys import write_key_file
-from core import authentication
-from core.tokens import LocalVerifier
 from tests.saas_admin.helpers import Account, bearer, new_account, now, remint, signing_key
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database

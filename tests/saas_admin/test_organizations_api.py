@@ -141,7 +141,7 @@ def organizations(api: APIClient, token: str) -> dict[str, str]:
 @pytest.fixture
 def local_mode(settings: SettingsWrapper) -> None:
     """Organization and role from the token's claims, as hybrid mode also reads them."""
-    from core.apps import reset_all
+    from rozitech_auth.django.apps import reset_all
 
     settings.AUTH_VERIFY_MODE = "local"
     reset_all()

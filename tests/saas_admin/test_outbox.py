@@ -15,13 +15,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
+from rozitech_auth.client import AuthServerClient
+from rozitech_auth.django.apps import reset_all
 
 from billing import services
 from billing.catalog import seed_catalog
 from billing.models import LicenseUpdate, Plan
 from billing.outbox import deliver_due
-from core.apps import reset_all
-from core.auth_client import AuthServerClient
 from organizations.models import Organization
 from tests.saas_admin.helpers import Account, new_account
 from tests.support.auth_process import AuthServerProcess

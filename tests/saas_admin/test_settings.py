@@ -9,8 +9,8 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
+from rozitech_auth.conf import DEFAULTS, client_settings
 
-from core.conf import client_settings
 from tests.support.auth_process import REPO_ROOT
 
 
@@ -70,3 +70,21 @@ def test_bad_settings_are_named(settings: Settings) -> None:
     settings.AUTH_SERVICE_URL = "localhost:4000"
     with pytest.raises(ImproperlyConfigured, match="AUTH_SERVICE_URL"):
         client_settings()
+
+
+def test_an_empty_revocation_redis_url_is_the_services_redis(settings: Settings) -> None:
+    """`AUTH_REVOCATION_REDIS_URL=` (the empty line of .env.example) means REDIS_URL, as
+    documented; the library once read it as "no channel" while the settings file did not."""
+    settings.REDIS_URL = "redis://127.0.0.1:6379/5"
+    settings.AUTH_REVOCATION_REDIS_URL = ""
+    assert client_settings().revocation_redis_url == "redis://127.0.0.1:6379/5"
+    settings.AUTH_REVOCATION_REDIS_URL = "none"
+    assert client_settings().revocation_redis_url == ""
+
+
+def test_the_settings_file_carries_no_defaults_of_the_library() -> None:
+    from config.settings import base
+
+    unset = [name for name in DEFAULTS if name not in os.environ]
+    own = {"AUTH_TRUSTED_PROXIES", "AUTH_SERVICE_TOKEN", "AUTH_SERVICE_TOKEN_FILE"}
+    assert [name for name in unset if hasattr(base, name) and name not in own] == []

@@ -15,12 +15,12 @@ import pytest
 from django.test import RequestFactory
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
+from rozitech_auth import tokens as client_tokens
+from rozitech_auth.client import AuthServerClient
+from rozitech_auth.django.apps import reset_all
 
 from auth_server import tokens as server_tokens
 from config.health import health as health_view
-from core import tokens as client_tokens
-from core.apps import reset_all
-from core.auth_client import AuthServerClient
 from tests.auth_server.helpers import login
 from tests.saas_admin.helpers import Account, bearer, now, remint
 from tests.support.auth_process import AuthServerProcess
@@ -170,9 +170,9 @@ def test_a_configured_issuer_that_disagrees_is_logged_and_shown_in_health(
     settings.AUTH_VERIFY_MODE = "local"
     settings.AUTH_JWT_ISSUER = public_url_server.base_url  # the internal URL: a classic slip
     reset_all()
-    with caplog.at_level(logging.ERROR, logger="core.discovery"):
+    with caplog.at_level(logging.ERROR, logger="rozitech_auth.discovery"):
         assert api.get("/protected", headers=bearer(behind_internal_url)).status_code == 401
-    errors = [r.getMessage() for r in caplog.records if r.name == "core.discovery"]
+    errors = [r.getMessage() for r in caplog.records if r.name == "rozitech_auth.discovery"]
     assert len(errors) == 1
     assert public_url_server.base_url in errors[0] and "https://auth.example.com" in errors[0]
 

@@ -2,7 +2,7 @@
 read, and the outbox worker runs the periodic advance (issue 20, item 4).
 
 A real auth server (sign-up trials, /me, the license API); the clock moved only where a
-trial must have ended (`core.tokens.now`, or a start date in the past)."""
+trial must have ended (`rozitech_auth.tokens.now`, or a start date in the past)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from django.core.management import call_command
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
+from rozitech_auth import tokens
+from rozitech_auth.client import get_auth_client
+from rozitech_auth.django.apps import reset_all
+from rozitech_auth.django.authentication import AuthToken
+from rozitech_auth.tokens import RemoteVerifier
 
 from billing import services
 from billing.catalog import seed_catalog
 from billing.models import Plan, Status, Subscription
-from core import tokens
-from core.apps import reset_all
-from core.auth_client import get_auth_client
-from core.authentication import AuthToken
-from core.tokens import RemoteVerifier
 from organizations.models import Organization
 from tests.saas_admin.helpers import Account, bearer
 from tests.support.auth_process import AuthServerProcess

@@ -1,6 +1,6 @@
 """Hybrid mode without Redis: the client's revocation feed reads the waiting feed.
 
-Auth servers A and B on one database, no Redis; the client feed (core.revocations.
+Auth servers A and B on one database, no Redis; the client feed (rozitech_auth.revocations.
 RevocationFeed, its real thread) long-polls A (30 s waits), logouts go through B. Only a
 wake-up of A's waiting read can bring a logout to the feed within PATIENCE (a functional
 bound, well below the wait): on PostgreSQL B's NOTIFY. A is also stopped in the middle of a
@@ -19,9 +19,9 @@ import httpx
 import jwt
 import pytest
 from pytest_django.fixtures import Settings
+from rozitech_auth import conf
+from rozitech_auth.revocations import RevocationFeed
 
-from core import conf
-from core.revocations import RevocationFeed
 from tests.auth_server.helpers import login, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import NEEDS_POSTGRES, temporary_database

@@ -7,13 +7,12 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-
-from core.authentication import (
+from rozitech_auth.django.authentication import (
     CachedRemoteJWTAuthentication,
     OptionalRemoteJWTAuthentication,
     RemoteJWTAuthentication,
 )
-from core.views import CurrentIdentityView, identity_json
+from rozitech_auth.django.views import CurrentIdentityView, identity_json
 
 
 class ShortTTLAuthentication(RemoteJWTAuthentication):

@@ -9,6 +9,7 @@ from typing import Any
 import dj_database_url
 import django_stubs_ext
 from dotenv import load_dotenv
+from rozitech_auth.conf import from_environment
 
 # Generic admin and DRF classes (ModelAdmin[Model]) work at run time as in the stubs.
 django_stubs_ext.monkeypatch()
@@ -61,7 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI's files, served from this origin (SWAGGER_UI_DIST below): no CDN.
     "drf_spectacular_sidecar",
-    "core",
+    "rozitech_auth.django",
     "accounts",
     "organizations",
     "billing",
@@ -203,43 +204,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
-# --- The client library (core/): every setting documented in .env.example ---------------
-AUTH_SERVICE_URL = os.environ.get("AUTH_SERVICE_URL", "http://localhost:4000")
-AUTH_SERVICE_TIMEOUT = float(os.environ.get("AUTH_SERVICE_TIMEOUT", "5"))
-AUTH_SERVICE_CONNECT_TIMEOUT = float(os.environ.get("AUTH_SERVICE_CONNECT_TIMEOUT", "2"))
-AUTH_SERVICE_POOL_SIZE = int(os.environ.get("AUTH_SERVICE_POOL_SIZE", "20"))
-AUTH_CIRCUIT_BREAKER_THRESHOLD = int(os.environ.get("AUTH_CIRCUIT_BREAKER_THRESHOLD", "5"))
-AUTH_CIRCUIT_BREAKER_COOLDOWN = float(os.environ.get("AUTH_CIRCUIT_BREAKER_COOLDOWN", "30"))
-AUTH_VERIFY_MODE = os.environ.get("AUTH_VERIFY_MODE", "hybrid")
-# Expected `iss` and `aud` of access tokens (local/hybrid). Issuer unset: the one the auth
-# server's discovery document names. IAT_SKEW: seconds `iat` may be ahead (replica clocks).
-AUTH_JWT_ISSUER = os.environ.get("AUTH_JWT_ISSUER", "")
-AUTH_JWT_AUDIENCE = os.environ.get("AUTH_JWT_AUDIENCE", "rozitech")
-AUTH_JWT_LEEWAY = int(os.environ.get("AUTH_JWT_LEEWAY", "0"))
-AUTH_JWT_IAT_SKEW = int(os.environ.get("AUTH_JWT_IAT_SKEW", "5"))
-AUTH_JWKS_LIFESPAN = float(os.environ.get("AUTH_JWKS_LIFESPAN", "300"))
-AUTH_JWKS_REFETCH_COOLDOWN = float(os.environ.get("AUTH_JWKS_REFETCH_COOLDOWN", "30"))
-AUTH_NEGATIVE_CACHE_TTL = int(os.environ.get("AUTH_NEGATIVE_CACHE_TTL", "10"))
-AUTH_CACHE_ALIAS = os.environ.get("AUTH_CACHE_ALIAS", "default")
+# --- The client library (rozitech_auth): every setting documented in .env.example --------
+# Its defaults live in rozitech_auth.conf.DEFAULTS; here only what the environment sets and
+# the SaaS Admin's own choices. AUTH_REVOCATION_REDIS_URL unset or empty: REDIS_URL;
+# "none": the revocation feed alone.
+globals().update(from_environment())
 # Reverse proxies whose X-Forwarded-For names the end user forwarded to the auth server
 # (the same variable as the auth server's; AUTH_TRUSTED_PROXIES for this service alone).
 AUTH_TRUSTED_PROXIES = os.environ.get("AUTH_TRUSTED_PROXIES") or os.environ.get(
     "TRUSTED_PROXIES", ""
 )
-AUTH_USER_ID_FIELD = "auth_user_id"
 # The auth server's SERVICE_TOKEN (revocation feed, license API). Unset: read from
 # AUTH_SERVICE_TOKEN_FILE, by default the file the development auth server writes.
 AUTH_SERVICE_TOKEN = os.environ.get("AUTH_SERVICE_TOKEN") or os.environ.get("SERVICE_TOKEN", "")
 AUTH_SERVICE_TOKEN_FILE = os.environ.get("AUTH_SERVICE_TOKEN_FILE") or str(
     DATA_DIR / "service-token"
 )
-# Hybrid mode's revocation feed: poll interval without Redis (seconds), how long the feed
-# may be unreachable before tokens are verified remotely again, and the auth server's
-# REVOCATION_CHANNEL. AUTH_REVOCATION_REDIS_URL unset or empty: REDIS_URL; "none": poll only.
-AUTH_REVOCATION_POLL_INTERVAL = float(os.environ.get("AUTH_REVOCATION_POLL_INTERVAL", "1"))
-# Without Redis the feed is read by waiting requests (long polls) of this many seconds
-# (at most half of AUTH_REVOCATION_MAX_STALENESS); 0: poll every POLL_INTERVAL instead.
-AUTH_REVOCATION_WAIT = float(os.environ.get("AUTH_REVOCATION_WAIT", "15"))
-AUTH_REVOCATION_MAX_STALENESS = float(os.environ.get("AUTH_REVOCATION_MAX_STALENESS", "30"))
-AUTH_REVOCATION_REDIS_URL = os.environ.get("AUTH_REVOCATION_REDIS_URL") or REDIS_URL
-AUTH_REVOCATION_CHANNEL = os.environ.get("AUTH_REVOCATION_CHANNEL", "auth:revocations")

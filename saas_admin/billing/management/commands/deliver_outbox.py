@@ -4,10 +4,10 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from rozitech_auth.client import get_auth_client
 
 from billing.outbox import deliver_due
 from billing.services import advance_all
-from core.auth_client import get_auth_client
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.authentication import AuthToken
+from rozitech_auth.django.authentication import AuthToken
 
 
 def identity_json(request: Request) -> dict[str, Any]:

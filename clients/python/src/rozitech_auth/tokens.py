@@ -1,7 +1,7 @@
 """Verifying access tokens: locally against the JWKS, or remotely with GET /api/auth/me.
 
 Both verifiers turn a token into a `VerifiedToken`. The authentication classes add caching,
-single-flight and the local user on top (core.authentication).
+single-flight and the local user on top (rozitech_auth.django.authentication).
 
 Designed for `hybrid` (a later issue): hybrid = `LocalVerifier` + a `RevocationCheck` fed by
 the auth server's revocation feed (session, user or "tokens issued before T" revoked).
@@ -20,11 +20,19 @@ from typing import Any, Protocol
 
 import jwt
 from jwt import PyJWK, PyJWKSet
-from rest_framework.exceptions import AuthenticationFailed
 
-from core.auth_client import AuthServerClient, AuthServiceUnavailable
-from core.conf import ClientSettings
-from core.discovery import Issuer
+from rozitech_auth.client import AuthServerClient
+from rozitech_auth.conf import ClientSettings
+from rozitech_auth.discovery import Issuer
+from rozitech_auth.errors import (
+    AuthServerRejected,
+    AuthServerUnavailable,
+    SigningKeyNotYetKnown,
+    TokenError,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+)
 
 # Pinned: the auth server signs RS256 only. Pinning rejects "none" and the HMAC confusion
 # (HS256 "signed" with the public key as the secret).
@@ -55,7 +63,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
-        raise AuthenticationFailed("Invalid token", "invalid_token") from exc
+        raise TokenInvalid() from exc
     check_claim_types(claims)
     return claims
 
@@ -73,7 +81,7 @@ def check_claim_types(claims: Mapping[str, Any]) -> None:
         else:
             valid = value is not None
         if not valid:
-            raise AuthenticationFailed("Invalid token", "invalid_token")
+            raise TokenInvalid()
 
 
 @dataclass(frozen=True)
@@ -123,13 +131,20 @@ class RemoteVerifier:
         claims = unverified_claims(token)
         if claims["exp"] <= now():
             # Expired is expired: no need to ask the server.
-            raise AuthenticationFailed("Token has expired", "token_expired")
-        data = self.client.verify_token(token)
+            raise TokenExpired()
+        try:
+            data = self.client.verify_token(token)
+        except AuthServerRejected as exc:
+            if exc.status != 401:
+                raise
+            # The server's refusal, its code and message kept (token_revoked, ...).
+            refusal = _TOKEN_ERRORS.get(exc.code, TokenInvalid)
+            raise refusal(exc.server_message, exc.code) from exc
         try:
             user = data["user"]
             user_id = uuid.UUID(str(user["id"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise AuthServiceUnavailable(
+            raise AuthServerUnavailable(
                 "Unexpected answer from the authentication service"
             ) from exc
         # The server verified the signature, so the payload we decoded is authentic.
@@ -144,12 +159,13 @@ class RemoteVerifier:
         )
 
 
+_TOKEN_ERRORS: dict[str, type[TokenError]] = {
+    TokenExpired.code: TokenExpired,
+    TokenRevoked.code: TokenRevoked,
+}
+
+
 # -- local ------------------------------------------------------------------------------------
-
-
-class SigningKeyNotYetKnown(AuthServiceUnavailable):
-    default_detail = "The token's signing key is not known yet; please retry."
-    default_code = "signing_key_unknown"
 
 
 class JWKSCache:
@@ -198,7 +214,7 @@ class JWKSCache:
             self._refresh(keep_stale=False)
             found = self._keys.get(kid)
             if found is None:
-                raise AuthenticationFailed("Invalid token", "invalid_token")
+                raise TokenInvalid()
             return found
 
     def _refresh(self, keep_stale: bool) -> None:
@@ -206,7 +222,7 @@ class JWKSCache:
         self.fetches += 1
         try:
             keys = self._parse(self._fetch())
-        except AuthServiceUnavailable:
+        except AuthServerUnavailable:
             if not (keep_stale and self._keys):
                 raise
             # Keep verifying with the keys we have; try again after a cool-down.
@@ -220,7 +236,7 @@ class JWKSCache:
         try:
             key_set = PyJWKSet.from_dict(document)
         except jwt.PyJWTError as exc:
-            raise AuthServiceUnavailable("The authentication service sent no usable keys") from exc
+            raise AuthServerUnavailable("The authentication service sent no usable keys") from exc
         return {
             key.key_id: key
             for key in key_set.keys
@@ -263,21 +279,28 @@ class LocalVerifier:
 
     @classmethod
     def from_settings(
-        cls, client: AuthServerClient, conf: ClientSettings, issuer: Issuer | None = None
+        cls,
+        client: AuthServerClient,
+        conf: ClientSettings,
+        issuer: Issuer | None = None,
+        revocations: RevocationCheck | None = None,
+        mode: str = "local",
     ) -> LocalVerifier:
         keys = JWKSCache(client.fetch_jwks, conf.jwks_lifespan, conf.jwks_refetch_cooldown)
         issuer = issuer or issuer_from_settings(client, conf)
-        return cls(keys, issuer, conf.jwt_audience, conf.jwt_leeway, conf.jwt_iat_skew)
+        return cls(
+            keys, issuer, conf.jwt_audience, conf.jwt_leeway, conf.jwt_iat_skew, revocations, mode
+        )
 
     def verify(self, token: str) -> VerifiedToken:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise AuthenticationFailed("Invalid token", "invalid_token") from exc
+            raise TokenInvalid() from exc
         kid = header.get("kid")
         # Checked before any key lookup: a token naming another algorithm is not ours.
         if header.get("alg") not in ALGORITHMS or not isinstance(kid, str) or not kid:
-            raise AuthenticationFailed("Invalid token", "invalid_token")
+            raise TokenInvalid()
         key = self.keys.key(kid)
         issuer = self.issuer.expected()
         try:
@@ -294,22 +317,22 @@ class LocalVerifier:
             check_claim_types(claims)
             user_id = uuid.UUID(claims["sub"])
         except jwt.ExpiredSignatureError as exc:
-            raise AuthenticationFailed("Token has expired", "token_expired") from exc
+            raise TokenExpired() from exc
         except jwt.InvalidIssuerError as exc:
             # Logs (once) the configuration error when AUTH_JWT_ISSUER disagrees with the server.
             self.issuer.mismatch()
-            raise AuthenticationFailed("Invalid token", "invalid_token") from exc
+            raise TokenInvalid() from exc
         except (jwt.PyJWTError, ValueError) as exc:
-            raise AuthenticationFailed("Invalid token", "invalid_token") from exc
+            raise TokenInvalid() from exc
         current = now()
         if claims["exp"] + self.leeway <= current:
             # Same clock as the caches use, so a cached and a fresh check agree.
-            raise AuthenticationFailed("Token has expired", "token_expired")
+            raise TokenExpired()
         if claims["iat"] > current + self.iat_skew:
             # Issued further in the future than replica clocks can differ: not a real token.
-            raise AuthenticationFailed("Invalid token", "invalid_token")
+            raise TokenInvalid()
         if self.revocations is not None and self.revocations.is_revoked(claims):
-            raise AuthenticationFailed("Token has been revoked", "token_revoked")
+            raise TokenRevoked()
         org = claims.get("org")
         return VerifiedToken(
             user_id=user_id,

@@ -48,15 +48,15 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import tokens
-from core.auth_client import AuthServerClient
-from core.breaker import CircuitBreaker
-from core.conf import ClientSettings
+from rozitech_auth import tokens
+from rozitech_auth.breaker import CircuitBreaker
+from rozitech_auth.client import AuthServerClient
+from rozitech_auth.conf import ClientSettings
 
 # The payload of the liveness PING on the channel's connection (answered as a "pong").
-LIVENESS_PING = "core-revocations-liveness"
+LIVENESS_PING = "rozitech-auth-revocations-liveness"
 
-logger = logging.getLogger("core.revocations")
+logger = logging.getLogger("rozitech_auth.revocations")
 
 # Seconds an entry outlives `expiresAt` + leeway: covers clock skew between the revoking
 # replica and this one (the same allowance the auth server gives retired signing keys).

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from core.conf import client_settings
-from core.tokens import VerifiedToken
+from rozitech_auth.conf import client_settings
+from rozitech_auth.tokens import VerifiedToken
 
 
 def sync_user(verified: VerifiedToken) -> AbstractBaseUser:

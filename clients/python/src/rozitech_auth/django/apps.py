@@ -6,17 +6,18 @@ from django.apps import AppConfig
 from django.core.signals import setting_changed
 
 
-class CoreConfig(AppConfig):
-    name = "core"
+class RozitechAuthConfig(AppConfig):
+    name = "rozitech_auth.django"
+    label = "rozitech_auth"
     verbose_name = "Auth server client"
 
     def ready(self) -> None:
-        from core.conf import client_settings
+        from rozitech_auth.conf import client_settings
 
         # Read and validate at startup: an unknown AUTH_VERIFY_MODE stops the service here,
         # not on the first request.
         client_settings()
-        setting_changed.connect(_reset_on_setting_change, dispatch_uid="core.auth.reset")
+        setting_changed.connect(_reset_on_setting_change, dispatch_uid="rozitech_auth.reset")
 
 
 def _reset_on_setting_change(*, setting: str, **_kwargs: Any) -> None:
@@ -26,8 +27,9 @@ def _reset_on_setting_change(*, setting: str, **_kwargs: Any) -> None:
 
 def reset_all() -> None:
     """Forget settings, the shared client (pool, breaker) and the verification caches."""
-    from core import authentication, conf
-    from core.auth_client import reset_auth_client
+    from rozitech_auth import conf
+    from rozitech_auth.client import reset_auth_client
+    from rozitech_auth.django import authentication
 
     conf.reset()
     reset_auth_client()

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from core.auth_client import AuthServerError, AuthServiceUnavailable
+from rozitech_auth.errors import AuthServerError, AuthServerUnavailable
 
-logger = logging.getLogger("core.discovery")
+logger = logging.getLogger("rozitech_auth.discovery")
 
 
 class Issuer:
@@ -46,7 +46,7 @@ class Issuer:
         self._logged = ""
 
     def expected(self) -> str:
-        """The issuer to require; 503 (AuthServiceUnavailable) while it cannot be learned."""
+        """The issuer to require; 503 (AuthServerUnavailable) while it cannot be learned."""
         return self.configured or self.discovered()
 
     def discovered(self) -> str:
@@ -63,7 +63,7 @@ class Issuer:
             return None
         try:
             discovered = self.discovered()
-        except (AuthServiceUnavailable, AuthServerError):
+        except (AuthServerUnavailable, AuthServerError):
             return None
         if discovered == self.configured:
             return None
@@ -82,8 +82,8 @@ class Issuer:
         try:
             issuer = self._fetch().get("issuer")
             if not isinstance(issuer, str) or not issuer:
-                raise AuthServiceUnavailable("The authentication service names no issuer")
-        except AuthServiceUnavailable:
+                raise AuthServerUnavailable("The authentication service names no issuer")
+        except AuthServerUnavailable:
             if self._discovered is None:
                 raise
             # Keep the last issuer through an outage; ask again after a cool-down.

@@ -133,11 +133,9 @@ SAAS_ADMIN_STAFF_ORGANIZATION_FILE = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATI
 
 # Cache: Redis (shared by every replica) when REDIS_URL is set, process memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# Seconds any Redis call may take (cache, revocation channel), as the auth server's setting.
+# Seconds any Redis call may take (this cache; the library's channel reads it too), as the
+# auth server's setting. REDIS_PREFIX (the revocation channel's namespace) is the library's.
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT") or "0.25")
-# The deployment's name on a shared Redis (the auth server's REDIS_PREFIX): the revocation
-# channel is named after it, since pub/sub ignores the database number.
-REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "")
 if REDIS_URL:
     CACHES: dict[str, Any] = {
         "default": {

@@ -16,13 +16,13 @@ Create Date: 2026-11-29 16:30:00
 """
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 import auth_server.models
-from auth_server.accounts import normalize_email
 
 logger = logging.getLogger("alembic.runtime.migration")
 
@@ -30,6 +30,12 @@ revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+def normalize_email(email: str) -> str:
+    """A frozen copy of accounts.normalize_email as of this revision: the migration must
+    keep applying this form even if the application's changes later."""
+    return unicodedata.normalize("NFKC", email.strip()).lower()
 
 
 def upgrade() -> None:

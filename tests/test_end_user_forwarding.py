@@ -20,6 +20,7 @@ import pytest
 from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.helpers import new_account
 from tests.support.auth_process import AuthServerProcess
+from tests.support.clients import client_from
 from tests.support.databases import temporary_database
 from tests.support.saas_process import SaasAdminProcess, saas_database
 from tests.support.smtp import SmtpSink
@@ -58,12 +59,7 @@ def system(
 
 def person(address: str, base_url: str, agent: str = "") -> httpx.Client:
     """An HTTP client whose connections come from `address` (a loopback address)."""
-    return httpx.Client(
-        base_url=base_url,
-        timeout=30,
-        transport=httpx.HTTPTransport(local_address=address),
-        headers={"User-Agent": agent or f"browser-of-{address}"},
-    )
+    return client_from(base_url, address, headers={"User-Agent": agent or f"browser-of-{address}"})
 
 
 def audit(auth: AuthServerProcess, event: str, limit: int = 1) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 
 from tests.auth_server.helpers import PASSWORD, bearer, login, new_email, signup, verified_user
 from tests.support.auth_process import AuthServerProcess
+from tests.support.clients import client_from
 from tests.support.lifecycle import TestClock, clocked_server, reset_token
 from tests.support.smtp import SmtpSink, body_text
 
@@ -37,14 +37,6 @@ def server(
         yield running
 
 
-@contextmanager
-def client_from(server: AuthServerProcess, address: str) -> Iterator[httpx.Client]:
-    """A client whose connections come from `address` (a loopback address of its own)."""
-    transport = httpx.HTTPTransport(local_address=address)
-    with httpx.Client(base_url=server.base_url, transport=transport, timeout=30) as http:
-        yield http
-
-
 def forgot(http: httpx.Client, email: str) -> httpx.Response:
     return http.post("/api/auth/forgot-password", json={"email": email})
 
@@ -57,15 +49,15 @@ def test_a_flood_from_another_address_never_blocks_the_owner(
     server: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
     running, _clock = server
-    with client_from(running, "127.0.0.1") as own:
+    with client_from(running.base_url, "127.0.0.1") as own:
         victim = verified_user(own, smtp_sink, products=[])
-    with client_from(running, "127.0.0.2") as attacker:
+    with client_from(running.base_url, "127.0.0.2") as attacker:
         answers = [forgot(attacker, victim).status_code for _ in range(PER_ACCOUNT + 5)]
     # The attacker's own budget runs out; every answer before it is the same 200.
     assert answers == [200] * PER_ACCOUNT + [429] * 5
     # And the victim's inbox got no more than the cap from that address (+1: the code).
     assert len(smtp_sink.messages_to(victim)) <= 1 + MAILS_PER_CLIENT
-    with client_from(running, "127.0.0.3") as own:
+    with client_from(running.base_url, "127.0.0.3") as own:
         count = len(smtp_sink.messages_to(victim))
         # Before the fix: 429 for an hour, the per-e-mail budget spent by the attacker.
         assert forgot(own, victim).status_code == 200
@@ -77,7 +69,7 @@ def test_mails_beyond_the_cap_are_dropped_silently(
     server: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
     running, _clock = server
-    with client_from(running, "127.0.0.4") as http:
+    with client_from(running.base_url, "127.0.0.4") as http:
         email = verified_user(http, smtp_sink, products=[])
         unknown = new_email()
         for target in (email, unknown):
@@ -87,7 +79,7 @@ def test_mails_beyond_the_cap_are_dropped_silently(
         smtp_sink.wait_for(email, count=1 + MAILS_PER_CLIENT)
         # Nothing more arrives beyond the cap (the forgot-password mails are sent after the
         # response; one more request and its mail would come before this one's).
-        with client_from(running, "127.0.0.5") as other:
+        with client_from(running.base_url, "127.0.0.5") as other:
             assert forgot(other, email).status_code == 200
         smtp_sink.wait_for(email, count=2 + MAILS_PER_CLIENT)
         assert len(smtp_sink.messages_to(email)) == 2 + MAILS_PER_CLIENT
@@ -97,19 +89,19 @@ def test_of_parallel_requests_only_the_newest_link_works(
     server: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
     running, _clock = server
-    with client_from(running, "127.0.0.1") as http:
+    with client_from(running.base_url, "127.0.0.1") as http:
         email = verified_user(http, smtp_sink, products=[])
     parallel = 8
 
     def ask(n: int) -> int:
-        with client_from(running, f"127.0.1.{n + 1}") as other:
+        with client_from(running.base_url, f"127.0.1.{n + 1}") as other:
             return forgot(other, email).status_code
 
     with ThreadPoolExecutor(parallel) as pool:
         assert list(pool.map(ask, range(parallel))) == [200] * parallel
     smtp_sink.wait_for(email, count=1 + parallel)
     tokens = [reset_token(m) for m in smtp_sink.messages_to(email)[1:]]
-    with client_from(running, "127.0.0.1") as http:
+    with client_from(running.base_url, "127.0.0.1") as http:
         working = [
             token
             for token in tokens
@@ -130,7 +122,7 @@ def test_a_password_change_cancels_outstanding_links(
     server: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
     running, _clock = server
-    with client_from(running, "127.0.0.6") as http:
+    with client_from(running.base_url, "127.0.0.6") as http:
         email = verified_user(http, smtp_sink, products=[])
         assert forgot(http, email).status_code == 200
         token = reset_token(smtp_sink.wait_for(email, count=2))
@@ -153,7 +145,7 @@ def test_no_mail_carries_the_name_typed_at_signup(
     running, _clock = server
     spoof = "Bank: call +1 555 0100 at once"
     email = new_email()
-    with client_from(running, "127.0.0.7") as http:
+    with client_from(running.base_url, "127.0.0.7") as http:
         assert signup(http, email, firstName=spoof, products=[]).status_code == 201
         assert forgot(http, email).status_code == 200
         for message in (smtp_sink.wait_for(email), smtp_sink.wait_for(email, count=2)):

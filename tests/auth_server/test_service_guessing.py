@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.auth_process import AuthServerProcess
+from tests.support.clients import client_from
 from tests.support.lifecycle import TestClock, clocked_server
 from tests.support.smtp import SmtpSink
 
@@ -27,17 +27,12 @@ def server(
         yield running
 
 
-def client_from(server: AuthServerProcess, address: str) -> httpx.Client:
-    transport = httpx.HTTPTransport(local_address=address)
-    return httpx.Client(base_url=server.base_url, transport=transport, timeout=30)
-
-
 def test_a_right_token_after_too_many_wrong_ones_gets_429(
     server: tuple[AuthServerProcess, TestClock],
 ) -> None:
     running, _clock = server
     right = running.service_headers()
-    with client_from(running, "127.0.0.2") as guesser:
+    with client_from(running.base_url, "127.0.0.2") as guesser:
         # A trusted service's own traffic never spends the budget.
         for _ in range(BUDGET + 2):
             assert guesser.get(FEED, headers=right).status_code == 200
@@ -51,6 +46,6 @@ def test_a_right_token_after_too_many_wrong_ones_gets_429(
         assert blocked.status_code == 429
         assert blocked.json()["code"] == "rate_limited"
         assert 1 <= int(blocked.headers["Retry-After"]) <= 60
-    with client_from(running, "127.0.0.3") as service:
+    with client_from(running.base_url, "127.0.0.3") as service:
         # Another address is not affected.
         assert service.get(FEED, headers=right).status_code == 200

@@ -1,22 +1,21 @@
 """Browser fixtures: the system Chromium driven by Playwright (never a downloaded browser).
 
-Skips, saying why, where Chromium or the playwright package is absent; `.ci/run` installs
-Chromium so that CI always runs these tests.
+Tests that use it carry NEEDS_BROWSER (skipped, saying why, where Chromium or the playwright
+package is absent); `.ci/run` installs Chromium so that CI always runs them.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.browser.tabs import CHROMIUM
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -30,10 +29,6 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no system Chromium at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -3,13 +3,32 @@ console error, failed request or script error; it saves a screenshot of each pag
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import pytest
+
 if TYPE_CHECKING:  # imported by the fixture only, so that a missing package skips cleanly
     from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _browser_missing() -> str:
+    """Why the browser tests cannot run here, or "" when they can."""
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    if not CHROMIUM.exists():
+        return f"no system Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    return ""
+
+
+_MISSING = _browser_missing()
+# On every test that opens a page; CI installs both, so there it always runs.
+NEEDS_BROWSER = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "the browser is here")
 
 # Where each visited page's screenshot goes (data/ is not committed); look at them after a run.
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "data" / "screenshots"

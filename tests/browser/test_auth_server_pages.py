@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from auth_server import api
 from tests.auth_server.helpers import login, verified_user
-from tests.browser.tabs import Tab
+from tests.browser.tabs import NEEDS_BROWSER, Tab
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import reset_token
 from tests.support.smtp import SmtpSink
@@ -56,6 +56,7 @@ def test_every_page_is_covered() -> None:
     assert pages == PAGES
 
 
+@NEEDS_BROWSER
 def test_api_docs_render_offline(tab: Tab) -> None:
     page = tab.visit("/api-docs")
     operations = page.locator(".opblock-summary-path")
@@ -70,11 +71,13 @@ def test_api_docs_render_offline(tab: Tab) -> None:
     tab.assert_clean()
 
 
+@NEEDS_BROWSER
 def test_reset_page_without_a_token(tab: Tab) -> None:
     page = tab.visit("/reset-password")
     assert page.locator("#status").inner_text() == "This link has no reset token."
 
 
+@NEEDS_BROWSER
 def test_reset_page_sets_the_password(
     tab: Tab, auth_server: AuthServerProcess, smtp_sink: SmtpSink
 ) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.tabs import Tab
+from tests.browser.tabs import NEEDS_BROWSER, Tab
 from tests.support.auth_process import AuthServerProcess
 from tests.support.saas_process import SaasAdminProcess, saas_database
 
@@ -62,6 +62,7 @@ def staff(bootstrap: tuple[str, str, str]) -> tuple[str, str]:
     return bootstrap[0], bootstrap[1]
 
 
+@NEEDS_BROWSER
 def test_api_docs_render_offline(tab: Tab) -> None:
     page = tab.visit("/api/docs/")
     operations = page.locator(".opblock-summary-path")
@@ -71,6 +72,7 @@ def test_api_docs_render_offline(tab: Tab) -> None:
     tab.assert_clean()
 
 
+@NEEDS_BROWSER
 def test_login_page_asks_for_the_email(tab: Tab) -> None:
     page = tab.visit("/admin/login/")
     assert page.locator("label[for=id_username]").inner_text() == "E-mail:"
@@ -86,6 +88,7 @@ def log_in(tab: Tab, staff: tuple[str, str]) -> Page:
     return page
 
 
+@NEEDS_BROWSER
 def test_every_admin_page_as_staff(tab: Tab, staff: tuple[str, str]) -> None:
     page = log_in(tab, staff)
     tab.visit("/admin/")
@@ -98,6 +101,7 @@ def test_every_admin_page_as_staff(tab: Tab, staff: tuple[str, str]) -> None:
         assert page.locator("#content h1").count() == 1, path
 
 
+@NEEDS_BROWSER
 def test_every_browsable_api_page_as_staff(tab: Tab, staff: tuple[str, str]) -> None:
     # DRF's browsable API answers a browser with an HTML page for each GET endpoint.
     log_in(tab, staff)

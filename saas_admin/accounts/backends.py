@@ -68,10 +68,11 @@ def login_through_auth_server(
     token = str(data["accessToken"])
     organization = data.get("organization") or None
     # The claims come straight from the auth server's login answer, not from a client.
+    claims = unverified_claims(token)
     verified = VerifiedToken(
         user_id=uuid.UUID(str(data["user"]["id"])),
-        expires_at=int(unverified_claims(token)["exp"]),
-        claims=unverified_claims(token),
+        expires_at=int(claims["exp"]),
+        claims=claims,
         mode="login",
         profile=data["user"],
         organization=organization,

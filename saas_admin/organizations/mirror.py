@@ -97,8 +97,12 @@ def _as_of(token: AuthToken) -> int | None:
 
 
 def _unchanged(membership: Membership, role: str, name: Any, slug: Any) -> bool:
-    org = membership.organization
-    return membership.role == role and (name is None or (org.name, org.slug) == (name, slug or ""))
+    return membership.role == role and not _renamed(membership.organization, name, slug)
+
+
+def _renamed(org: Organization, name: Any, slug: Any) -> bool:
+    """True when the token names the organization otherwise (no name: it tells nothing)."""
+    return name is not None and (org.name, org.slug) != (name, slug or "")
 
 
 def _save(
@@ -107,7 +111,8 @@ def _save(
     org = Organization.objects.filter(pk=org_id).first()
     if org is None:
         org = Organization.objects.create(id=org_id, name=name or "", slug=slug or "")
-    elif name is not None and (org.name, org.slug) != (name, slug or ""):
+    elif _renamed(org, name, slug):
+        assert name is not None
         org.name, org.slug = name, slug or ""
         org.save(update_fields=["name", "slug", "updated_at"])
     membership, created = Membership.objects.get_or_create(

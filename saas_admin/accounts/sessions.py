@@ -27,7 +27,6 @@ from rozitech_auth import tokens
 from rozitech_auth.client import get_auth_client
 from rozitech_auth.django.authentication import AuthToken, RemoteJWTAuthentication
 from rozitech_auth.errors import AuthServerRejected, AuthServerUnavailable, TokenError
-from rozitech_auth.tokens import unverified_claims
 
 from accounts.backends import set_staff
 from accounts.models import User
@@ -69,7 +68,7 @@ def current_user(request: HttpRequest, pair: dict[str, str]) -> User:
     try:
         # Refreshed ahead of `exp`: an expired token is never presented, so no refusal
         # of it (remembered for a while) can end a session that is still live.
-        if unverified_claims(pair["access"])["exp"] <= tokens.now() + REFRESH_AHEAD:
+        if tokens.unverified_claims(pair["access"])["exp"] <= tokens.now() + REFRESH_AHEAD:
             fresh = get_auth_client().refresh_token(pair["refresh"])
             pair = {"access": str(fresh["accessToken"]), "refresh": str(fresh["refreshToken"])}
             request.session[TOKENS_KEY] = pair

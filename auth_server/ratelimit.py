@@ -142,6 +142,7 @@ class Lockout:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.clock = clock
         self.max_failures = settings.login_max_failures
+        self.lockout_seconds = settings.login_lockout_seconds
         self.period = timedelta(seconds=settings.login_lockout_seconds)
 
     def reserve(self, db: Session, email: str) -> None:
@@ -200,6 +201,17 @@ class Lockout:
             .values(locked_until=now + self.period, failures=0, window_ends=now)
         )
         return bool(locked.rowcount)  # type: ignore[attr-defined]
+
+    def fail(self, db: Session, email: str) -> None:
+        """A wrong password of a signed-in caller (change-password, delete-account): its
+        reservation is kept and committed; RateLimited when this failure locked the
+        address, otherwise the caller reports the wrong password."""
+        locked = self.register_failure(db, email)
+        db.commit()
+        if locked:
+            raise RateLimited(
+                "Too many failed attempts; try again later", retry_after=self.lockout_seconds
+            )
 
     def refund(self, db: Session, email: str) -> None:
         """A right password gives its reservation back. The caller commits."""

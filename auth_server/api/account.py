@@ -101,9 +101,9 @@ def change_password(
         )
         if not changed:
             db.rollback()
-            locked = services.lockout.register_failure(db, email)
-            db.commit()
-            if locked:
+            try:
+                services.lockout.fail(db, email)
+            except RateLimited:
                 services.audit.record(
                     db,
                     "lockout",
@@ -113,10 +113,7 @@ def change_password(
                     user_id=user.id,
                     details={"seconds": services.settings.login_lockout_seconds},
                 )
-                raise RateLimited(
-                    "Too many failed attempts; try again later",
-                    retry_after=services.settings.login_lockout_seconds,
-                )
+                raise
             raise WrongCurrentPassword(errors={"currentPassword": ["Incorrect password"]})
     # The right current password gives its reservation back.
     services.lockout.refund(db, email)
@@ -142,13 +139,7 @@ def delete_account(
         # beyond the login budget (reserved before the check, see ratelimit.Lockout).
         services.lockout.reserve(db, email)
         if not services.passwords.verify(user.password_hash, body.password):
-            locked = services.lockout.register_failure(db, email)
-            db.commit()
-            if locked:
-                raise RateLimited(
-                    "Too many failed attempts; try again later",
-                    retry_after=services.settings.login_lockout_seconds,
-                )
+            services.lockout.fail(db, email)
             raise WrongCurrentPassword(errors={"password": ["Incorrect password"]})
     # No address or user agent in the event: they are the erased user's personal data.
     count = services.erasure.erase(db, user.id, reason="account_deleted")

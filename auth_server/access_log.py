@@ -1,8 +1,8 @@
-"""Logging of `serve`: timestamped lines, every request at info except the feed's polls.
+"""Logging: timestamped lines (`serve`), every request at info except the feed's reads.
 
-Every verifier in hybrid mode polls GET /api/auth/revocations about once a second; logged at
-info, those lines buried everything else (the `make run` output among them). A successful poll
-is logged at debug; a refused one (401, 429, 5xx) stays at info.
+Every verifier in hybrid mode keeps reading GET /api/auth/revocations (a long poll, or a poll
+each second); logged at info, those lines buried everything else (the `make run` output among
+them). An answered read is logged at debug; a refused one (401, 429, 5xx) stays at info.
 """
 
 from __future__ import annotations
@@ -30,8 +30,15 @@ class QuietFeedPolls(logging.Filter):
         return True
 
 
+def quiet_feed_polls() -> None:
+    """Puts the filter on uvicorn's access logger (once), however the app is served."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QuietFeedPolls) for f in logger.filters):
+        logger.addFilter(QuietFeedPolls())
+
+
 def log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration plus the filter (applied in every worker)."""
+    """uvicorn's own logging configuration, timestamped, for every worker."""
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     # Every line carries its time: the logs of several replicas can then be merged.
     for formatter in config["formatters"].values():
@@ -44,6 +51,4 @@ def log_config() -> dict[str, Any]:
         "stream": "ext://sys.stderr",
     }
     config["root"] = {"handlers": ["app"], "level": "INFO"}
-    config.setdefault("filters", {})["quiet_feed_polls"] = {"()": f"{__name__}.QuietFeedPolls"}
-    config["handlers"]["access"]["filters"] = ["quiet_feed_polls"]
     return config

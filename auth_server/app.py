@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import AsyncIterator
@@ -12,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from auth_server import __version__
+from auth_server import __version__, access_log
 from auth_server.api import account, admin, auth, docs, meta, pages
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
@@ -20,20 +19,6 @@ from auth_server.api.security_headers import SecurityHeaders
 from auth_server.config import Settings, get_settings
 from auth_server.revocation_waiters import Wakeups
 from auth_server.services import Services
-
-
-class QuietFeedAccessLog(logging.Filter):
-    """Access-log lines of answered feed reads only at debug level: each SaaS Admin worker
-    keeps one long poll open, and a line per answer says nothing. Refusals stay logged."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args: Any = record.args
-        if isinstance(args, tuple) and len(args) == 5:
-            _client, _method, path, _version, status = args
-            if str(path).startswith("/api/auth/revocations") and int(status) < 400:
-                # Still shown when the access log runs at debug level.
-                return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-        return True
 
 
 def _answer_waiters_on_exit(wakeups: Wakeups) -> None:
@@ -81,9 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
-    access_log = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, QuietFeedAccessLog) for f in access_log.filters):
-        access_log.addFilter(QuietFeedAccessLog())
+    access_log.quiet_feed_polls()
     install_error_handlers(app)
     app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes)
     # Added last, so outermost: the guard's own refusals get the headers too.

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from auth_server.audit import AuditLog
 from auth_server.errors import UserNotFound
-from auth_server.models import AuditEvent, LoginLock, User
-from auth_server.ratelimit import account_key
+from auth_server.models import AuditEvent, User
+from auth_server.ratelimit import clear_lock
 from auth_server.revocations import Revocations
 from auth_server.sessions import ClientInfo
 
@@ -51,7 +51,7 @@ class Erasure:
             .where(or_(AuditEvent.user_id == user_id, AuditEvent.email == email))
             .values(email=None, ip_address=None, user_agent=None)
         )
-        db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(email)))
+        clear_lock(db, email)
         self.audit.add(
             db, "user_deleted", client=client, user_id=user_id, details={**(details or {})}
         )

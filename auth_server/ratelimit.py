@@ -33,6 +33,12 @@ def account_key(email: str) -> str:
     return hashlib.sha256(normalize_email(email).encode()).hexdigest()
 
 
+def clear_lock(db: Session, email: str) -> None:
+    """Deletes the address's login lock and failure count (a password reset, an erasure).
+    The caller commits."""
+    db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(email)))
+
+
 def _storage(settings: Settings) -> Storage:
     if settings.redis_url:
         # Shared by every replica: a client cannot multiply its budget by hitting several.

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from auth_server.accounts import normalize_email
@@ -14,9 +14,9 @@ from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import InvalidResetToken, ValidationFailed
 from auth_server.mailer import Mailer
-from auth_server.models import LoginLock, PasswordReset, User
+from auth_server.models import PasswordReset, User
 from auth_server.passwords import Passwords, password_problems
-from auth_server.ratelimit import account_key
+from auth_server.ratelimit import clear_lock
 from auth_server.sessions import Sessions
 from auth_server.tokens import hash_opaque_token, new_opaque_token
 
@@ -123,7 +123,7 @@ class PasswordRecovery:
         self._cancel_links(db, user.id)
         # The owner of the mailbox proved who they are: a lock (perhaps set by an attacker
         # guessing) no longer stands between them and their new password.
-        db.execute(delete(LoginLock).where(LoginLock.key_hash == account_key(user.email)))
+        clear_lock(db, user.email)
         # Whoever knew the old password (or holds a session) is logged out everywhere.
         # Last before the commit: it writes the revocation events (see revocations.py).
         self.sessions.revoke_all(db, user.id, reason="password_reset", commit=False)

@@ -49,6 +49,17 @@ def leave_traces(client: httpx.Client, email: str) -> list[dict[str, Any]]:
     return sessions
 
 
+def traced_user(
+    client: httpx.Client, smtp: SmtpSink, server: AuthServerProcess
+) -> tuple[str, list[dict[str, Any]], str, str]:
+    """A verified user with traces everywhere (leave_traces), their id, and the feed's end
+    before their erasure."""
+    email = verified_user(client, smtp)
+    sessions = leave_traces(client, email)
+    user_id: str = sessions[0]["user"]["id"]
+    return email, sessions, user_id, feed_cursor(client, server)
+
+
 def assert_erased(
     client: httpx.Client,
     server: AuthServerProcess,
@@ -93,10 +104,7 @@ def assert_erased(
 def test_a_service_erases_a_user(
     client: httpx.Client, smtp_sink: SmtpSink, auth_server: AuthServerProcess
 ) -> None:
-    email = verified_user(client, smtp_sink)
-    sessions = leave_traces(client, email)
-    user_id = sessions[0]["user"]["id"]
-    cursor = feed_cursor(client, auth_server)
+    email, sessions, user_id, cursor = traced_user(client, smtp_sink, auth_server)
     path = f"/api/admin/users/{user_id}"
     refused = client.delete(path, headers={"X-Service-Token": "wrong"})
     assert refused.status_code == 401
@@ -115,10 +123,7 @@ def test_a_service_erases_a_user(
 def test_a_user_erases_their_own_account(
     client: httpx.Client, smtp_sink: SmtpSink, auth_server: AuthServerProcess
 ) -> None:
-    email = verified_user(client, smtp_sink)
-    sessions = leave_traces(client, email)
-    user_id = sessions[0]["user"]["id"]
-    cursor = feed_cursor(client, auth_server)
+    email, sessions, user_id, cursor = traced_user(client, smtp_sink, auth_server)
     token = sessions[0]["accessToken"]
     wrong = delete_account(client, token, "not my password")
     assert wrong.status_code == 400

@@ -62,6 +62,12 @@ def replicas(
             first.stop()
 
 
+def current_cursor(server: AuthServerProcess) -> str:
+    """The feed's current end on `server`."""
+    with httpx.Client() as http:
+        return feed_cursor(http, server)
+
+
 def read(server: AuthServerProcess, since: str, wait: float, timeout: float = 60) -> httpx.Response:
     return httpx.get(
         f"{server.base_url}/api/auth/revocations",
@@ -102,8 +108,7 @@ def test_a_wait_ends_with_the_event_committed_on_the_same_server(
     replicas: tuple[AuthServerProcess, AuthServerProcess], smtp_sink: SmtpSink
 ) -> None:
     first, _second = replicas
-    with httpx.Client() as http:
-        cursor = feed_cursor(http, first)
+    cursor = current_cursor(first)
     # Two readers at the same cursor (woken together, they share one database read).
     waits = [waiting_read(first, cursor) for _ in range(2)]
     session, _ = logout_new_session(first, smtp_sink)
@@ -126,8 +131,7 @@ def test_a_wait_on_one_replica_ends_with_an_event_committed_on_the_other(
     first, second = replicas
     if postgres_server_url() is not None:
         assert "Revocation wake-ups: listening" in first.log()
-    with httpx.Client() as http:
-        cursor = feed_cursor(http, first)
+    cursor = current_cursor(first)
     pool, pending = waiting_read(first, cursor)
     with pool:
         session, _ = logout_new_session(second, smtp_sink)
@@ -142,8 +146,7 @@ def test_a_waiter_cut_off_mid_wait_loses_nothing(
     """The client gives up on a waiting read (its timeout); events committed before it
     reads again are all in its next answer, which does not wait."""
     first, second = replicas
-    with httpx.Client() as http:
-        cursor = feed_cursor(http, first)
+    cursor = current_cursor(first)
     with pytest.raises(httpx.ReadTimeout):
         read(first, cursor, LONG, timeout=0.5)
     sessions = [logout_new_session(server, smtp_sink)[0] for server in (first, second)]
@@ -161,8 +164,7 @@ def test_a_wait_with_nothing_new_ends_with_an_empty_page(
     replicas: tuple[AuthServerProcess, AuthServerProcess],
 ) -> None:
     first, _second = replicas
-    with httpx.Client() as http:
-        cursor = feed_cursor(http, first)
+    cursor = current_cursor(first)
     answer = read(first, cursor, 0.5)
     assert answer.status_code == 200
     assert answer.json()["data"] == {"events": [], "cursor": cursor, "hasMore": False}
@@ -234,8 +236,7 @@ def test_a_lost_listener_connection_misses_nothing(
     finally:
         engine.dispose()
     assert cut == 2  # one per server
-    with httpx.Client() as http:
-        cursor = feed_cursor(http, first)
+    cursor = current_cursor(first)
     pool, pending = waiting_read(first, cursor)
     with pool:
         session, _ = logout_new_session(second, smtp_sink)

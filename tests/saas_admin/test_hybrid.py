@@ -310,49 +310,57 @@ def test_a_feed_that_never_answered_is_not_trusted(
 # -- Redis restarted --------------------------------------------------------------------------
 
 
-@needs_redis_server
-def test_redis_restarted_no_revocation_is_missed(
-    settings: Settings,
-    api: APIClient,
-    smtp_sink: SmtpSink,
-    tmp_path: Path,
-    own_redis: RedisProcess,
-) -> None:
+@pytest.fixture
+def redis_auth_server(
+    smtp_sink: SmtpSink, tmp_path: Path, own_redis: RedisProcess
+) -> Iterator[AuthServerProcess]:
+    """An auth server of this test's own that publishes to the test's own Redis."""
     with temporary_database(tmp_path) as database_url:
         server = AuthServerProcess(
             database_url, tmp_path, smtp_port=smtp_sink.port, redis_url=own_redis.url
         )
         server.migrate().start()
         try:
-            first = new_account(server, smtp_sink)
-            second = fresh_login(server, first)
-            third = fresh_login(server, first)
-            # Polls are rare: only the channel, or the backfill after a resubscription,
-            # can refuse a token within the deadlines below.
-            use(
-                settings, server,
-                AUTH_REVOCATION_REDIS_URL=own_redis.url,
-                AUTH_REVOCATION_POLL_INTERVAL=60,
-                AUTH_REVOCATION_MAX_STALENESS=300,
-            )  # fmt: skip
-            for account in (first, second, third):
-                assert status(api, account.access_token) == 200
-            assert health()["revocationsVia"] == "redis"
-            logout(server, first)
-            refused_within(api, first.access_token)
-
-            own_redis.stop()
-            until(lambda: feed().transport == "polling")
-            logout(server, second)  # published to nobody: Redis is down
-            time.sleep(0.5)
-            own_redis.start()
-            until(lambda: feed().transport == "redis", timeout=15)
-            # The backfill after the resubscription found the event the channel lost.
-            refused_within(api, second.access_token)
-            logout(server, third)
-            refused_within(api, third.access_token)
+            yield server
         finally:
             server.stop()
+
+
+@needs_redis_server
+def test_redis_restarted_no_revocation_is_missed(
+    settings: Settings,
+    api: APIClient,
+    smtp_sink: SmtpSink,
+    own_redis: RedisProcess,
+    redis_auth_server: AuthServerProcess,
+) -> None:
+    first = new_account(redis_auth_server, smtp_sink)
+    second = fresh_login(redis_auth_server, first)
+    third = fresh_login(redis_auth_server, first)
+    # Polls are rare: only the channel, or the backfill after a resubscription,
+    # can refuse a token within the deadlines below.
+    use(
+        settings, redis_auth_server,
+        AUTH_REVOCATION_REDIS_URL=own_redis.url,
+        AUTH_REVOCATION_POLL_INTERVAL=60,
+        AUTH_REVOCATION_MAX_STALENESS=300,
+    )  # fmt: skip
+    for account in (first, second, third):
+        assert status(api, account.access_token) == 200
+    assert health()["revocationsVia"] == "redis"
+    logout(redis_auth_server, first)
+    refused_within(api, first.access_token)
+
+    own_redis.stop()
+    until(lambda: feed().transport == "polling")
+    logout(redis_auth_server, second)  # published to nobody: Redis is down
+    time.sleep(0.5)
+    own_redis.start()
+    until(lambda: feed().transport == "redis", timeout=15)
+    # The backfill after the resubscription found the event the channel lost.
+    refused_within(api, second.access_token)
+    logout(redis_auth_server, third)
+    refused_within(api, third.access_token)
 
 
 @needs_redis_server
@@ -360,29 +368,23 @@ def test_redis_hung_the_feed_takes_over(
     settings: Settings,
     api: APIClient,
     smtp_sink: SmtpSink,
-    tmp_path: Path,
     own_redis: RedisProcess,
+    redis_auth_server: AuthServerProcess,
 ) -> None:
     """A Redis stopped with SIGSTOP answers nothing and closes nothing: the subscriber's
     health check times out (REDIS_SOCKET_TIMEOUT) within a poll interval and the feed is
     polled; a logout (whose publish timed out on the server) is refused within the deadline,
     not after the 10 s of a slow safety read."""
-    with temporary_database(tmp_path) as database_url:
-        server = AuthServerProcess(
-            database_url, tmp_path, smtp_port=smtp_sink.port, redis_url=own_redis.url
-        )
-        server.migrate().start()
-        try:
-            account = new_account(server, smtp_sink)
-            use(settings, server, AUTH_REVOCATION_REDIS_URL=own_redis.url)
-            assert status(api, account.access_token) == 200
-            until(lambda: feed().transport == "redis")
-            own_redis.hang()
-            logout(server, account)
-            refused_within(api, account.access_token)
-        finally:
-            own_redis.resume()
-            server.stop()
+    try:
+        account = new_account(redis_auth_server, smtp_sink)
+        use(settings, redis_auth_server, AUTH_REVOCATION_REDIS_URL=own_redis.url)
+        assert status(api, account.access_token) == 200
+        until(lambda: feed().transport == "redis")
+        own_redis.hang()
+        logout(redis_auth_server, account)
+        refused_within(api, account.access_token)
+    finally:
+        own_redis.resume()
 
 
 # -- the backfill reads to the end; entries outlive the leeway (issue 20, items 5 and 6) --------

@@ -14,6 +14,7 @@ from rest_framework.settings import api_settings
 
 from rozitech_auth.errors import (
     AuthError,
+    AuthServerError,
     AuthServerRejected,
     AuthServerUnavailable,
     TokenError,
@@ -34,8 +35,8 @@ class ServiceUnavailable(exceptions.APIException):
 
 class BadGateway(exceptions.APIException):
     status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "Unexpected answer from the authentication service"
-    default_code = "auth_server_error"
+    default_detail = AuthServerError.message
+    default_code = AuthServerError.code
 
 
 class Conflict(exceptions.APIException):

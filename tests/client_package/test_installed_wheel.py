@@ -67,6 +67,26 @@ def fastapi_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return python
 
 
+@pytest.fixture(params=["django", "fastapi"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """The third-party app: the Django/DRF project or the FastAPI app."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def python(kind: str, request: pytest.FixtureRequest) -> Path:
+    """The virtualenv's interpreter for `kind` (its own extra installed)."""
+    found: Path = request.getfixturevalue(f"{kind}_python")
+    return found
+
+
+@pytest.fixture
+def account(auth_server: AuthServerProcess, smtp_sink: SmtpSink) -> Account:
+    """A new sign-up at the shared auth server."""
+    return new_account(auth_server, smtp_sink)
+
+
 def _env(auth_server: AuthServerProcess, service_url: str, workdir: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
@@ -126,16 +146,9 @@ def _user_id(kind: str, body: dict[str, object]) -> object:
     return body["authUserId"] if kind == "django" else body["userId"]
 
 
-@pytest.mark.parametrize("kind", ["django", "fastapi"])
 def test_installed_wheel_protects_a_third_party_app(
-    kind: str,
-    request: pytest.FixtureRequest,
-    auth_server: AuthServerProcess,
-    smtp_sink: SmtpSink,
-    tmp_path: Path,
+    kind: str, python: Path, account: Account, auth_server: AuthServerProcess, tmp_path: Path
 ) -> None:
-    python: Path = request.getfixturevalue(f"{kind}_python")
-    account: Account = new_account(auth_server, smtp_sink)
     env = _env(auth_server, auth_server.base_url, tmp_path)
     with _app(kind, python, env, tmp_path) as app:
         assert httpx.get(f"{app}/me", timeout=10).status_code == 401
@@ -165,16 +178,9 @@ def test_installed_wheel_protects_a_third_party_app(
         print(f"{kind}: revoked token refused after {time.monotonic() - logged_out:.3f} s")
 
 
-@pytest.mark.parametrize("kind", ["django", "fastapi"])
 def test_an_unreachable_auth_server_is_503_not_401(
-    kind: str,
-    request: pytest.FixtureRequest,
-    auth_server: AuthServerProcess,
-    smtp_sink: SmtpSink,
-    tmp_path: Path,
+    kind: str, python: Path, account: Account, auth_server: AuthServerProcess, tmp_path: Path
 ) -> None:
-    python: Path = request.getfixturevalue(f"{kind}_python")
-    account: Account = new_account(auth_server, smtp_sink)
     # Nothing listens there: connections are refused, as from a stopped auth server.
     env = _env(auth_server, f"http://127.0.0.1:{free_port()}", tmp_path)
     with _app(kind, python, env, tmp_path) as app:
@@ -184,12 +190,11 @@ def test_an_unreachable_auth_server_is_503_not_401(
 
 
 def test_fastapi_role_and_license_dependencies(
-    fastapi_python: Path, auth_server: AuthServerProcess, smtp_sink: SmtpSink, tmp_path: Path
+    fastapi_python: Path, account: Account, auth_server: AuthServerProcess, tmp_path: Path
 ) -> None:
-    # A new sign-up owns its organization and holds a teamspace trial.
-    account: Account = new_account(auth_server, smtp_sink)
     env = _env(auth_server, auth_server.base_url, tmp_path)
     with _app("fastapi", fastapi_python, env, tmp_path) as app:
+        # A new sign-up (`account`) owns its organization and holds a teamspace trial.
         headers = _bearer(account.access_token)
         owners = httpx.get(f"{app}/owners-only", headers=headers, timeout=10)
         assert owners.status_code == 200 and owners.json()["role"] == "owner"
@@ -201,9 +206,8 @@ def test_fastapi_role_and_license_dependencies(
 
 
 def test_fastapi_settings_given_in_code(
-    fastapi_python: Path, auth_server: AuthServerProcess, smtp_sink: SmtpSink, tmp_path: Path
+    fastapi_python: Path, account: Account, auth_server: AuthServerProcess, tmp_path: Path
 ) -> None:
-    account: Account = new_account(auth_server, smtp_sink)
     env = _env(auth_server, auth_server.base_url, tmp_path)
     # Only the code names the server: the environment's AUTH_* would point nowhere useful.
     env["PRODUCT_AUTH_URL"] = env.pop("AUTH_SERVICE_URL")

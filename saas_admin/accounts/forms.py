@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.utils.translation import gettext_lazy as _
+from rozitech_auth.django.authentication import end_user
 
 from accounts.backends import LoginRefused, login_through_auth_server
 from accounts.sessions import end_auth_server_session
@@ -34,6 +35,7 @@ class AuthServerAdminLoginForm(AdminAuthenticationForm):
             except forms.ValidationError:
                 # Not let in: the auth-server session this login made must not live on.
                 if user.auth_server_tokens:
-                    end_auth_server_session(user.auth_server_tokens["refresh"])
+                    who = end_user(self.request) if self.request is not None else None
+                    end_auth_server_session(user.auth_server_tokens["refresh"], who)
                 raise
         return self.cleaned_data

@@ -25,7 +25,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from rozitech_auth import tokens
 from rozitech_auth.client import get_auth_client
-from rozitech_auth.django.authentication import AuthToken, RemoteJWTAuthentication
+from rozitech_auth.django.authentication import AuthToken, RemoteJWTAuthentication, end_user
+from rozitech_auth.end_user import EndUser
 from rozitech_auth.errors import AuthServerRejected, AuthServerUnavailable, TokenError
 
 from accounts.backends import set_staff
@@ -69,7 +70,7 @@ def current_user(request: HttpRequest, pair: dict[str, str]) -> User:
         # Refreshed ahead of `exp`: an expired token is never presented, so no refusal
         # of it (remembered for a while) can end a session that is still live.
         if tokens.unverified_claims(pair["access"])["exp"] <= tokens.now() + REFRESH_AHEAD:
-            fresh = get_auth_client().refresh_token(pair["refresh"])
+            fresh = get_auth_client().refresh_token(pair["refresh"], end_user=end_user(request))
             pair = {"access": str(fresh["accessToken"]), "refresh": str(fresh["refreshToken"])}
             request.session[TOKENS_KEY] = pair
         user, auth = SessionCheck().authenticate_credentials(pair["access"])
@@ -97,14 +98,17 @@ def _bind(sender: Any, request: HttpRequest | None, user: Any, **_kwargs: Any) -
 
 @receiver(user_logged_out)
 def _logout_auth_server(sender: Any, request: HttpRequest | None, **_kwargs: Any) -> None:
-    pair = bound_tokens(request.session) if request is not None else None
+    if request is None:
+        return
+    pair = bound_tokens(request.session)
     if pair is not None:
-        end_auth_server_session(pair["refresh"])
+        end_auth_server_session(pair["refresh"], end_user(request))
 
 
-def end_auth_server_session(refresh_token: str) -> None:
-    """Logs the auth-server session out; an outage leaves it to expire on its own."""
+def end_auth_server_session(refresh_token: str, user: EndUser | None = None) -> None:
+    """Logs the auth-server session out (on behalf of `user`, for its audit row); an outage
+    leaves it to expire on its own."""
     try:
-        get_auth_client().logout(refresh_token)
+        get_auth_client().logout(refresh_token, end_user=user)
     except (AuthServerUnavailable, AuthServerRejected) as exc:
         logger.warning("Could not log the admin session out of the auth server: %s", exc)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
+from rozitech_auth.client import AuthServerClient
 from rozitech_auth.django.apps import reset_all
 
 from tests.auth_server.helpers import login
@@ -31,6 +33,20 @@ def auth_settings(settings: SettingsWrapper, auth_server: AuthServerProcess) -> 
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def me_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A spy on the auth server calls of remote verification (each call still goes out)."""
+    calls: list[str] = []
+    real = AuthServerClient.verify_token
+
+    def counting(self: AuthServerClient, access_token: str) -> dict[str, Any]:
+        calls.append(access_token)
+        return real(self, access_token)
+
+    monkeypatch.setattr(AuthServerClient, "verify_token", counting)
+    return calls
 
 
 @pytest.fixture(scope="session")

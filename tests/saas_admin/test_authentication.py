@@ -34,20 +34,6 @@ MODES = ["remote", "local"]
 
 
 @pytest.fixture
-def me_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """A spy on the auth server calls of remote verification (each call still goes out)."""
-    calls: list[str] = []
-    real = AuthServerClient.verify_token
-
-    def counting(self: AuthServerClient, access_token: str) -> dict[str, Any]:
-        calls.append(access_token)
-        return real(self, access_token)
-
-    monkeypatch.setattr(AuthServerClient, "verify_token", counting)
-    return calls
-
-
-@pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], None]]:
     """Moves the verification clock (rozitech_auth.tokens.now) forward by some seconds."""
     offset = [0.0]

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.support.ports import free_port
+from tests.support.processes import end
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,13 +131,7 @@ class AuthServerProcess:
         raise RuntimeError(f"auth server did not become healthy:\n{self.log()}")
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        end(self._process)
         self._process = None
 
     @property

@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.support.auth_process import REPO_ROOT
 from tests.support.ports import free_port
+from tests.support.processes import end
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 needs_nginx = pytest.mark.skipif(
@@ -171,13 +172,7 @@ class NginxProcess:
         raise RuntimeError(f"nginx did not start:\n{self.log()}")
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()  # a fast shutdown of this master and its workers
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        end(self._process)  # SIGTERM: a fast shutdown of this master and its workers
         self._process = None
 
     def log(self) -> str:

@@ -18,6 +18,7 @@ import httpx
 from tests.support.auth_process import REPO_ROOT
 from tests.support.databases import temporary_database
 from tests.support.ports import free_port
+from tests.support.processes import end
 
 SAAS_ROOT = REPO_ROOT / "saas_admin"
 
@@ -114,13 +115,7 @@ class SaasAdminProcess:
         raise RuntimeError(f"SaaS Admin did not start:\n{self.log()}")
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        end(self._process, timeout=15)
         self._process = None
 
     def log(self) -> str:

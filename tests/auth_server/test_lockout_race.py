@@ -97,8 +97,8 @@ def test_parallel_wrong_logins_check_at_most_the_budget(
 def test_right_password_after_parallel_guesses_is_refused(
     server: tuple[AuthServerProcess, TestClock], smtp_sink: SmtpSink
 ) -> None:
-    """The right password, sent while the guesses that lock the address are in flight,
-    gets 200 only when its attempt was reserved before the budget was taken."""
+    """Parallel guesses check at most the budget and lock the address; the right password
+    sent after them is refused (429 with Retry-After), not let in past the lock."""
     running, _clock = server
     with httpx.Client(base_url=running.base_url, timeout=30) as http:
         email = verified_user(http, smtp_sink, products=[])

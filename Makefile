@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench bench-client bench-revocation clean
+.PHONY: install run test lint format messages bench bench-client bench-revocation clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## Texts of the hosted pages and e-mails: extract them, update every catalogue.
+messages: install
+	$(VENV)/bin/pybabel extract --mapping babel.cfg --no-location --omit-header \
+		--output auth_server/locale/messages.pot auth_server
+	$(VENV)/bin/pybabel update --domain messages --input-file auth_server/locale/messages.pot \
+		--output-dir auth_server/locale --no-fuzzy-matching --ignore-obsolete
 
 bench: install
 	$(PY) -m bench.auth_server

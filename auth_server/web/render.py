@@ -74,6 +74,27 @@ def error_text(request: Request, exc: AuthError) -> str:
     return text(request, exc.message)
 
 
+def refused(
+    request: Request, template: str, exc: AuthError, *, script: bool = False, **context: Any
+) -> HTMLResponse:
+    """The form again with its refusal: a banner (role=alert) and, when the error names
+    fields, each field's problems tied to it; the refusal's status and Retry-After."""
+    context.setdefault("notice", "")
+    return render(
+        request,
+        template,
+        status_code=exc.status_code,
+        headers=error_headers(exc),
+        script=script,
+        errors={
+            field: [text(request, problem) for problem in problems]
+            for field, problems in (exc.errors or {}).items()
+        },
+        error=error_text(request, exc),
+        **context,
+    )
+
+
 def error_page(request: Request, exc: AuthError, *, back: str = "/signin") -> HTMLResponse:
     """The error page of a refusal no form can show (a CSRF failure, for one)."""
     return render(

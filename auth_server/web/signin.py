@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError, EmailNotVerified
-from auth_server.web.render import error_headers, error_text, render, text
+from auth_server.web.render import refused, render, text
 from auth_server.web.sso import (
     CsrfDep,
     clear_sso_cookie,
@@ -75,16 +75,13 @@ def signin(
         )
     except AuthError as exc:
         # One page for unknown e-mail and wrong password: the message is the error's own.
-        return render(
+        return refused(
             request,
             "signin.html",
-            status_code=exc.status_code,
-            headers=error_headers(exc),
+            exc,
             next=target,
             force=bool(force),
             email=email,
-            notice="",
-            error=error_text(request, exc),
             unverified=isinstance(exc, EmailNotVerified),
         )
     if previous is not None and previous.session_id != session_id:

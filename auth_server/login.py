@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from auth_server.accounts import normalize_email, user_id_of
 from auth_server.audit import AuditLog
 from auth_server.errors import AccountDisabled, EmailNotVerified, InvalidCredentials, RateLimited
+from auth_server.i18n import N_
 from auth_server.models import User
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
@@ -139,7 +140,8 @@ class Login:
         db.commit()
         if locked:
             raise RateLimited(
-                "Too many failed logins; try again later", retry_after=self.lockout.lockout_seconds
+                N_("Too many failed logins; try again later"),
+                retry_after=self.lockout.lockout_seconds,
             )
 
     def _failed(

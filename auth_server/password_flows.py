@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from auth_server.accounts import normalize_email
 from auth_server.audit import AuditLog, failures_audited
 from auth_server.errors import RateLimited, WrongCurrentPassword
+from auth_server.i18n import N_
 from auth_server.models import User
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery, ResetRequest
@@ -106,7 +107,7 @@ class PasswordFlows:
                         details={"seconds": self.lockout.lockout_seconds},
                     )
                     raise
-                raise WrongCurrentPassword(errors={"currentPassword": ["Incorrect password"]})
+                raise WrongCurrentPassword(errors={"currentPassword": [N_("Incorrect password")]})
         # The right current password gives its reservation back.
         self.lockout.refund(db, email)
         self.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)

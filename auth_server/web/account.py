@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError
+from auth_server.i18n import N_
 from auth_server.models import AuthSession
 from auth_server.services import Services
 from auth_server.web.csrf import CsrfDep
@@ -30,9 +31,9 @@ router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=1024)]
 ACCOUNT = "/account"
 NOTICES = {
-    "profile": "Your profile was saved.",
-    "password": "Your password was changed. Your other sessions were signed out.",
-    "session": "That session was signed out.",
+    "profile": N_("Your profile was saved."),
+    "password": N_("Your password was changed. Your other sessions were signed out."),
+    "session": N_("That session was signed out."),
 }
 
 
@@ -54,7 +55,7 @@ def _page(
     sessions = [
         {
             "id": str(session.id),
-            "device": session.user_agent or text(request, "Unknown device"),
+            "device": session.user_agent or text(request, N_("Unknown device")),
             "ip": session.ip_address,
             "created": _when(session, "created_at"),
             "last_used": _when(session, "last_used_at"),

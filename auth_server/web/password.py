@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError, ValidationFailed
+from auth_server.i18n import N_
 from auth_server.schemas import EmailBody, ResetPasswordBody
 from auth_server.web.csrf import CsrfDep
 from auth_server.web.forms import parse
@@ -18,7 +19,7 @@ from auth_server.web.sso import clear_sso_cookie
 router = APIRouter(include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=1024)]
-SENT = "If an account exists for this email, a password reset link is on its way."
+SENT = N_("If an account exists for this email, a password reset link is on its way.")
 
 
 @router.get("/forgot-password")
@@ -72,7 +73,7 @@ def reset(
 ) -> Response:
     try:
         if password != confirm:
-            raise ValidationFailed(errors={"confirm": ["The two passwords differ"]})
+            raise ValidationFailed(errors={"confirm": [N_("The two passwords differ")]})
         body = parse(ResetPasswordBody, {"token": token, "password": password})
         user = services.password_flows.reset(db, body.token, body.password, client)
     except AuthError as exc:

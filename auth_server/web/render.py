@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from auth_server.errors import AuthError
-from auth_server.i18n import CATALOGUES
+from auth_server.i18n import CATALOGUES, N_
 from auth_server.web.csrf import csrf_token
 
 # Our own stylesheet and images only, no script unless a page asks (the reset page's own
@@ -102,7 +102,7 @@ def error_page(request: Request, exc: AuthError, *, back: str = "/signin") -> HT
         "error.html",
         status_code=exc.status_code,
         headers=error_headers(exc),
-        title=text(request, "Something went wrong"),
+        title=text(request, N_("Something went wrong")),
         message=error_text(request, exc),
         code=exc.code,
         back=back,

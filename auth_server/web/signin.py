@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError, EmailNotVerified
+from auth_server.i18n import N_
 from auth_server.web.render import refused, render, text
 from auth_server.web.sso import (
     CsrfDep,
@@ -22,9 +23,9 @@ from auth_server.web.sso import (
 router = APIRouter(include_in_schema=False)
 
 NOTICES = {
-    "signed_out": "You are signed out.",
-    "verified": "Your email address is verified. You can sign in now.",
-    "reset": "Your password was reset. Please sign in with the new one.",
+    "signed_out": N_("You are signed out."),
+    "verified": N_("Your email address is verified. You can sign in now."),
+    "reset": N_("Your password was reset. Please sign in with the new one."),
 }
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from auth_server.accounts import SignupRequest
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError
+from auth_server.i18n import N_
 from auth_server.schemas import EmailBody, SignupBody, VerifyEmailBody
 from auth_server.web.csrf import CsrfDep
 from auth_server.web.forms import parse
@@ -19,7 +20,7 @@ from auth_server.web.render import refused, render, text
 router = APIRouter(include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=1024)]
-RESENT = "If this email has an account awaiting verification, a new code is on its way."
+RESENT = N_("If this email has an account awaiting verification, a new code is on its way.")
 
 
 @router.get("/signup")

@@ -166,10 +166,17 @@ class Login:
         return issued
 
     def issue_browser_session(
-        self, db: Session, identity: Identity, client: ClientInfo, ttl: int
+        self,
+        db: Session,
+        identity: Identity,
+        client: ClientInfo,
+        ttl: int,
+        *,
+        replaces: uuid.UUID | None = None,
     ) -> tuple[uuid.UUID, str]:
         """A browser session for an identified user, committed: its id and the secret
-        its cookie carries (only its hash is stored)."""
+        its cookie carries (only its hash is stored). `replaces`: the browser's previous
+        session, ended in the same commit rather than left orphaned."""
         secret = new_opaque_token()
         session = self.sessions.open(
             db,
@@ -179,6 +186,8 @@ class Login:
             ttl=ttl,
             browser_hash=hash_opaque_token(secret),
         )
+        if replaces is not None:
+            self.sessions.revocations.revoke_session(db, replaces, reason="signed_in_again")
         self._logged_in(db, identity, session.id, client, via="browser")
         return session.id, secret
 

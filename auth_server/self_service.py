@@ -25,6 +25,19 @@ class SelfService:
         self.sessions = sessions
         self.audit = audit
 
+    def sign_out(self, db: Session, user: User, session_id: uuid.UUID, client: ClientInfo) -> None:
+        """Ends the browser session the user signs out of (sign-out of the hosted pages)."""
+        self.sessions.revocations.revoke_session(db, session_id, reason="logout")
+        self.audit.add(
+            db,
+            "logout",
+            client=client,
+            email=user.email,
+            user_id=user.id,
+            details={"session": str(session_id), "via": "browser"},
+        )
+        db.commit()  # the revocation, its feed event and the audit row together
+
     def logout_all(self, db: Session, user: User, client: ClientInfo) -> int:
         """Revokes every session of the user (browser ones too); how many were live."""
         count = self.sessions.revoke_all(db, user.id, reason="logout_all")

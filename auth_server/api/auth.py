@@ -8,7 +8,6 @@ from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from auth_server.accounts import SignupRequest
 from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.errors import RefreshTokenReused
@@ -37,19 +36,7 @@ def signup(
     background: BackgroundTasks,
     client: ClientDep,
 ) -> JSONResponse:
-    result = services.registration.signup(
-        db,
-        SignupRequest(
-            email=body.email,
-            password=body.password,
-            first_name=body.first_name,
-            last_name=body.last_name,
-            company=body.company,
-            phone=body.phone or None,
-            products=body.products,
-        ),
-        client,
-    )
+    result = services.registration.signup(db, body.request(), client)
     user = result.user
     # Sent after the response, so a slow mail server never slows the sign-up.
     background.add_task(services.accounts.send_verification_code, user.email, result.code)

@@ -15,7 +15,6 @@ from auth_server.web.sso import (
     CsrfDep,
     clear_sso_cookie,
     current_browser_session,
-    end_browser_session,
     safe_next,
     set_sso_cookie,
 )
@@ -72,7 +71,11 @@ def signin(
         # The JSON API's flow: the same limits, lockout, audit and answers.
         identity = services.login.identify(db, email, password, client)
         session_id, secret = services.login.issue_browser_session(
-            db, identity, client, services.settings.sso_session_ttl
+            db,
+            identity,
+            client,
+            services.settings.sso_session_ttl,
+            replaces=previous.session_id if previous else None,
         )
     except AuthError as exc:
         # One page for unknown e-mail and wrong password: the message is the error's own.
@@ -85,10 +88,6 @@ def signin(
             email=email,
             unverified=isinstance(exc, EmailNotVerified),
         )
-    if previous is not None and previous.session_id != session_id:
-        # A new sign-in in this browser replaces its old session rather than orphan it.
-        end_browser_session(db, services, previous.session_id, reason="signed_in_again")
-        db.commit()
     response = RedirectResponse(target, status_code=303)
     # A new cookie value at every sign-in: no session fixation.
     set_sso_cookie(response, services, session_id, secret)
@@ -99,16 +98,7 @@ def signin(
 def signout(request: Request, services: ServicesDep, db: DbDep, client: ClientDep) -> Response:
     current = current_browser_session(request, services, db)
     if current is not None:
-        end_browser_session(db, services, current.session_id, reason="logout")
-        services.audit.add(
-            db,
-            "logout",
-            client=client,
-            email=current.user.email,
-            user_id=current.user.id,
-            details={"session": str(current.session_id), "via": "browser"},
-        )
-        db.commit()  # the revocation, its feed event and the audit row together
+        services.self_service.sign_out(db, current.user, current.session_id, client)
     response = RedirectResponse("/signin?notice=signed_out", status_code=303)
     clear_sso_cookie(response, services)
     return response

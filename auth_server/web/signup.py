@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from auth_server.accounts import SignupRequest
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError
 from auth_server.i18n import N_
@@ -60,19 +59,7 @@ def signup(
     }
     try:
         body = parse(SignupBody, {**values, "password": password, "phone": phone or None})
-        result = services.registration.signup(
-            db,
-            SignupRequest(
-                email=body.email,
-                password=body.password,
-                first_name=body.first_name,
-                last_name=body.last_name,
-                company=body.company,
-                phone=body.phone or None,
-                products=body.products,
-            ),
-            client,
-        )
+        result = services.registration.signup(db, body.request(), client)
     except AuthError as exc:
         products = sorted(services.settings.product_codes)
         return refused(request, "signup.html", exc, products=products, values=values)

@@ -12,7 +12,9 @@ from auth_server.config import Settings
 from auth_server.db import Database
 from auth_server.erasure import Erasure
 from auth_server.keys import KeyStore
+from auth_server.mail_delivery import MailDelivery
 from auth_server.mailer import Mailer
+from auth_server.outbox import MailOutbox
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery
@@ -32,6 +34,8 @@ class Services:
     tokens: AccessTokens
     passwords: Passwords
     mailer: Mailer
+    outbox: MailOutbox
+    mail_delivery: MailDelivery
     accounts: Accounts
     sessions: Sessions
     clock: Clock
@@ -65,6 +69,7 @@ class Services:
             clock=clock.now,
         )
         mailer = Mailer(settings)
+        outbox = MailOutbox(settings, clock)
         revocations = Revocations(settings, clock, RevocationPublisher(settings))
         sessions = Sessions(settings, clock, passwords, tokens, revocations)
         limits = RateLimits(settings)
@@ -75,6 +80,8 @@ class Services:
         # ...and wake this process's waiting feed readers (other processes: NOTIFY/Redis).
         wakeups = Wakeups()
         revocations.committed_hooks.append(wakeups.wake_threadsafe)
+        # Mail is written with its cause; delivery is woken once that commits.
+        outbox.attach(database.session_factory)
         return cls(
             settings=settings,
             database=database,
@@ -82,13 +89,15 @@ class Services:
             tokens=tokens,
             passwords=passwords,
             mailer=mailer,
-            accounts=Accounts(settings, passwords, mailer),
+            outbox=outbox,
+            mail_delivery=MailDelivery(outbox, mailer, database, settings.mail_poll_interval),
+            accounts=Accounts(settings, passwords, outbox),
             sessions=sessions,
             clock=clock,
             audit=audit,
             limits=limits,
             lockout=Lockout(settings, clock),
-            recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
+            recovery=PasswordRecovery(settings, clock, passwords, sessions, outbox),
             revocations=revocations,
             waiting_feed=WaitingFeed(revocations, database, wakeups),
             cross_process_wakeups=CrossProcessWakeups(wakeups, database, listener_for(settings)),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from auth_server.accounts import normalize_email
-from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
+from auth_server.api.deps import BearerDep, ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
 from auth_server.errors import RateLimited, WrongCurrentPassword
@@ -30,8 +30,8 @@ def forgot_password(
     body: EmailBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
     services.limits.hit_ip("forgot-password", client.ip_address)
     # Counted for unknown addresses too: the 429 says nothing about the account. Per client
@@ -41,8 +41,10 @@ def forgot_password(
     # Beyond the mail cap the answer stays the same, nothing is sent (no mail bombing, and
     # the cap says nothing about the account either).
     capped = not services.limits.reset_mail_allowed(client.ip_address, email)
-    request = None if capped else services.recovery.request_reset(db, email)
-    # One commit on both paths (the token and this event together): about the same time.
+    request = None if capped else services.recovery.request_reset(db, email, locale=locale)
+    # One commit on both paths (the token, its mail and this event together): about the
+    # same time, and the link is never sent from the request (a slow mail server would
+    # otherwise tell who has an account).
     services.audit.record(
         db,
         "password_reset_requested",
@@ -51,9 +53,6 @@ def forgot_password(
         email=email,
         user_id=request.user_id if request else None,
     )
-    if request is not None:
-        # Sent after the response: a slow mail server would otherwise tell who has an account.
-        background.add_task(services.recovery.send_reset_link, request)
     # Same status and body whether or not the account exists (no enumeration).
     return success({"message": FORGOT_MESSAGE})
 
@@ -63,16 +62,15 @@ def reset_password(
     body: ResetPasswordBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
     services.limits.hit_ip("reset-password", client.ip_address)
     with failures_audited(services.audit, db, "password_reset_completed", client=client):
-        user = services.recovery.reset_password(db, body.token, body.password)
+        user = services.recovery.reset_password(db, body.token, body.password, locale=locale)
     services.audit.record(
         db, "password_reset_completed", client=client, email=user.email, user_id=user.id
     )
-    background.add_task(services.recovery.send_password_changed, user.email)
     return success({"message": "Your password was reset. Please log in again."})
 
 
@@ -82,8 +80,8 @@ def change_password(
     token: BearerDep,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
     user, claims = services.sessions.authenticate_claims(db, token)
     email = user.email
@@ -97,7 +95,12 @@ def change_password(
         # ratelimit.Lockout).
         services.lockout.reserve(db, email)
         changed = services.recovery.change_password(
-            db, user, body.current_password, body.new_password, keep_session=claims.session_id
+            db,
+            user,
+            body.current_password,
+            body.new_password,
+            keep_session=claims.session_id,
+            locale=locale,
         )
         if not changed:
             db.rollback()
@@ -118,7 +121,6 @@ def change_password(
     # The right current password gives its reservation back.
     services.lockout.refund(db, email)
     services.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)
-    background.add_task(services.recovery.send_password_changed, email)
     return success({"message": "Password changed. Your other sessions were signed out."})
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth_server.accounts import SignupRequest, normalize_email
-from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
+from auth_server.api.deps import BearerDep, ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
 from auth_server.errors import (
@@ -48,8 +48,8 @@ def signup(
     body: SignupBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
     # Per IP and per address: sign-up mails a code, so it must not be a spam cannon.
     services.limits.hit_ip("signup", client.ip_address)
@@ -66,12 +66,13 @@ def signup(
                 company=body.company,
                 phone=body.phone or None,
                 products=body.products,
+                locale=locale,
             ),
         )
     user = result.user
+    # The code's mail was written with the account (outbox.py): never sent from here, so a
+    # slow mail server never slows the sign-up.
     services.audit.record(db, "signup", client=client, email=user.email, user_id=user.id)
-    # Sent after the response, so a slow mail server never slows the sign-up.
-    background.add_task(services.accounts.send_verification_code, user.email, result.code)
     return success(
         {
             "userId": str(user.id),
@@ -110,16 +111,14 @@ def resend_verification(
     body: EmailBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
     # Counted for unknown addresses too: the 429 says nothing about the account.
     services.limits.hit_ip("resend-verification", client.ip_address)
     services.limits.hit_account("resend-verification", body.email)
-    pending = services.accounts.resend_verification(db, body.email)
-    if pending is not None:
-        user, code = pending
-        background.add_task(services.accounts.send_verification_code, user.email, code)
+    # Mails the new code with its commit, when there is an account awaiting one.
+    services.accounts.resend_verification(db, body.email, locale=locale)
     # Same answer whether or not the account exists (no enumeration).
     return success(
         {"message": "If this email has an account awaiting verification, a new code is on its way."}

@@ -48,12 +48,13 @@ def _message(mail: OutgoingMail, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Message-ID"] = mail.message_id
-    message["Content-Language"] = mail.language
     # RFC 3834: no auto-responder should answer it (no reply loops with vacation mail).
     message["Auto-Submitted"] = "auto-generated"
     # multipart/alternative: the plain text first, the HTML part preferred by clients.
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
+    # After the parts: set_content drops the Content-* headers set before it.
+    message["Content-Language"] = mail.language
     return message
 
 

@@ -98,7 +98,11 @@ class MailOutbox:
         # One line, whatever the template and its values give: a line break in a header
         # (an organization's name in an invitation) would let it write headers of its own.
         subject = " ".join(render(f"mail/{template}.subject.txt", locale, **context).split())
-        now = self.clock.database_now(db)
+        with db.no_autoflush:
+            # The caller's pending writes stay unflushed: a conflict among them (two
+            # sign-ups for one address) must surface at the caller's commit, where it is
+            # handled, not here.
+            now = self.clock.database_now(db)
         db.add(
             OutboxMail(
                 id=uuid.uuid4(),

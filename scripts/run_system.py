@@ -2,10 +2,10 @@
 
 Migrates both services, creates the first admin in the auth server and prints its
 credentials (the password only when it was generated), seeds the catalogue and a demo
-organization, then runs the auth server (:4000) with its mail worker, the SaaS Admin (:3002)
-and its license outbox worker until Ctrl-C, which stops them all. The SaaS Admin finds the auth server's
-development service token in DATA_DIR/service-token, and forwards its users' addresses
-with it.
+organization, then runs the auth server (:4000) with its mail worker, the SaaS Admin
+(:3002) and its license outbox worker until Ctrl-C, which stops them all. The SaaS Admin
+finds the auth server's development service token in DATA_DIR/service-token, and
+forwards its users' addresses with it.
 
 Settings come from the environment and `.env` alike (the environment wins), read before
 any default is filled in. Everything written to DATA_DIR is private to this account.

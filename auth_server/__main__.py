@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging.config
 import os
 import secrets
 import sys
@@ -148,9 +149,19 @@ def _audit_key_event(settings: Settings, event: str, old_kid: str | None, new_ki
 def purge_command(settings: Settings) -> None:
     services = Services.build(settings)
     with services.database.session_factory() as db:
-        counts = purge(db, settings, services.clock)
+        counts = purge(db, settings, services.clock, services.outbox)
     services.database.dispose()
     print("Purged: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+
+
+def mail_worker_command(settings: Settings) -> None:
+    """Delivers the mail outbox until SIGTERM/SIGINT (mail_delivery.py)."""
+    logging.config.dictConfig(access_log.log_config())
+    services = Services.build(settings)
+    try:
+        services.mail_delivery.run_until_signalled()
+    finally:
+        services.database.dispose()
 
 
 def service_token_command(settings: Settings) -> None:
@@ -261,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser(
         "purge",
-        help="delete expired sessions, codes, reset tokens, locks and revocation events",
+        help="delete expired sessions, codes, reset tokens, locks, revocation events, old mail",
+    )
+    commands.add_parser(
+        "mail-worker",
+        help="deliver the mail outbox with retries until SIGTERM (beside MAIL_DELIVERY=worker)",
     )
     commands.add_parser(
         "service-token",
@@ -290,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             purge_command(settings)
         if args.command == "audit":
             audit_command(settings, args)
+        if args.command == "mail-worker":
+            mail_worker_command(settings)
         if args.command == "service-token":
             service_token_command(settings)
         if args.command == "run":

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from auth_server.config import Settings
 from auth_server.errors import EmailExists, InvalidCode, TooManyAttempts, ValidationFailed
-from auth_server.mailer import Mailer
+from auth_server.i18n import DEFAULT_LOCALE
 from auth_server.models import EmailVerification, License, Membership, Organization, User, utcnow
+from auth_server.outbox import MailOutbox
 from auth_server.passwords import Passwords, password_problems
 
 
@@ -63,13 +64,14 @@ class SignupRequest:
     company: str
     phone: str | None
     products: list[str]
+    # The language of the verification mail (negotiated from the request).
+    locale: str = DEFAULT_LOCALE
 
 
 @dataclass(frozen=True)
 class SignupResult:
     user: User
     organization: Organization
-    code: str
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,10 @@ class AdminBootstrap:
 
 
 class Accounts:
-    def __init__(self, settings: Settings, passwords: Passwords, mailer: Mailer) -> None:
+    def __init__(self, settings: Settings, passwords: Passwords, outbox: MailOutbox) -> None:
         self.settings = settings
         self.passwords = passwords
-        self.mailer = mailer
+        self.outbox = outbox
 
     # -- sign-up -----------------------------------------------------------------
 
@@ -101,13 +103,15 @@ class Accounts:
                 raise EmailExists()
             slug = self._free_slug(db, request.company, force_suffix=attempt > 0)
             user, org = self._create(db, request, email, password_hash, code_hash, slug)
+            # In the sign-up's transaction: the code is mailed if and only if it commits.
+            self._mail_code(db, email, code, request.locale)
             try:
                 db.commit()
             except IntegrityError:
                 # The unique index settles a race between two sign-ups: one wins, one gets 409.
                 db.rollback()
                 continue
-            return SignupResult(user=user, organization=org, code=code)
+            return SignupResult(user=user, organization=org)
         raise EmailExists()
 
     def _check_signup(self, request: SignupRequest, email: str) -> None:
@@ -176,15 +180,14 @@ class Accounts:
             attempts=0,
         )
 
-    def send_verification_code(self, email: str, code: str) -> None:
-        minutes = self.settings.verification_code_ttl // 60
-        self.mailer.send(
-            email,
-            "Your Rozitech verification code",
-            # No name: sign-up mails go to any address typed in, with no text of the
-            # sender's (the first name was a content-spoofing channel).
-            f"Hello,\n\nYour verification code is: {code}\n\n"
-            f"It expires in {minutes} minutes. If you did not sign up, ignore this message.\n",
+    def _mail_code(self, db: Session, email: str, code: str, locale: str) -> None:
+        self.outbox.enqueue(
+            db,
+            to=email,
+            template="verification_code",
+            locale=locale,
+            code=code,
+            minutes=self.settings.verification_code_ttl // 60,
         )
 
     # -- e-mail verification -----------------------------------------------------------
@@ -219,8 +222,10 @@ class Accounts:
         db.commit()
         return user
 
-    def resend_verification(self, db: Session, email: str) -> tuple[User, str] | None:
-        """Replace the pending code; the user and the code to e-mail, if there is one."""
+    def resend_verification(
+        self, db: Session, email: str, *, locale: str = DEFAULT_LOCALE
+    ) -> User | None:
+        """Replaces the pending code and mails it (one commit); the user, if there is one."""
         email = normalize_email(email)
         code = new_verification_code()
         # Hashed before the look-up so both outcomes cost the same time.
@@ -230,8 +235,9 @@ class Accounts:
             return None
         db.execute(delete(EmailVerification).where(EmailVerification.user_id == user.id))
         db.add(self._verification(user, code_hash, utcnow()))
+        self._mail_code(db, user.email, code, locale)
         db.commit()
-        return user, code
+        return user
 
     # -- the first admin -------------------------------------------------------------
 

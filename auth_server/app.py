@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from auth_server import __version__, access_log
 from auth_server.api import account, admin, auth, docs, meta
@@ -50,8 +51,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.cross_process_wakeups.start()
         _answer_waiters_on_exit(services.waiting_feed.wakeups)
+        if settings.mail_delivery == "embedded":
+            # This process delivers the mail it (and others) wrote: mail_delivery.py.
+            services.mail_delivery.start()
         yield
         await services.cross_process_wakeups.stop()
+        await run_in_threadpool(services.mail_delivery.stop)
         services.database.dispose()
         services.revocations.publisher.close()
 

@@ -50,6 +50,24 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout: float = Field(default=10.0, gt=0)
     mail_from: str = "Rozitech <no-reply@rozitech.com>"
+    # -- the mail outbox (outbox.py, mail_delivery.py) ----------------------------------
+    # "embedded": each server process also delivers, woken by its own commits; "worker":
+    # only `python -m auth_server mail-worker` processes deliver.
+    mail_delivery: Literal["embedded", "worker"] = "embedded"
+    # Seconds between looks for due mail (retries, mail other processes wrote).
+    mail_poll_interval: float = Field(default=2.0, gt=0, le=300)
+    # Retry back-off: MAIL_RETRY_BASE seconds, doubled per failed attempt, at most
+    # MAIL_RETRY_MAX; after MAIL_MAX_ATTEMPTS attempts the mail is given up.
+    mail_retry_base: float = Field(default=10.0, gt=0)
+    mail_retry_max: float = Field(default=900.0, gt=0)
+    mail_max_attempts: int = Field(default=12, ge=1)
+    # How long a worker holds a mail it is sending before another may try it: longer than
+    # any SMTP conversation (see mail_claim_is_long_enough), or one mail could go out twice.
+    mail_claim_seconds: int = Field(default=300, ge=10)
+    # Mails claimed per pass (each worker's batch).
+    mail_batch_size: int = Field(default=20, ge=1, le=1000)
+    # Sent and given-up rows (bodies already blanked) are deleted by `purge` after this.
+    mail_retention_days: int = Field(default=7, ge=0)
 
     admin_email: str = "admin@rozitech.com"
     admin_password: SecretStr = SecretStr("")
@@ -143,6 +161,14 @@ class Settings(BaseSettings):
         # Refuse to start with a limit the library cannot read, rather than run unprotected.
         parse_rate_limit(value)
         return value
+
+    @model_validator(mode="after")
+    def _mail_claim_is_long_enough(self) -> Settings:
+        # smtplib's timeout bounds each socket operation; a conversation has about five
+        # (connect, EHLO, STARTTLS, AUTH, DATA): the claim must outlast all of them.
+        if self.mail_claim_seconds < 6 * self.smtp_timeout:
+            raise ValueError("MAIL_CLAIM_SECONDS must be at least 6 x SMTP_TIMEOUT")
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

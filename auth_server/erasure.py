@@ -2,6 +2,8 @@
 
 What goes: the user row and, by ON DELETE CASCADE, its memberships, sessions with their
 refresh tokens, pending verification code and reset links; the login lock of the address;
+every mail to the address in the outbox, sent or not (a code or link for an erased account
+is of no use to anyone);
 and in the audit log, every e-mail address, IP address and user agent of the user's events
 (and of events that name the address without an account id: failed sign-ups, logins).
 What stays: audit events keyed by the user id alone (what happened, when, with what
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from auth_server.audit import AuditLog
 from auth_server.errors import UserNotFound
-from auth_server.models import AuditEvent, User
+from auth_server.models import AuditEvent, OutboxMail, User
 from auth_server.ratelimit import clear_lock
 from auth_server.revocations import Revocations
 from auth_server.sessions import ClientInfo
@@ -52,6 +54,7 @@ class Erasure:
             .values(email=None, ip_address=None, user_agent=None)
         )
         clear_lock(db, email)
+        db.execute(delete(OutboxMail).where(OutboxMail.recipient == email))
         self.audit.add(
             db, "user_deleted", client=client, user_id=user_id, details={**(details or {})}
         )

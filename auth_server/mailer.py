@@ -1,11 +1,15 @@
-"""Outgoing e-mail: SMTP when configured, the server log on the embedded default."""
+"""Outgoing e-mail: SMTP when configured, the server log on the embedded default.
+
+`Mailer.send` makes one delivery attempt and raises `MailNotSent` when it fails: the
+outbox (outbox.py, mail_delivery.py) decides whether and when to try again.
+"""
 
 from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from auth_server.config import Settings
 
@@ -15,27 +19,77 @@ RULE = "=" * 72
 DEVELOPMENT_MAIL = f"E-mail (no SMTP_HOST set)\n{RULE}\n  To:      %s\n  Subject: %s\n\n%s\n%s"
 
 
+@dataclass(frozen=True)
+class OutgoingMail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    # The language of the texts (Content-Language), the catalogue's locale.
+    language: str
+    # Stable per outbox row: a mail sent again after a crash carries the same id, so
+    # mail clients that deduplicate show it once.
+    message_id: str
+
+
+class MailNotSent(Exception):
+    """One attempt failed. `permanent`: the server refused for good (5xx), retrying cannot
+    help. `reason` names the failure without any server text (which may echo the mail)."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+def _message(mail: OutgoingMail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Message-ID"] = mail.message_id
+    # RFC 3834: no auto-responder should answer it (no reply loops with vacation mail).
+    message["Auto-Submitted"] = "auto-generated"
+    # multipart/alternative: the plain text first, the HTML part preferred by clients.
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    # After the parts: set_content drops the Content-* headers set before it.
+    message["Content-Language"] = mail.language
+    return message
+
+
+def _failure(exc: Exception) -> MailNotSent:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        return MailNotSent(
+            f"SMTPRecipientsRefused {','.join(map(str, codes))}",
+            permanent=all(code >= 500 for code in codes),
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return MailNotSent(f"{type(exc).__name__} {exc.smtp_code}", permanent=exc.smtp_code >= 500)
+    return MailNotSent(type(exc).__name__, permanent=False)
+
+
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def send(self, to: str, subject: str, body: str) -> None:
-        """Deliver one message; failures are logged, never raised into a request."""
-        message = EmailMessage()
-        message["From"] = self.settings.mail_from
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = make_msgid(domain="rozitech.local")
-        message.set_content(body)
+    def send(self, mail: OutgoingMail) -> None:
+        """Delivers one message or raises MailNotSent."""
+        try:
+            message = _message(mail, self.settings.mail_from)
+        except ValueError as exc:
+            # A header the email package refuses (a line break in it): never sendable.
+            raise MailNotSent(type(exc).__name__, permanent=True) from exc
         if not self.settings.smtp_host:
             # Development: the message goes to the log, framed so that its code or link
             # stands out among the request lines.
-            logger.warning(DEVELOPMENT_MAIL, to, subject, body.strip(), RULE)
+            logger.warning(DEVELOPMENT_MAIL, mail.to, mail.subject, mail.text.strip(), RULE)
             return
         try:
             self._send_smtp(message)
-        except (OSError, smtplib.SMTPException):
-            logger.exception("Could not send e-mail %r to %s", subject, to)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise _failure(exc) from exc
 
     def _send_smtp(self, message: EmailMessage) -> None:
         s = self.settings

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
@@ -279,3 +280,31 @@ class RevocationEvent(Base):
     reason: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class OutboxMail(Base):
+    """One e-mail to deliver, written in the transaction of the event that causes it
+    (outbox.py); the bodies are blanked once it is sent or given up (they hold codes and
+    links), the row is kept for MAIL_RETENTION_DAYS, then `purge` deletes it."""
+
+    __tablename__ = "mail_outbox"
+    # The delivery loop's query: pending mail that is due, oldest first.
+    __table_args__ = (Index("ix_mail_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    recipient: Mapped[str] = mapped_column(String(254))
+    template: Mapped[str] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))  # "pending", "sent" or "failed"
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When it may next be tried; while a worker holds it, the end of that worker's lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The claim of the worker trying it now (none between attempts).
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The failure's class and SMTP code only: never a server's text, which may echo data.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

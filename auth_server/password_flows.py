@@ -1,8 +1,8 @@
 """Forgot, reset and change password as use cases: limits, lockout, the domain work
 (recovery.py) and the audit rows. One flow for the JSON API and the hosted pages.
 
-Mail is not sent here: the caller hands what comes back (a reset request, the address of a
-changed password) to PasswordRecovery's senders after its answer.
+The reset link and the "password changed" notice are written to the mail outbox in the
+same transaction as their cause (recovery.py), in the caller's language.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ class PasswordFlows:
         self.lockout = lockout
         self.audit = audit
 
-    def forgot(self, db: Session, email: str, client: ClientInfo) -> ResetRequest | None:
-        """A reset link to mail, or None; the caller answers the same either way."""
+    def forgot(
+        self, db: Session, email: str, client: ClientInfo, locale: str
+    ) -> ResetRequest | None:
+        """Mails a reset link if there is an account; the caller answers the same either way."""
         self.limits.hit_ip("forgot-password", client.ip_address)
         # Counted for unknown addresses too: the 429 says nothing about the account. Per
         # client address: a flood from elsewhere must never keep the owner from a link.
@@ -44,8 +46,10 @@ class PasswordFlows:
         # Beyond the mail cap the answer stays the same, nothing is sent (no mail bombing,
         # and the cap says nothing about the account either).
         capped = not self.limits.reset_mail_allowed(client.ip_address, email)
-        request = None if capped else self.recovery.request_reset(db, email)
-        # One commit on both paths (the token and this event together): about the same time.
+        request = None if capped else self.recovery.request_reset(db, email, locale=locale)
+        # One commit on both paths (the token, its mail and this event together): about the
+        # same time, and the link is never sent from the request (a slow mail server would
+        # otherwise tell who has an account).
         self.audit.record(
             db,
             "password_reset_requested",
@@ -56,11 +60,13 @@ class PasswordFlows:
         )
         return request
 
-    def reset(self, db: Session, token: str, password: str, client: ClientInfo) -> User:
-        """The new password set, every session ended; the user to mail."""
+    def reset(
+        self, db: Session, token: str, password: str, client: ClientInfo, locale: str
+    ) -> User:
+        """The new password set, every session ended, the user told by mail."""
         self.limits.hit_ip("reset-password", client.ip_address)
         with failures_audited(self.audit, db, "password_reset_completed", client=client):
-            user = self.recovery.reset_password(db, token, password)
+            user = self.recovery.reset_password(db, token, password, locale=locale)
         self.audit.record(
             db, "password_reset_completed", client=client, email=user.email, user_id=user.id
         )
@@ -73,6 +79,7 @@ class PasswordFlows:
         current_password: str,
         new_password: str,
         client: ClientInfo,
+        locale: str,
         *,
         keep_session: uuid.UUID,
     ) -> None:
@@ -90,7 +97,12 @@ class PasswordFlows:
             # ratelimit.Lockout).
             self.lockout.reserve(db, email)
             changed = self.recovery.change_password(
-                db, user, current_password, new_password, keep_session=keep_session
+                db,
+                user,
+                current_password,
+                new_password,
+                keep_session=keep_session,
+                locale=locale,
             )
             if not changed:
                 db.rollback()

@@ -1,5 +1,5 @@
 """Deletes what can never be used again: expired sessions, codes, reset tokens, locks,
-revocation events."""
+revocation events, finished mail."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from auth_server.models import (
     PasswordReset,
     RevocationEvent,
 )
+from auth_server.outbox import MailOutbox
 
 SESSION_MARGIN = timedelta(hours=1)
 
 
-def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
+def purge(db: Session, settings: Settings, clock: Clock, outbox: MailOutbox) -> dict[str, int]:
     """Safe at any time, any number of times, beside running servers: every row it
     deletes is already refused by the code that reads it. Returns the counts deleted."""
     # The database's clock: the expiries below were written from it (clock.py).
@@ -65,6 +66,9 @@ def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
         "revocation_events",
         delete(RevocationEvent).where(RevocationEvent.expires_at <= now),
     )
+    # Sent or given-up mail, kept MAIL_RETENTION_DAYS for support ("did it go out?"): its
+    # bodies were blanked when it finished; pending mail is never deleted here.
+    run("mail_outbox", outbox.purge_statement(now))
     if settings.audit_retention_days:
         cutoff = now - timedelta(days=settings.audit_retention_days)
         run("audit_events", delete(AuditEvent).where(AuditEvent.created_at < cutoff))

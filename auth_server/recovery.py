@@ -13,8 +13,9 @@ from auth_server.accounts import normalize_email
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import InvalidResetToken, ValidationFailed
-from auth_server.mailer import Mailer
+from auth_server.i18n import DEFAULT_LOCALE
 from auth_server.models import PasswordReset, User
+from auth_server.outbox import MailOutbox
 from auth_server.passwords import Passwords, password_problems
 from auth_server.ratelimit import clear_lock
 from auth_server.sessions import Sessions
@@ -23,11 +24,10 @@ from auth_server.tokens import hash_opaque_token, new_opaque_token
 
 @dataclass(frozen=True)
 class ResetRequest:
-    """A reset token to e-mail: only ever held in memory, the database keeps its hash."""
+    """A reset link was mailed (its token only in the mail; the database keeps its hash)."""
 
     user_id: uuid.UUID
     email: str
-    token: str
 
 
 class PasswordRecovery:
@@ -37,21 +37,24 @@ class PasswordRecovery:
         clock: Clock,
         passwords: Passwords,
         sessions: Sessions,
-        mailer: Mailer,
+        outbox: MailOutbox,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.passwords = passwords
         self.sessions = sessions
-        self.mailer = mailer
+        self.outbox = outbox
 
     # -- forgot password ---------------------------------------------------------------
 
-    def request_reset(self, db: Session, email: str) -> ResetRequest | None:
-        """A new reset token for an active account; None (after the same work) otherwise.
+    def request_reset(
+        self, db: Session, email: str, *, locale: str = DEFAULT_LOCALE
+    ) -> ResetRequest | None:
+        """A new reset token for an active account, its link mailed; None (after the same
+        work) otherwise.
 
         Nothing is committed: the caller commits once, with its audit event, so that both
-        outcomes cost one commit.
+        outcomes cost one commit (and the link is mailed if and only if it commits).
         """
         # Made before the look-up so both outcomes do the same work.
         token = new_opaque_token()
@@ -70,29 +73,27 @@ class PasswordRecovery:
                 expires_at=now + timedelta(seconds=self.settings.password_reset_ttl),
             )
         )
-        return ResetRequest(user.id, user.email, token)
+        self.outbox.enqueue(
+            db,
+            to=user.email,
+            template="password_reset",
+            locale=locale,
+            link=self.reset_link(token),
+            minutes=self.settings.password_reset_ttl // 60,
+        )
+        return ResetRequest(user.id, user.email)
 
     def reset_link(self, token: str) -> str:
         url = self.settings.password_reset_url
         return url.replace("{token}", token) if "{token}" in url else f"{url}?token={token}"
 
-    def send_reset_link(self, request: ResetRequest) -> None:
-        minutes = self.settings.password_reset_ttl // 60
-        self.mailer.send(
-            request.email,
-            "Reset your Rozitech password",
-            # No name in any mail: names are typed by whoever signs up, and a mail to
-            # someone else's address must not carry their text (content spoofing).
-            "Hello,\n\n"
-            f"To choose a new password, open this link:\n\n{self.reset_link(request.token)}\n\n"
-            f"It works once and expires in {minutes} minutes. If you did not ask for it, "
-            "ignore this message: your password stays as it is.\n",
-        )
-
     # -- reset and change ----------------------------------------------------------------
 
-    def reset_password(self, db: Session, token: str, new_password: str) -> User:
-        """Sets the password of the token's user, spends the token, ends every session."""
+    def reset_password(
+        self, db: Session, token: str, new_password: str, *, locale: str = DEFAULT_LOCALE
+    ) -> User:
+        """Sets the password of the token's user, spends the token, ends every session, and
+        tells the owner by mail (one commit)."""
         now = self.clock.now()
         reset = db.scalar(
             select(PasswordReset).where(PasswordReset.token_hash == hash_opaque_token(token))
@@ -124,6 +125,7 @@ class PasswordRecovery:
         # The owner of the mailbox proved who they are: a lock (perhaps set by an attacker
         # guessing) no longer stands between them and their new password.
         clear_lock(db, user.email)
+        self._mail_password_changed(db, user, locale)
         # Whoever knew the old password (or holds a session) is logged out everywhere.
         # Last before the commit: it writes the revocation events (see revocations.py).
         self.sessions.revoke_all(db, user.id, reason="password_reset", commit=False)
@@ -137,15 +139,18 @@ class PasswordRecovery:
         current_password: str,
         new_password: str,
         keep_session: uuid.UUID,
+        *,
+        locale: str = DEFAULT_LOCALE,
     ) -> bool:
-        """False when the current password is wrong; otherwise changes it and ends the
-        user's other sessions (the caller's session stays)."""
+        """False when the current password is wrong; otherwise changes it, ends the user's
+        other sessions (the caller's session stays) and tells the owner by mail."""
         if not self.passwords.verify(user.password_hash, current_password):
             return False
         self.check_policy(user, new_password, field="newPassword")
         user.password_hash = self.passwords.hash(new_password)
         # A reset link mailed before the change would otherwise undo it for up to an hour.
         self._cancel_links(db, user.id)
+        self._mail_password_changed(db, user, locale)
         self.sessions.revoke_all(
             db, user.id, reason="password_changed", keep=keep_session, commit=False
         )
@@ -177,11 +182,11 @@ class PasswordRecovery:
         if problems:
             raise ValidationFailed(errors={field: problems})
 
-    def send_password_changed(self, email: str) -> None:
-        self.mailer.send(
-            email,
-            "Your Rozitech password was changed",
-            "Hello,\n\nThe password of your Rozitech account was just changed "
-            "and every other session was signed out.\n\nIf this was not you, reset your "
-            "password at once and contact support.\n",
+    def _mail_password_changed(self, db: Session, user: User, locale: str) -> None:
+        # To the account's address, so that its owner learns of a change they did not make.
+        self.outbox.enqueue(
+            db,
+            to=user.email,
+            template="password_changed",
+            locale=locale,
         )

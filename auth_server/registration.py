@@ -1,7 +1,7 @@
 """Sign-up and e-mail verification as use cases: limits, the domain work, the audit rows.
 
-One flow for the JSON API and the hosted pages. Mail is not sent here: the caller hands
-the returned code to `Accounts.send_verification_code` after its answer.
+One flow for the JSON API and the hosted pages. The verification code's mail is written to
+the outbox in the account's transaction (accounts.py), in the caller's language.
 """
 
 from __future__ import annotations
@@ -50,12 +50,10 @@ class Registration:
         self.audit.record(db, "email_verified", client=client, email=user.email, user_id=user.id)
         return user
 
-    def resend_verification(
-        self, db: Session, email: str, client: ClientInfo
-    ) -> tuple[User, str] | None:
-        """A new code to mail, if the address awaits verification; the caller answers the
+    def resend_verification(self, db: Session, email: str, client: ClientInfo, locale: str) -> None:
+        """Mails a new code if the address awaits verification; the caller answers the
         same either way (no enumeration)."""
         # Counted for unknown addresses too: the 429 says nothing about the account.
         self.limits.hit_ip("resend-verification", client.ip_address)
         self.limits.hit_account("resend-verification", email)
-        return self.accounts.resend_verification(db, email)
+        self.accounts.resend_verification(db, email, locale=locale)

@@ -27,7 +27,8 @@ class SignupBody(Body):
     phone: str | None = Field(default=None, max_length=32)
     products: list[str] = Field(default_factory=list, max_length=20)
 
-    def request(self) -> SignupRequest:
+    def request(self, locale: str) -> SignupRequest:
+        """The domain's request; `locale` is the language of the verification mail."""
         return SignupRequest(
             email=self.email,
             password=self.password,
@@ -36,6 +37,7 @@ class SignupBody(Body):
             company=self.company,
             phone=self.phone or None,
             products=self.products,
+            locale=locale,
         )
 
 

@@ -13,7 +13,9 @@ from auth_server.db import Database
 from auth_server.erasure import Erasure
 from auth_server.keys import KeyStore
 from auth_server.login import Login
+from auth_server.mail_delivery import MailDelivery
 from auth_server.mailer import Mailer
+from auth_server.outbox import MailOutbox
 from auth_server.password_flows import PasswordFlows
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
@@ -36,6 +38,8 @@ class Services:
     tokens: AccessTokens
     passwords: Passwords
     mailer: Mailer
+    outbox: MailOutbox
+    mail_delivery: MailDelivery
     accounts: Accounts
     sessions: Sessions
     login: Login
@@ -73,6 +77,7 @@ class Services:
             clock=clock.now,
         )
         mailer = Mailer(settings)
+        outbox = MailOutbox(settings, clock)
         revocations = Revocations(settings, clock, RevocationPublisher(settings))
         sessions = Sessions(settings, clock, tokens, revocations)
         limits = RateLimits(settings)
@@ -84,8 +89,10 @@ class Services:
         # ...and wake this process's waiting feed readers (other processes: NOTIFY/Redis).
         wakeups = Wakeups()
         revocations.committed_hooks.append(wakeups.wake_threadsafe)
-        accounts = Accounts(settings, passwords, mailer)
-        recovery = PasswordRecovery(settings, clock, passwords, sessions, mailer)
+        # Mail is written with its cause; delivery is woken once that commits.
+        outbox.attach(database.session_factory)
+        accounts = Accounts(settings, passwords, outbox)
+        recovery = PasswordRecovery(settings, clock, passwords, sessions, outbox)
         return cls(
             settings=settings,
             database=database,
@@ -93,6 +100,8 @@ class Services:
             tokens=tokens,
             passwords=passwords,
             mailer=mailer,
+            outbox=outbox,
+            mail_delivery=MailDelivery(outbox, mailer, database, settings.mail_poll_interval),
             accounts=accounts,
             sessions=sessions,
             login=Login(passwords, sessions, lockout, limits, audit),

@@ -2,10 +2,10 @@
 
 Migrates both services, creates the first admin in the auth server and prints its
 credentials (the password only when it was generated), seeds the catalogue and a demo
-organization, then runs the auth server (:4000), the SaaS Admin (:3002) and its license
-outbox worker until Ctrl-C, which stops them all. The SaaS Admin finds the auth server's
-development service token in DATA_DIR/service-token, and forwards its users' addresses
-with it.
+organization, then runs the auth server (:4000) with its mail worker, the SaaS Admin
+(:3002) and its license outbox worker until Ctrl-C, which stops them all. The SaaS Admin
+finds the auth server's development service token in DATA_DIR/service-token, and
+forwards its users' addresses with it.
 
 Settings come from the environment and `.env` alike (the environment wins), read before
 any default is filled in. Everything written to DATA_DIR is private to this account.
@@ -72,6 +72,9 @@ def main() -> None:
     auth_port = os.environ.setdefault("AUTH_SERVER_PORT", "4000")
     admin_port = os.environ.setdefault("SAAS_ADMIN_PORT", "3002")
     auth_url = os.environ.setdefault("AUTH_SERVICE_URL", f"http://localhost:{auth_port}")
+    # The auth server writes mail to its outbox; the mail worker below delivers it (as in
+    # production, see the Procfile), unless MAIL_DELIVERY says otherwise.
+    os.environ.setdefault("MAIL_DELIVERY", "worker")
     # Every file the services create from here on (databases, keys, tokens): owner only.
     os.umask(0o077)
     private_data_dir()
@@ -97,6 +100,8 @@ def main() -> None:
     try:
         auth = subprocess.Popen([*AUTH, "serve"], cwd=ROOT)
         processes.append(auth)
+        # Codes and links go out through it (to the log here, without SMTP_HOST).
+        processes.append(subprocess.Popen([*AUTH, "mail-worker"], cwd=ROOT))
         wait_healthy(f"{auth_url}/health", auth, "auth server")
         match = ADMIN_LINE.search(credentials)
         if match:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
+from auth_server.api.deps import BearerDep, ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
 from auth_server.errors import WrongCurrentPassword
@@ -29,13 +29,10 @@ def forgot_password(
     body: EmailBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
-    request = services.password_flows.forgot(db, body.email, client)
-    if request is not None:
-        # Sent after the response: a slow mail server would otherwise tell who has an account.
-        background.add_task(services.recovery.send_reset_link, request)
+    services.password_flows.forgot(db, body.email, client, locale)
     # Same status and body whether or not the account exists (no enumeration).
     return success({"message": FORGOT_MESSAGE})
 
@@ -45,11 +42,10 @@ def reset_password(
     body: ResetPasswordBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
-    user = services.password_flows.reset(db, body.token, body.password, client)
-    background.add_task(services.recovery.send_password_changed, user.email)
+    services.password_flows.reset(db, body.token, body.password, client, locale)
     return success({"message": "Your password was reset. Please log in again."})
 
 
@@ -59,8 +55,8 @@ def change_password(
     token: BearerDep,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
     user, claims = services.sessions.authenticate_claims(db, token)
     services.password_flows.change(
@@ -69,9 +65,9 @@ def change_password(
         body.current_password,
         body.new_password,
         client,
+        locale,
         keep_session=claims.session_id,
     )
-    background.add_task(services.recovery.send_password_changed, user.email)
     return success({"message": "Password changed. Your other sessions were signed out."})
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
+from auth_server.api.deps import BearerDep, ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.errors import RefreshTokenReused
 from auth_server.models import AuthSession
@@ -33,13 +33,13 @@ def signup(
     body: SignupBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
-    result = services.registration.signup(db, body.request(), client)
+    # The code's mail is written with the account (outbox.py), never sent from here: a slow
+    # mail server never slows the sign-up.
+    result = services.registration.signup(db, body.request(locale), client)
     user = result.user
-    # Sent after the response, so a slow mail server never slows the sign-up.
-    background.add_task(services.accounts.send_verification_code, user.email, result.code)
     return success(
         {
             "userId": str(user.id),
@@ -65,13 +65,10 @@ def resend_verification(
     body: EmailBody,
     services: ServicesDep,
     db: DbDep,
-    background: BackgroundTasks,
     client: ClientDep,
+    locale: LocaleDep,
 ) -> JSONResponse:
-    pending = services.registration.resend_verification(db, body.email, client)
-    if pending is not None:
-        user, code = pending
-        background.add_task(services.accounts.send_verification_code, user.email, code)
+    services.registration.resend_verification(db, body.email, client, locale)
     # Same answer whether or not the account exists (no enumeration).
     return success(
         {"message": "If this email has an account awaiting verification, a new code is on its way."}

@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from auth_server.errors import InvalidServiceToken, InvalidToken
+from auth_server.i18n import CATALOGUES
 from auth_server.service_auth import (
     END_USER_AGENT_HEADER,
     END_USER_IP_HEADER,
@@ -101,6 +102,14 @@ def _end_user(request: Request, services: Services) -> ClientInfo | None:
 
 
 ClientDep = Annotated[ClientInfo, Depends(get_client_info)]
+
+
+def get_locale(request: Request) -> str:
+    """The caller's language among our catalogues (Accept-Language), for what it is sent."""
+    return CATALOGUES.negotiate(request.headers.get("accept-language"))
+
+
+LocaleDep = Annotated[str, Depends(get_locale)]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
 

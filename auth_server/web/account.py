@@ -8,11 +8,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from auth_server.api.deps import ClientDep, DbDep, ServicesDep
+from auth_server.api.deps import ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.errors import AuthError
 from auth_server.i18n import N_
 from auth_server.models import AuthSession
@@ -124,7 +124,7 @@ def change_password(
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
-    background: BackgroundTasks,
+    locale: LocaleDep,
     currentPassword: Text = "",
     newPassword: Text = "",
 ) -> Response:
@@ -139,11 +139,11 @@ def change_password(
             currentPassword,
             newPassword,
             client,
+            locale,
             keep_session=current.session_id,
         )
     except AuthError as exc:
         return refused(request, "account.html", exc, **_page(request, services, db, current))
-    background.add_task(services.recovery.send_password_changed, current.user.email)
     return RedirectResponse(f"{ACCOUNT}?notice=password", status_code=303)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from auth_server.api.deps import ClientDep, DbDep, ServicesDep
+from auth_server.api.deps import ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.errors import AuthError, ValidationFailed
 from auth_server.i18n import N_
 from auth_server.schemas import EmailBody, ResetPasswordBody
@@ -39,17 +39,14 @@ def forgot(
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
-    background: BackgroundTasks,
+    locale: LocaleDep,
     email: Text = "",
 ) -> Response:
     try:
         body = parse(EmailBody, {"email": email})
-        reset = services.password_flows.forgot(db, body.email, client)
+        services.password_flows.forgot(db, body.email, client, locale)
     except AuthError as exc:
         return refused(request, "forgot_password.html", exc, email=email)
-    if reset is not None:
-        # Sent after the response: a slow mail server would otherwise tell who has an account.
-        background.add_task(services.recovery.send_reset_link, reset)
     # The same page whether or not the account exists (no enumeration).
     return RedirectResponse("/forgot-password?notice=sent", status_code=303)
 
@@ -66,7 +63,7 @@ def reset(
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
-    background: BackgroundTasks,
+    locale: LocaleDep,
     token: Text = "",
     password: Text = "",
     confirm: Text = "",
@@ -75,10 +72,9 @@ def reset(
         if password != confirm:
             raise ValidationFailed(errors={"confirm": [N_("The two passwords differ")]})
         body = parse(ResetPasswordBody, {"token": token, "password": password})
-        user = services.password_flows.reset(db, body.token, body.password, client)
+        services.password_flows.reset(db, body.token, body.password, client, locale)
     except AuthError as exc:
         return refused(request, "reset_password.html", exc, script=True, token=token)
-    background.add_task(services.recovery.send_password_changed, user.email)
     response = RedirectResponse("/signin?notice=reset", status_code=303)
     # Every session ended with the reset, this browser's too.
     clear_sso_cookie(response, services)

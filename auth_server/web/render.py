@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from auth_server.api.deps import get_locale
 from auth_server.errors import AuthError
 from auth_server.i18n import CATALOGUES, N_
 from auth_server.web.csrf import csrf_token
@@ -25,13 +26,9 @@ _HEADERS = {
 }
 
 
-def locale_of(request: Request) -> str:
-    return CATALOGUES.negotiate(request.headers.get("accept-language"))
-
-
 def text(request: Request, message: str, **variables: Any) -> str:
     """One text in the visitor's language (a banner, an error outside a template)."""
-    return CATALOGUES.gettext(locale_of(request), message, **variables)
+    return CATALOGUES.gettext(get_locale(request), message, **variables)
 
 
 def render(
@@ -47,7 +44,7 @@ def render(
     """`pages/<template>` in the visitor's language, with the form's CSRF token."""
     html = CATALOGUES.render(
         f"pages/{template}",
-        locale_of(request),
+        get_locale(request),
         csrf_token=csrf_token(request),
         errors=dict(errors or {}),
         **context,

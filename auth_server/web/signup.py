@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from auth_server.api.deps import ClientDep, DbDep, ServicesDep
+from auth_server.api.deps import ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.errors import AuthError
 from auth_server.i18n import N_
 from auth_server.schemas import EmailBody, SignupBody, VerifyEmailBody
@@ -40,7 +40,7 @@ def signup(
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
-    background: BackgroundTasks,
+    locale: LocaleDep,
     email: Text = "",
     password: Text = "",
     firstName: Text = "",
@@ -59,12 +59,10 @@ def signup(
     }
     try:
         body = parse(SignupBody, {**values, "password": password, "phone": phone or None})
-        result = services.registration.signup(db, body.request(), client)
+        result = services.registration.signup(db, body.request(locale), client)
     except AuthError as exc:
         products = sorted(services.settings.product_codes)
         return refused(request, "signup.html", exc, products=products, values=values)
-    # Sent after the response, so a slow mail server never slows the sign-up.
-    background.add_task(services.accounts.send_verification_code, result.user.email, result.code)
     return RedirectResponse(
         "/verify-email?" + urlencode({"email": result.user.email}), status_code=303
     )
@@ -106,17 +104,14 @@ def resend(
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
-    background: BackgroundTasks,
+    locale: LocaleDep,
     email: Text = "",
 ) -> Response:
     try:
         body = parse(EmailBody, {"email": email})
-        pending = services.registration.resend_verification(db, body.email, client)
+        services.registration.resend_verification(db, body.email, client, locale)
     except AuthError as exc:
         return refused(request, "verify_email.html", exc, email=email)
-    if pending is not None:
-        user, code = pending
-        background.add_task(services.accounts.send_verification_code, user.email, code)
     # The same answer whether or not the account exists (no enumeration).
     return RedirectResponse(
         "/verify-email?" + urlencode({"email": email, "notice": "resent"}), status_code=303

@@ -13,11 +13,23 @@ from aiosmtpd.controller import Controller
 
 from tests.support.ports import free_port
 
+# Recipients whose address starts with this are refused for good (550), as a mail server
+# refuses a mailbox that does not exist.
+REFUSED_PREFIX = "refused-"
+
 
 class _Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.changed = threading.Condition()
+
+    async def handle_RCPT(
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+    ) -> str:
+        if address.startswith(REFUSED_PREFIX):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)

@@ -18,7 +18,7 @@ from auth_server.config import Settings
 from auth_server.errors import EmailExists, InvalidCode, TooManyAttempts, ValidationFailed
 from auth_server.i18n import DEFAULT_LOCALE
 from auth_server.models import EmailVerification, License, Membership, Organization, User, utcnow
-from auth_server.outbox import MailOutbox
+from auth_server.outbox import MailOutbox, RenderedMail
 from auth_server.passwords import Passwords, password_problems
 
 
@@ -104,7 +104,7 @@ class Accounts:
             slug = self._free_slug(db, request.company, force_suffix=attempt > 0)
             user, org = self._create(db, request, email, password_hash, code_hash, slug)
             # In the sign-up's transaction: the code is mailed if and only if it commits.
-            self._mail_code(db, email, code, request.locale)
+            self.outbox.add(db, email, self._code_mail(code, request.locale))
             try:
                 db.commit()
             except IntegrityError:
@@ -180,12 +180,10 @@ class Accounts:
             attempts=0,
         )
 
-    def _mail_code(self, db: Session, email: str, code: str, locale: str) -> None:
-        self.outbox.enqueue(
-            db,
-            to=email,
-            template="verification_code",
-            locale=locale,
+    def _code_mail(self, code: str, locale: str) -> RenderedMail:
+        return self.outbox.render(
+            "verification_code",
+            locale,
             code=code,
             minutes=self.settings.verification_code_ttl // 60,
         )
@@ -228,14 +226,16 @@ class Accounts:
         """Replaces the pending code and mails it (one commit); the user, if there is one."""
         email = normalize_email(email)
         code = new_verification_code()
-        # Hashed before the look-up so both outcomes cost the same time.
+        # Hashed (and its mail rendered) before the look-up so both outcomes cost the
+        # same time.
         code_hash = self.passwords.hash(code)
+        mail = self._code_mail(code, locale)
         user = db.scalar(select(User).where(User.email == email))
         if user is None or user.email_verified or not user.is_active:
             return None
         db.execute(delete(EmailVerification).where(EmailVerification.user_id == user.id))
         db.add(self._verification(user, code_hash, utcnow()))
-        self._mail_code(db, user.email, code, locale)
+        self.outbox.add(db, user.email, mail)
         db.commit()
         return user
 

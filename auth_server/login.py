@@ -3,10 +3,10 @@
 Two steps, so that a second factor can sit between them:
 
 - `identify`: who is this. Rate limit, the lockout reservation, the password check, the
-  failure's audit rows and their commit; on success the reservation is given back (in the
-  transaction of the step that follows) and an `Identity` comes out, with its `amr`.
-- `issue_tokens` / `issue_browser_session`: a session for an identity, the `login` audit
-  row and the reservation's refund, all in ONE commit.
+  failure's audit rows and their commit; on success an `Identity` comes out, with its
+  `amr`, its reservation still held.
+- `issue_tokens` / `issue_browser_session`: a session for an identity, the reservation's
+  refund and the `login` audit row, all in ONE commit.
 
 The reservation is committed on its own before argon2 runs (see ratelimit.Lockout): that is
 what keeps parallel guesses within the budget, so it cannot share the session's commit.
@@ -84,8 +84,8 @@ class Login:
             self.lockout.refund(db, email)
             self._failed(db, email, client, exc.code)
             raise
-        # The right password gives its reservation back, in the next step's transaction.
-        self.lockout.refund(db, email)
+        # The right password's reservation is given back by the step that issues the
+        # session, in its transaction (see _logged_in).
         return identity
 
     def _check_password(self, db: Session, email: str, password: str) -> Identity:
@@ -199,6 +199,10 @@ class Login:
         client: ClientInfo,
         via: str = "api",
     ) -> None:
+        # The right password gives its reservation back. After the session row: the user
+        # row is locked before the lockout row, in the order a password reset takes them
+        # (the other order deadlocked logins racing a reset on PostgreSQL).
+        self.lockout.refund(db, identity.user.email)
         self.audit.add(
             db,
             "login",

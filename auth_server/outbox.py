@@ -1,7 +1,8 @@
 """The mail outbox: every e-mail is a row written in the transaction of its cause.
 
 Invariant: a mail exists if and only if the event that causes it (a sign-up, a new code, a
-reset link, a password change, an invitation) committed. `enqueue` only adds a row to the
+reset link, a password change, an invitation) committed. `enqueue` (or `render`, then `add`,
+for a use case that must do the same work whether or not it mails) only adds a row to the
 caller's session; the caller's one commit writes the event and its mail together, and a
 rollback takes both. Nothing is sent from a request any more: a process that dies after the
 commit loses nothing, the row waits for the next delivery pass (mail_delivery.py).
@@ -53,6 +54,15 @@ _ENQUEUED = "mail_outbox_enqueued"
 
 
 @dataclass(frozen=True)
+class RenderedMail:
+    template: MailTemplate
+    locale: str
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
 class ClaimedMail:
     """A mail this process holds (until its lease ends) and may now try to send."""
 
@@ -94,10 +104,25 @@ class MailOutbox:
         """Adds the mail, rendered now in `locale`, to the caller's transaction (no commit).
 
         Templates: `templates/mail/<template>.subject.txt`, `.txt` and `.html`."""
+        self.add(db, to, self.render(template, locale, **context))
+
+    def render(self, template: MailTemplate, locale: str, **context: Any) -> RenderedMail:
+        """The mail's texts, without writing anything (see `add`)."""
         render = self.catalogues.render
         # One line, whatever the template and its values give: a line break in a header
         # (an organization's name in an invitation) would let it write headers of its own.
         subject = " ".join(render(f"mail/{template}.subject.txt", locale, **context).split())
+        return RenderedMail(
+            template=template,
+            locale=locale,
+            subject=subject[:300],
+            text=render(f"mail/{template}.txt", locale, **context),
+            html=render(f"mail/{template}.html", locale, **context),
+        )
+
+    def add(self, db: Session, to: str, mail: RenderedMail) -> None:
+        """Adds a rendered mail to the caller's transaction (no commit). Apart from
+        `enqueue` for a use case that must do the same work whether or not it mails."""
         with db.no_autoflush:
             # The caller's pending writes stay unflushed: a conflict among them (two
             # sign-ups for one address) must surface at the caller's commit, where it is
@@ -107,11 +132,11 @@ class MailOutbox:
             OutboxMail(
                 id=uuid.uuid4(),
                 recipient=to,
-                template=template,
-                locale=locale,
-                subject=subject[:300],
-                text_body=render(f"mail/{template}.txt", locale, **context),
-                html_body=render(f"mail/{template}.html", locale, **context),
+                template=mail.template,
+                locale=mail.locale,
+                subject=mail.subject,
+                text_body=mail.text,
+                html_body=mail.html,
                 status=PENDING,
                 attempts=0,
                 next_attempt_at=now,

@@ -56,9 +56,15 @@ class PasswordRecovery:
         Nothing is committed: the caller commits once, with its audit event, so that both
         outcomes cost one commit (and the link is mailed if and only if it commits).
         """
-        # Made before the look-up so both outcomes do the same work.
+        # Made before the look-up so both outcomes do the same work (the mail included).
         token = new_opaque_token()
         token_hash = hash_opaque_token(token)
+        mail = self.outbox.render(
+            "password_reset",
+            locale,
+            link=self.reset_link(token),
+            minutes=self.settings.password_reset_ttl // 60,
+        )
         user = db.scalar(select(User).where(User.email == normalize_email(email)))
         if user is None or not user.is_active:
             return None
@@ -73,14 +79,7 @@ class PasswordRecovery:
                 expires_at=now + timedelta(seconds=self.settings.password_reset_ttl),
             )
         )
-        self.outbox.enqueue(
-            db,
-            to=user.email,
-            template="password_reset",
-            locale=locale,
-            link=self.reset_link(token),
-            minutes=self.settings.password_reset_ttl // 60,
-        )
+        self.outbox.add(db, user.email, mail)
         return ResetRequest(user.id, user.email)
 
     def reset_link(self, token: str) -> str:

@@ -1,6 +1,6 @@
 """Every page of the auth server, opened in Chromium: nothing loaded from another origin,
 no console error, and each page does its job (Swagger UI lists the operations, the reset
-page sets a password)."""
+page sets a password, the invitation page joins an organization)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,18 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from auth_server import api
-from tests.auth_server.helpers import login, verified_user
+from tests.auth_server.helpers import PASSWORD, login, new_email, verified_user
+from tests.auth_server.organization_helpers import invited, members, person
 from tests.browser.tabs import NEEDS_BROWSER, Tab
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import reset_token
-from tests.support.smtp import SmtpSink
+from tests.support.smtp import SmtpSink, verification_code
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 # The pages this module opens; a new page must be added here (see the first test).
-PAGES = {"/api-docs", "/reset-password"}
+PAGES = {"/api-docs", "/reset-password", "/accept-invitation"}
 NEW_PASSWORD = "a brand new passphrase"
 
 
@@ -95,3 +96,54 @@ def test_reset_page_sets_the_password(
         # The token left the address bar, and the new password works.
         assert "token" not in page.url
         assert login(http, email, NEW_PASSWORD)["accessToken"]
+
+
+@NEEDS_BROWSER
+def test_invitation_page_without_a_token(tab: Tab) -> None:
+    page = tab.visit("/accept-invitation")
+    assert page.locator("#status").inner_text() == "This link has no invitation token."
+    assert page.locator("#signin").is_hidden() and page.locator("#signup").is_hidden()
+
+
+@NEEDS_BROWSER
+def test_invitation_page_signs_in_and_joins(
+    tab: Tab, auth_server: AuthServerProcess, smtp_sink: SmtpSink
+) -> None:
+    with httpx.Client(base_url=auth_server.base_url) as http:
+        owner, guest = person(http, smtp_sink), person(http, smtp_sink)
+        token = invited(http, smtp_sink, owner, owner.own_org, guest.email)
+        page = tab.open(f"/accept-invitation#token={token}")
+        tab.screenshot("accept-invitation")
+        page.fill("#email", guest.email)
+        page.fill("#password", PASSWORD)
+        page.click("#signin button[type=submit]")
+        page.locator("#signin").wait_for(state="hidden")
+        assert page.locator("#status").inner_text() == "You joined Acme Ltd as member."
+        tab.screenshot("accept-invitation-joined")
+        tab.assert_clean()
+        assert "token" not in page.url
+        assert members(http, owner, owner.own_org)[guest.user_id] == "member"
+
+
+@NEEDS_BROWSER
+def test_invitation_page_signs_up_and_joins(
+    tab: Tab, auth_server: AuthServerProcess, smtp_sink: SmtpSink
+) -> None:
+    with httpx.Client(base_url=auth_server.base_url) as http:
+        owner, email = person(http, smtp_sink), new_email()
+        token = invited(http, smtp_sink, owner, owner.own_org, email)
+        page = tab.open(f"/accept-invitation#token={token}")
+        page.fill("#first-name", "Nia")
+        page.fill("#last-name", "New")
+        page.fill("#new-email", email)
+        page.fill("#new-password", PASSWORD)
+        page.click("#signup button[type=submit]")
+        page.locator("#verify").wait_for(state="visible")
+        page.fill("#code", verification_code(smtp_sink.wait_for(email, 2)))
+        page.click("#verify button[type=submit]")
+        page.locator("#verify").wait_for(state="hidden")
+        tab.screenshot("accept-invitation-signed-up")
+        tab.assert_clean()
+        session = login(http, email)
+        assert session["organization"]["id"] == owner.own_org
+        assert session["user"]["firstName"] == "Nia"

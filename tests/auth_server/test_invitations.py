@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -192,6 +193,27 @@ def test_the_seat_limit_of_usable_licenses(
     )
     join(http, smtp_sink, owner, org, second)
     assert len(members(http, owner, org)) == 3
+
+
+def test_two_acceptances_cannot_both_take_the_last_seat(
+    http: httpx.Client, smtp_sink: SmtpSink, owner: Person, server: AuthServerProcess
+) -> None:
+    org = owner.own_org
+    licensed = put_license(
+        http, server, org, "insurance", status="trial", expiresAt=None, version=1, seats=2
+    )
+    assert licensed.status_code == 200
+    guests = [person(http, smtp_sink) for _ in range(2)]
+    tokens = [invited(http, smtp_sink, owner, org, guest.email) for guest in guests]
+
+    def take(pair: tuple[Person, str]) -> int:
+        with httpx.Client(base_url=server.base_url, timeout=30) as own:
+            return accept(own, *pair).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(take, zip(guests, tokens, strict=True)))
+    assert statuses == [200, 409]
+    assert len(members(http, owner, org)) == 2
 
 
 def test_who_may_invite(http: httpx.Client, smtp_sink: SmtpSink, owner: Person) -> None:

@@ -4,6 +4,7 @@ changes, removal, leaving, the last owner, and the feed events that outdate toke
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -229,3 +230,25 @@ def test_create_an_organization(http: httpx.Client, smtp_sink: SmtpSink) -> None
     assert (founder.claims["org"], founder.claims["licenses"]) == (org["id"], [])
     empty = http.post(f"{API}/organizations", json={"name": ""}, headers=founder.headers)
     assert empty.status_code == 400
+
+
+def test_concurrent_departures_of_two_owners_leave_one(
+    http: httpx.Client, smtp_sink: SmtpSink, server: AuthServerProcess
+) -> None:
+    """Both owners leave at the same moment: checked under the organization's lock, one
+    goes and the other is refused, never both (on PostgreSQL too, where they truly race)."""
+    for _ in range(3):
+        first, second = person(http, smtp_sink), person(http, smtp_sink)
+        org = first.own_org
+        join(http, smtp_sink, first, org, second, role="owner")
+
+        def leave(who: Person, org: str = org) -> int:
+            with httpx.Client(base_url=server.base_url, timeout=30) as own:
+                return remove(own, who, org, who.user_id).status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = sorted(pool.map(leave, [first, second]))
+        assert statuses == [200, 409]
+        url = f"{API}/organizations/{org}/members"
+        [stays] = [p for p in (first, second) if http.get(url, headers=p.headers).is_success]
+        assert members(http, stays, org) == {stays.user_id: "owner"}

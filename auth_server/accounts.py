@@ -106,13 +106,13 @@ class Accounts:
                 raise EmailExists()
             user = self._user(request, email, password_hash)
             db.add_all([user, self._verification(user, code_hash, utcnow())])
-            if join is None:
-                slug = self.free_slug(db, request.company, force_suffix=attempt > 0)
-                org = self._create_organization(db, request, user, slug)
-            else:
-                db.flush()  # the user row first: the membership refers to it
-                org = join(db, user).organization
             try:
+                if join is None:
+                    slug = self.free_slug(db, request.company, force_suffix=attempt > 0)
+                    org = self._create_organization(db, request, user, slug)
+                else:
+                    db.flush()  # the user row first: the membership refers to it
+                    org = join(db, user).organization
                 db.commit()
             except IntegrityError:
                 # The unique index settles a race between two sign-ups: one wins, one gets 409.

@@ -4,6 +4,7 @@ sign up with it, withdraw, expiry, the e-mail check, seats, rights and the rate 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -161,6 +162,9 @@ def test_withdrawn_superseded_and_expired_invitations_do_not_work(
             json={"token": third},
             headers={"Authorization": f"Bearer {guest_again['accessToken']}"},
         )
+        # Withdrawn, superseded and expired: `purge` deletes all three (and others').
+        purged = re.search(r"invitations (\d+)", running[0].run_command("purge"))
+        assert purged and int(purged.group(1)) >= 3
     finally:
         clock.reset()
     assert expired.status_code == 400 and expired.json()["code"] == "invalid_invitation"

@@ -158,3 +158,50 @@ class CsrfFailed(AuthError):
     status_code = 403
     code = "csrf_failed"
     message = N_("This form has expired or was not sent from this site; please try again")
+
+
+class InsufficientRole(AuthError):
+    status_code = 403
+    code = "insufficient_role"
+    message = N_("Your role in this organization does not allow this")
+
+
+class LastOwner(AuthError):
+    status_code = 409
+    code = "last_owner"
+    message = N_("An organization must keep at least one owner")
+
+
+class MemberNotFound(AuthError):
+    status_code = 404
+    code = "member_not_found"
+    message = N_("No such member of this organization")
+
+
+class AlreadyMember(AuthError):
+    status_code = 409
+    code = "already_member"
+    message = N_("This person is already a member of the organization")
+
+
+class SeatLimitReached(AuthError):
+    status_code = 409
+    code = "seat_limit_reached"
+    message = N_("The organization's plan has no free seat; remove a member or upgrade")
+
+
+class InvitationNotFound(AuthError):
+    status_code = 404
+    code = "invitation_not_found"
+    message = N_("No such pending invitation")
+
+
+class InvalidInvitation(AuthError):
+    code = "invalid_invitation"
+    message = N_("This invitation is invalid, expired, withdrawn or already used")
+
+
+class InvitationEmailMismatch(AuthError):
+    status_code = 403
+    code = "invitation_email_mismatch"
+    message = N_("This invitation was sent to another e-mail address")

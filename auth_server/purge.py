@@ -1,5 +1,5 @@
 """Deletes what can never be used again: expired sessions, codes, reset tokens, locks,
-revocation events, finished mail."""
+invitations, revocation events, finished mail."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from auth_server.models import (
     AuditEvent,
     AuthSession,
     EmailVerification,
+    Invitation,
     LoginLock,
     PasswordReset,
     RevocationEvent,
@@ -49,6 +50,17 @@ def purge(db: Session, settings: Settings, clock: Clock, outbox: MailOutbox) -> 
         "password_resets",
         delete(PasswordReset).where(
             or_(PasswordReset.expires_at <= now, PasswordReset.used_at.is_not(None))
+        ),
+    )
+    # Expired, accepted or withdrawn: the audit log keeps who invited whom and when.
+    run(
+        "invitations",
+        delete(Invitation).where(
+            or_(
+                Invitation.expires_at <= now,
+                Invitation.accepted_at.is_not(None),
+                Invitation.withdrawn_at.is_not(None),
+            )
         ),
     )
     # A row whose lock and counting window have both ended counts nothing any more.

@@ -10,25 +10,39 @@ from sqlalchemy.orm import Session
 
 from auth_server.accounts import Accounts, SignupRequest, SignupResult, normalize_email, user_id_of
 from auth_server.audit import AuditLog, failures_audited
+from auth_server.invitations import Invitations
 from auth_server.models import User
 from auth_server.ratelimit import RateLimits
 from auth_server.sessions import ClientInfo
 
 
 class Registration:
-    def __init__(self, accounts: Accounts, limits: RateLimits, audit: AuditLog) -> None:
+    def __init__(
+        self, accounts: Accounts, invitations: Invitations, limits: RateLimits, audit: AuditLog
+    ) -> None:
         self.accounts = accounts
+        self.invitations = invitations
         self.limits = limits
         self.audit = audit
 
-    def signup(self, db: Session, request: SignupRequest, client: ClientInfo) -> SignupResult:
-        """The account, its organization and a verification code to mail."""
+    def signup(
+        self,
+        db: Session,
+        request: SignupRequest,
+        client: ClientInfo,
+        *,
+        invitation_token: str | None = None,
+    ) -> SignupResult:
+        """The account, unverified, and its verification code's mail; with a new
+        organization, or joined to the one `invitation_token` invites it to."""
         # Per IP and per address: sign-up mails a code, so it must not be a spam cannon.
         self.limits.hit_ip("signup", client.ip_address)
         self.limits.hit_account("signup", request.email)
         email = normalize_email(request.email)
         with failures_audited(self.audit, db, "signup", client=client, email=email):
-            result = self.accounts.signup(db, request)
+            # The invitation is spent in the sign-up's transaction, or not at all.
+            join = self.invitations.joiner(invitation_token, client) if invitation_token else None
+            result = self.accounts.signup(db, request, join)
         user = result.user
         self.audit.record(db, "signup", client=client, email=user.email, user_id=user.id)
         return result

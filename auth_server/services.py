@@ -11,10 +11,12 @@ from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.db import Database
 from auth_server.erasure import Erasure
+from auth_server.invitations import Invitations
 from auth_server.keys import KeyStore
 from auth_server.login import Login
 from auth_server.mail_delivery import MailDelivery
 from auth_server.mailer import Mailer
+from auth_server.organizations import Organizations
 from auth_server.outbox import MailOutbox
 from auth_server.password_flows import PasswordFlows
 from auth_server.passwords import Passwords
@@ -57,6 +59,8 @@ class Services:
     administration: Administration
     erasure: Erasure
     service_credentials: ServiceCredentials
+    organizations: Organizations
+    invitations: Invitations
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -93,6 +97,7 @@ class Services:
         outbox.attach(database.session_factory)
         accounts = Accounts(settings, passwords, outbox)
         recovery = PasswordRecovery(settings, clock, passwords, sessions, outbox)
+        invitations = Invitations(settings, clock, outbox, audit)
         return cls(
             settings=settings,
             database=database,
@@ -110,7 +115,7 @@ class Services:
             limits=limits,
             lockout=lockout,
             recovery=recovery,
-            registration=Registration(accounts, limits, audit),
+            registration=Registration(accounts, invitations, limits, audit),
             password_flows=PasswordFlows(recovery, limits, lockout, audit),
             self_service=SelfService(sessions, audit),
             revocations=revocations,
@@ -119,4 +124,6 @@ class Services:
             administration=Administration(settings, clock, revocations, audit),
             erasure=Erasure(revocations, audit),
             service_credentials=ServiceCredentials.from_settings(settings),
+            organizations=Organizations(clock, accounts, sessions, revocations, audit),
+            invitations=invitations,
         )

@@ -37,8 +37,11 @@ def signup(
     locale: LocaleDep,
 ) -> JSONResponse:
     # The code's mail is written with the account (outbox.py), never sent from here: a slow
-    # mail server never slows the sign-up.
-    result = services.registration.signup(db, body.request(locale), client)
+    # mail server never slows the sign-up. With an invitation the account joins its
+    # organization instead of creating one.
+    result = services.registration.signup(
+        db, body.request(locale), client, invitation_token=body.invitation_token
+    )
     user = result.user
     return success(
         {
@@ -78,7 +81,7 @@ def resend_verification(
 @router.post("/login", summary="Exchange e-mail and password for tokens")
 def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) -> JSONResponse:
     issued = services.login.with_password(db, body.email, body.password, client)
-    return success({**_tokens_json(issued), **identity_json(issued.user)})
+    return success({**_tokens_json(issued), **identity_json(issued.user, issued.membership)})
 
 
 @router.post("/refresh", summary="Rotate a refresh token")
@@ -123,6 +126,7 @@ def logout(
     return success({"message": "Logged out"})
 
 
-@router.get("/me", summary="The caller's user, organization and licenses")
+@router.get("/me", summary="The caller's user, organization, licenses and memberships")
 def me(token: BearerDep, services: ServicesDep, db: DbDep) -> JSONResponse:
-    return success(identity_json(services.sessions.authenticate(db, token)))
+    user, claims = services.sessions.authenticate_claims(db, token)
+    return success(identity_json(user, services.sessions.token_membership(user, claims)))

@@ -38,6 +38,7 @@ def test_login_returns_tokens_and_identity(client: httpx.Client, smtp_sink: Smtp
         "user",
         "organization",
         "licenses",
+        "memberships",
     }
     user = data["user"]
     assert user["email"] == email and user["emailVerified"] is True and user["isActive"] is True

@@ -68,7 +68,7 @@ def test_signup_verify_email_login_verify_token(
     identity = client.verify_token(session["accessToken"])
     assert identity["user"]["id"] == session["user"]["id"]
     assert identity["organization"]["id"] == session["organization"]["id"]
-    assert set(identity) == {"user", "organization", "licenses"}
+    assert set(identity) == {"user", "organization", "licenses", "memberships"}
 
 
 def test_signup_with_an_existing_email_is_a_409(client: AuthServerClient, account: Account) -> None:

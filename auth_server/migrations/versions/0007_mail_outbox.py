@@ -14,7 +14,7 @@ import auth_server.models
 
 revision: str = "0007_mail_outbox"
 # The lead re-chains this at merge (0005_login_attempts_nfkc_emails's revision id is "0005").
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_organizations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

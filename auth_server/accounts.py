@@ -111,13 +111,14 @@ class Accounts:
         for attempt in range(2):
             if db.scalar(select(User.id).where(User.email == email)) is not None:
                 raise EmailExists()
+            # Read before anything is written: the transaction writes nothing until its commit.
+            slug = "" if join else self.free_slug(db, request.company, force_suffix=attempt > 0)
             user = self._user(request, email, password_hash)
             db.add_all([user, self._verification(user, code_hash, utcnow())])
             # In the sign-up's transaction: the code is mailed if and only if it commits.
             self.outbox.add(db, email, self._code_mail(code, request.locale))
             try:
                 if join is None:
-                    slug = self.free_slug(db, request.company, force_suffix=attempt > 0)
                     org = self._create_organization(db, request, user, slug)
                 else:
                     db.flush()  # the user row first: the membership refers to it

@@ -45,6 +45,8 @@ class LicenseUpdate:
     status: str
     expires_at: datetime | None
     version: int
+    # Most members the organization may have under this license; None: no limit.
+    seats: int | None = None
 
 
 class Administration:
@@ -153,6 +155,7 @@ class Administration:
                     status=change.status,
                     expires_at=change.expires_at,
                     version=change.version,
+                    seats=change.seats,
                     updated_at=self.clock.now(),
                 )
                 .execution_options(synchronize_session=False)
@@ -185,6 +188,7 @@ class Administration:
                 status=change.status,
                 expires_at=change.expires_at,
                 version=change.version,
+                seats=change.seats,
                 updated_at=self.clock.now(),
             )
         )
@@ -214,8 +218,12 @@ class Administration:
                 "product": product_code,
                 "status": change.status,
                 "version": change.version,
+                "seats": change.seats,
             },
         )
+        # Tokens naming the organization's products are outdated: verifiers refuse them and
+        # the clients refresh into the new `licenses` claim. Last before the commit.
+        self.revocations.licenses_changed(db, organization_id)
         db.commit()
         stored = self._license(db, organization_id, product_code)
         assert stored is not None
@@ -232,4 +240,8 @@ class Administration:
 
 
 def _same(stored: License, change: LicenseUpdate) -> bool:
-    return stored.status == change.status and stored.expires_at == change.expires_at
+    return (
+        stored.status == change.status
+        and stored.expires_at == change.expires_at
+        and stored.seats == change.seats
+    )

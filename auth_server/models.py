@@ -95,8 +95,10 @@ class Membership(Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20))  # memberships.Role
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the user last switched to this organization: a login starts in the most recent.
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     organization: Mapped[Organization] = relationship()
@@ -116,6 +118,8 @@ class License(Base):
     # Monotonic version so an older update never overwrites a newer one. 64-bit: a sender
     # may well use a timestamp in milliseconds or an outbox row id as its version.
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Most members the license allows; NULL: no limit (entitlements.seat_limit).
+    seats: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="licenses")
@@ -169,6 +173,9 @@ class AuthSession(Base):
     # When the previous token was rotated out (database time): the grace window's start.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The organization the session's access tokens speak for (switch-organization). No
+    # foreign key: every issue checks it against the user's memberships and falls back.
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     user: Mapped[User] = relationship()
 
@@ -249,8 +256,11 @@ class AuditEvent(Base):
 class RevocationEvent(Base):
     """One revocation, for the feed that lets verifiers refuse revoked access tokens locally.
 
-    Either a session (`session_id`: every access token of that session is dead) or a user
-    (`issued_before`: every access token of the user whose `iat` is below it is dead).
+    A session (`session_id`: every access token of that session is dead), a user
+    (`issued_before`: every access token of the user whose `iat` is below it is dead), a
+    membership (`membership_changed`: the user's tokens for `organization_id` issued before
+    `issued_before` are outdated) or an organization's licenses (`licenses_changed`: every
+    token for `organization_id` issued before `issued_before` is outdated).
     `expires_at` is the latest `exp` a covered token can have; after it the event no
     longer matters and `purge` deletes it.
     """
@@ -264,12 +274,38 @@ class RevocationEvent(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    kind: Mapped[str] = mapped_column(String(10))  # "session" or "user"
+    kind: Mapped[str] = mapped_column(String(20))  # revocations.SESSION, USER, ...
     # No foreign keys: an event must outlive a purged session or a deleted user.
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # NULL: licenses_changed
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # User events: access tokens of the user with `iat` < this (epoch seconds) are dead.
     issued_before: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Invitation(Base):
+    """An e-mailed, single-use invitation to join an organization, stored only as the
+    SHA-256 of its token (256 bits: nothing to brute-force)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # No foreign keys: the inviter or the invitee may be erased, the record stays.
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Set once, by the acceptance or the withdrawal: the token never works again.
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organization: Mapped[Organization] = relationship()

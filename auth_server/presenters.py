@@ -24,16 +24,14 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def primary_membership(user: User) -> Membership | None:
-    """The user's own organization: the first they joined."""
-    return user.memberships[0] if user.memberships else None
+def membership_json(membership: Membership) -> dict[str, Any]:
+    """An organization with the user's role in it (the contract's Organization)."""
+    org = membership.organization
+    return {"id": str(org.id), "name": org.name, "slug": org.slug, "role": membership.role}
 
 
 def organization_json(membership: Membership | None) -> dict[str, Any] | None:
-    if membership is None:
-        return None
-    org = membership.organization
-    return {"id": str(org.id), "name": org.name, "slug": org.slug, "role": membership.role}
+    return membership_json(membership) if membership is not None else None
 
 
 def licenses_json(membership: Membership | None) -> dict[str, Any]:
@@ -45,11 +43,17 @@ def licenses_json(membership: Membership | None) -> dict[str, Any]:
     }
 
 
-def identity_json(user: User) -> dict[str, Any]:
-    """user, organization and licenses, as /me and login return them."""
-    membership = primary_membership(user)
+def memberships_json(user: User, active: Membership | None) -> list[dict[str, Any]]:
+    """Every organization of the user with their role in it, and which one is active."""
+    return [{**membership_json(m), "active": m is active} for m in user.memberships]
+
+
+def identity_json(user: User, membership: Membership | None) -> dict[str, Any]:
+    """user, active organization, its licenses and every membership, as /me and login
+    return them."""
     return {
         "user": user_json(user),
         "organization": organization_json(membership),
         "licenses": licenses_json(membership),
+        "memberships": memberships_json(user, membership),
     }

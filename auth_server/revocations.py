@@ -31,6 +31,13 @@ transaction: a login that checked the password before this revocation cannot com
 session after it (sessions.py checks the version with its insert), and a session holding an
 older version is refused at refresh and /me.
 
+Membership and license changes. A role change, a removal or a departure writes a
+`membership_changed` event (that user's tokens for that organization issued before it are
+outdated), a license change a `licenses_changed` event (every token for that organization).
+They are written by the same `_write`, so in the changing transaction, last before its
+commit, and they keep the cursor order above. A verifier refuses an outdated token as a
+revoked one; the client refreshes and gets the new claims (refresh re-reads them).
+
 After the commit each event is also published on Redis (REVOCATION_CHANNEL) when
 REDIS_URL is set; the feed stays the source of truth and a failed publish is only logged.
 """
@@ -70,6 +77,8 @@ NOTIFY_CHANNEL = "auth_revocations"
 
 SESSION = "session"
 USER = "user"
+MEMBERSHIP_CHANGED = "membership_changed"
+LICENSES_CHANGED = "licenses_changed"
 
 
 def event_json(event: RevocationEvent) -> dict[str, Any]:
@@ -77,7 +86,8 @@ def event_json(event: RevocationEvent) -> dict[str, Any]:
     return {
         "cursor": str(event.id),
         "type": event.kind,
-        "sub": str(event.user_id),
+        "sub": str(event.user_id) if event.user_id else None,
+        "org": str(event.organization_id) if event.organization_id else None,
         "sid": str(event.session_id) if event.session_id else None,
         "issuedBefore": event.issued_before,
         "reason": event.reason,
@@ -253,6 +263,52 @@ class Revocations:
             )
         self._write(db, events)
         return len(revoked)
+
+    def membership_changed(
+        self, db: Session, user_id: uuid.UUID, organization_id: uuid.UUID, *, reason: str
+    ) -> None:
+        """The user's access tokens for the organization issued before now are outdated
+        (`reason`: role_changed, removed, left). Does not commit; call it last."""
+        now = self.clock.database_now(db)
+        # A removal covers the current second too: no token for the organization can be
+        # issued to the user after it. A role change must let a refresh in the same second
+        # through, so it covers the seconds before (as a user event does).
+        ends = reason != "role_changed"
+        cutoff = math.floor(now.timestamp()) + (1 if ends else 0)
+        event = self._change_event(
+            MEMBERSHIP_CHANGED, user_id, organization_id, cutoff, reason, now
+        )
+        self._write(db, [event])
+
+    def licenses_changed(self, db: Session, organization_id: uuid.UUID) -> None:
+        """Every access token for the organization issued before now is outdated (its
+        `licenses` claim may be wrong). Does not commit; call it last."""
+        now = self.clock.database_now(db)
+        cutoff = math.floor(now.timestamp())
+        event = self._change_event(
+            LICENSES_CHANGED, None, organization_id, cutoff, "licenses_changed", now
+        )
+        self._write(db, [event])
+
+    def _change_event(
+        self,
+        kind: str,
+        user_id: uuid.UUID | None,
+        organization_id: uuid.UUID,
+        issued_before: int,
+        reason: str,
+        now: datetime,
+    ) -> RevocationEvent:
+        return RevocationEvent(
+            kind=kind,
+            user_id=user_id,
+            organization_id=organization_id,
+            session_id=None,
+            issued_before=issued_before,
+            reason=reason,
+            created_at=now,
+            expires_at=now + self.event_lifetime,
+        )
 
     def _session_event(
         self, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, now: datetime

@@ -49,9 +49,9 @@ from auth_server.errors import (
     RefreshTokenReused,
     SessionNotFound,
 )
+from auth_server.memberships import active_membership, membership_in, most_recent
 from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User
 from auth_server.passwords import Passwords
-from auth_server.presenters import primary_membership
 from auth_server.revocations import Revocations
 from auth_server.tokens import (
     AccessTokenClaims,
@@ -82,6 +82,8 @@ class IssuedTokens:
     expires_in: int
     user: User
     session_id: uuid.UUID
+    # The session's active organization (its `org` claim); None: the user has none.
+    membership: Membership | None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class _Family:
     rotated_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime
+    organization_id: uuid.UUID | None
 
 
 def _same(stored: str | None, presented: str) -> bool:
@@ -159,6 +162,8 @@ class Sessions:
             user.password_hash = self.passwords.hash(password)
         now = self.clock.database_now(db)
         token = RefreshTokenParts.new(uuid.uuid4())
+        # A login starts in the organization the user last switched to.
+        membership = most_recent(user)
         session = AuthSession(
             id=token.session_id,
             user_id=user.id,
@@ -171,9 +176,10 @@ class Sessions:
             family_hash=token.family_hash,
             refresh_hash=token.secret_hash,
             generation=0,
+            organization_id=membership.organization_id if membership else None,
         )
         db.add(session)
-        return self._issue(db, user, session.id, token, now)
+        return self._issue(db, user, session.id, token, now, membership)
 
     def refresh(self, db: Session, refresh_token: str) -> IssuedTokens:
         """The token rotated and a new one issued, flushed; the caller commits."""
@@ -215,7 +221,8 @@ class Sessions:
                 .execution_options(synchronize_session=False)
             )
             if rotated.rowcount == 1:  # type: ignore[attr-defined]
-                return self._issue(db, user, session_id, successor, now)
+                membership = self._active(db, session_id, user, family.organization_id)
+                return self._issue(db, user, session_id, successor, now, membership)
             db.rollback()
         raise InvalidRefreshToken()
 
@@ -230,6 +237,7 @@ class Sessions:
                 AuthSession.rotated_at,
                 AuthSession.revoked_at,
                 AuthSession.expires_at,
+                AuthSession.organization_id,
             ).where(AuthSession.id == session_id)
         ).first()
         return _Family(*row) if row is not None else None
@@ -304,7 +312,31 @@ class Sessions:
             )
             .execution_options(synchronize_session=False)
         )
-        return self._issue(db, user, session_id, successor, now)
+        membership = self._active(db, session_id, user, family.organization_id)
+        return self._issue(db, user, session_id, successor, now, membership)
+
+    def _active(
+        self, db: Session, session_id: uuid.UUID, user: User, stored: uuid.UUID | None
+    ) -> Membership | None:
+        """The session's organization, re-read from the user's memberships (role, names
+        and licenses are always the database's); when the user left it, the most recently
+        active remaining one, which the session row then remembers."""
+        membership = active_membership(user, stored)
+        chosen = membership.organization_id if membership else None
+        if chosen != stored:
+            self.set_organization(db, session_id, chosen)
+        return membership
+
+    def set_organization(
+        self, db: Session, session_id: uuid.UUID, organization_id: uuid.UUID | None
+    ) -> None:
+        """The organization the session's next tokens speak for. The caller commits."""
+        db.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id)
+            .values(organization_id=organization_id)
+            .execution_options(synchronize_session=False)
+        )
 
     def _issue(
         self,
@@ -313,14 +345,10 @@ class Sessions:
         session_id: uuid.UUID,
         refresh_token: RefreshTokenParts,
         now: datetime,
+        membership: Membership | None,
     ) -> IssuedTokens:
         access_token = self.tokens.issue(
-            user_id=user.id,
-            session_id=session_id,
-            email=user.email,
-            email_verified=user.email_verified,
-            membership=primary_membership(user),
-            now=now,
+            user=user, session_id=session_id, membership=membership, now=now
         )
         # Not committed here: the caller commits with its audit event (when refreshes are
         # audited), in one transaction, so tokens and their audit row exist together.
@@ -331,6 +359,7 @@ class Sessions:
             expires_in=self.tokens.ttl_seconds,
             user=user,
             session_id=session_id,
+            membership=membership,
         )
 
     def logout(self, db: Session, refresh_token: str) -> uuid.UUID | None:
@@ -432,3 +461,12 @@ class Sessions:
         ):
             raise InvalidToken()
         return user, claims
+
+    def token_membership(self, user: User, claims: AccessTokenClaims) -> Membership | None:
+        """The membership the token speaks for (its `org`), as the database has it now:
+        the current role; None when the user is no longer a member."""
+        try:
+            organization_id = uuid.UUID(str(claims.raw.get("org")))
+        except ValueError:
+            return None
+        return membership_in(user, organization_id)

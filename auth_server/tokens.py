@@ -12,9 +12,10 @@ from typing import Any
 
 import jwt
 
+from auth_server.entitlements import usable_products
 from auth_server.errors import InvalidRefreshToken, InvalidToken
 from auth_server.keys import ALGORITHM, KeyStore
-from auth_server.models import Membership
+from auth_server.models import Membership, User
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]
 
@@ -48,29 +49,35 @@ class AccessTokens:
     def issue(
         self,
         *,
-        user_id: uuid.UUID,
+        user: User,
         session_id: uuid.UUID,
-        email: str,
-        email_verified: bool,
         membership: Membership | None,
         now: datetime,
     ) -> str:
+        """`membership` is the session's active one: `org`, `role` and `licenses` are its."""
         organization = membership.organization if membership else None
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
-            "sub": str(user_id),
+            "sub": str(user.id),
             "sid": str(session_id),
             "jti": uuid.uuid4().hex,
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=self.ttl_seconds)).timestamp()),
-            "email": email,
-            "email_verified": email_verified,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            # Names: verifiers that never call /me still know who the user is.
+            "given_name": user.first_name,
+            "family_name": user.last_name,
+            "name": f"{user.first_name} {user.last_name}".strip(),
             "org": str(organization.id) if organization else None,
             "role": membership.role if membership else None,
             # Name and slug let verifiers that never call /me still show the organization.
             "org_name": organization.name if organization else None,
             "org_slug": organization.slug if organization else None,
+            # Product codes only, no per-license details: the token stays small, and a
+            # change reaches verifiers as a licenses_changed event (revocations.py).
+            "licenses": usable_products(organization.licenses, now) if organization else [],
         }
         return jwt.encode(
             claims, self.keys.signer, algorithm=ALGORITHM, headers={"kid": self.keys.signer_kid}

@@ -102,6 +102,8 @@ class LicenseBody(Body):
     # With a time zone: a naive time would be read differently by different servers.
     expires_at: AwareDatetime | None
     version: int = Field(ge=0, le=MAX_INT64, strict=True)
+    # The plan's most members (null or absent: no limit); acceptances beyond it get 409.
+    seats: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
 
 
 def license_json(license_: License) -> dict[str, Any]:
@@ -111,6 +113,7 @@ def license_json(license_: License) -> dict[str, Any]:
         "status": license_.status,
         "expiresAt": iso(license_.expires_at),
         "version": license_.version,
+        "seats": license_.seats,
         "updatedAt": iso(license_.updated_at),
     }
 
@@ -132,7 +135,9 @@ def put_license(
         db,
         organization_id,
         product_code,
-        LicenseUpdate(status=body.status, expires_at=expires_at, version=body.version),
+        LicenseUpdate(
+            status=body.status, expires_at=expires_at, version=body.version, seats=body.seats
+        ),
         service,
     )
     return success({"license": license_json(change.license), "applied": change.applied})

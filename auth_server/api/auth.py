@@ -203,7 +203,7 @@ def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) 
         details={"session": str(issued.session_id)},
     )
     db.commit()  # the session, its refresh token and the audit event together
-    return success({**_tokens_json(issued), **identity_json(issued.user)})
+    return success({**_tokens_json(issued), **identity_json(issued.user, issued.membership)})
 
 
 @router.post("/refresh", summary="Rotate a refresh token")
@@ -248,6 +248,7 @@ def logout(
     return success({"message": "Logged out"})
 
 
-@router.get("/me", summary="The caller's user, organization and licenses")
+@router.get("/me", summary="The caller's user, organization, licenses and memberships")
 def me(token: BearerDep, services: ServicesDep, db: DbDep) -> JSONResponse:
-    return success(identity_json(services.sessions.authenticate(db, token)))
+    user, claims = services.sessions.authenticate_claims(db, token)
+    return success(identity_json(user, services.sessions.token_membership(user, claims)))

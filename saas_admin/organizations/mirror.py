@@ -20,10 +20,10 @@ current whatever the token's age. A token changes a row only when it is newer th
 (compare-and-set on the row), so a late, older token never writes an old role back; a token naming no
 organization also moves the user's mark (`User.memberships_as_of`), and no token older than
 the mark creates a row again. An event
-applies to the rows whose information is not newer than its `issuedBefore` (same second
-included: a token of the removal's second may predate it, and a deleted row comes back with
-the member's next token if they are a member again); rows made here (the admin site,
-`token_iat` null) have no time, and the auth server, which owns membership, wins. Events
+applies to the rows whose information it outdates, as hybrid verification judges tokens
+(`token_iat` < `issuedBefore`; the auth server puts a removal's cutoff after the second it
+happened in, so no token of that second keeps a removed row); rows made here (the admin
+site, `token_iat` null) have no time, and the auth server, which owns membership, wins. Events
 come again (every backfill): applying one twice changes nothing. A removed member's older
 tokens cannot bring a row back: hybrid verification refuses them (outdated) for as long as
 they could verify.
@@ -75,7 +75,7 @@ def apply_membership_change(
     returns how many rows changed."""
     rows = Membership.objects.filter(
         user__auth_user_id=user_id, organization_id=organization_id
-    ).filter(Q(token_iat__isnull=True) | Q(token_iat__lte=issued_before))
+    ).filter(Q(token_iat__isnull=True) | Q(token_iat__lt=issued_before))
     if reason in MEMBERSHIP_ENDED:
         deleted, _ = rows.delete()
         return deleted

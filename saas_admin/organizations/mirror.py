@@ -17,16 +17,15 @@ Ordering: each row keeps the time of the information it was written from (`token
 the token's `iat` when it comes from the token's claims (local, hybrid), the verification
 time when it comes from the auth server's answer (remote: /api/auth/me, the login), which is
 current whatever the token's age. A token changes a row only when it is newer than that
-(compare-and-set on the row), so a late, older token never writes an old role back; a token naming no
-organization also moves the user's mark (`User.memberships_as_of`), and no token older than
-the mark creates a row again. An event
-applies to the rows whose information it outdates, as hybrid verification judges tokens
-(`token_iat` < `issuedBefore`; the auth server puts a removal's cutoff after the second it
-happened in, so no token of that second keeps a removed row); rows made here (the admin
-site, `token_iat` null) have no time, and the auth server, which owns membership, wins. Events
-come again (every backfill): applying one twice changes nothing. A removed member's older
-tokens cannot bring a row back: hybrid verification refuses them (outdated) for as long as
-they could verify.
+(compare-and-set on the row), so a late, older token never writes an old role back. A token
+naming no organization also moves the user's mark (`User.memberships_as_of`): no token
+older than the mark creates a row again. An event applies to the rows whose information it
+outdates, as hybrid verification judges tokens (`token_iat` < `issuedBefore`; the auth
+server puts a removal's cutoff after the second it happened in, so no token of that second
+keeps a removed row); rows made here (the admin site, `token_iat` null) have no time, and
+the auth server, which owns membership, wins. Events come again (every backfill): applying
+one twice changes nothing. A removed member's older tokens cannot bring a row back: hybrid
+verification refuses them (outdated) for as long as they could verify.
 
 A new token of an unchanged member costs one query and no write. No network call: the token
 (or /api/auth/me in remote mode) carries the organization's name and slug.

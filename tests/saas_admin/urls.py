@@ -34,7 +34,8 @@ class Licensed(Protected):
     def get(self, request: Request, product: str) -> Response:
         auth = request.auth
         assert isinstance(auth, AuthToken)
-        return Response({"granted": auth.has_license(product), **identity_json(request)})
+        granted = auth.has_license(product)
+        return Response({"granted": granted, "name": auth.name, **identity_json(request)})
 
 
 class CachedProtected(Protected):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
@@ -24,7 +25,7 @@ from billing.outbox import deliver_due
 from organizations.models import Membership, Organization, Role
 from tests.auth_server.helpers import database
 from tests.saas_admin.helpers import Account, bearer, new_uuid, now, remint
-from tests.saas_admin.test_hybrid import refused_within
+from tests.saas_admin.test_hybrid import refused_within, until
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import REDIS_URL, needs_redis
 
@@ -125,11 +126,20 @@ def refreshed(server: AuthServerProcess, account: Account) -> Account:
     return Account(account.email, account.user_id, data["accessToken"], data["refreshToken"], data)
 
 
+def after_the_second_of(account: Account) -> None:
+    """Returns once the clock is past the second the account's token was issued in: a
+    change's cutoff covers the seconds before it (a refresh in the change's own second must
+    get a working token), so only a token of an earlier second is outdated by it."""
+    iat = jwt.decode(account.access_token, options={"verify_signature": False})["iat"]
+    until(lambda: now() > iat, timeout=5)
+
+
 def test_has_license_in_hybrid_follows_the_license(
     hybrid: str, api: APIClient, account: Account, auth_server: AuthServerProcess
 ) -> None:
     seed_catalog()
     assert identity(api, account.access_token)["granted"] is False
+    after_the_second_of(account)
     organization = Organization.objects.get(pk=account.login_data["organization"]["id"])
     plan = Plan.objects.get(code="starter-monthly", product__code=PRODUCT)
     subscription = services.subscribe(organization, plan)
@@ -148,6 +158,7 @@ def test_has_license_in_hybrid_follows_the_license(
         ).one()
         assert stored.seats == plan.max_users
 
+    after_the_second_of(licensed)
     services.cancel(subscription, at_period_end=False)  # the license ends now
     assert deliver_due(AuthServerClient()).delivered == 1
     refused_within(api, licensed.access_token)

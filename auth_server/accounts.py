@@ -6,6 +6,7 @@ import re
 import secrets
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,6 +61,11 @@ class SignupRequest:
     products: list[str]
 
 
+# Joins a new account to an existing organization instead of creating one (an invitation,
+# invitations.Invitations.joiner); called in the sign-up's transaction, before its commit.
+Joiner = Callable[[Session, User], Membership]
+
+
 @dataclass(frozen=True)
 class SignupResult:
     user: User
@@ -84,9 +90,13 @@ class Accounts:
 
     # -- sign-up -----------------------------------------------------------------
 
-    def signup(self, db: Session, request: SignupRequest) -> SignupResult:
+    def signup(
+        self, db: Session, request: SignupRequest, join: Joiner | None = None
+    ) -> SignupResult:
+        """The account, unverified, with a new organization it owns (trial licenses of
+        `products`), or joined by `join` to an existing one; committed."""
         email = normalize_email(request.email)
-        self._check_signup(request, email)
+        self._check_signup(request, email, joining=join is not None)
         password_hash = self.passwords.hash(request.password)
         code = new_verification_code()
         code_hash = self.passwords.hash(code)
@@ -94,8 +104,14 @@ class Accounts:
         for attempt in range(2):
             if db.scalar(select(User.id).where(User.email == email)) is not None:
                 raise EmailExists()
-            slug = self._free_slug(db, request.company, force_suffix=attempt > 0)
-            user, org = self._create(db, request, email, password_hash, code_hash, slug)
+            user = self._user(request, email, password_hash)
+            db.add_all([user, self._verification(user, code_hash, utcnow())])
+            if join is None:
+                slug = self.free_slug(db, request.company, force_suffix=attempt > 0)
+                org = self._create_organization(db, request, user, slug)
+            else:
+                db.flush()  # the user row first: the membership refers to it
+                org = join(db, user).organization
             try:
                 db.commit()
             except IntegrityError:
@@ -105,8 +121,11 @@ class Accounts:
             return SignupResult(user=user, organization=org, code=code)
         raise EmailExists()
 
-    def _check_signup(self, request: SignupRequest, email: str) -> None:
+    def _check_signup(self, request: SignupRequest, email: str, *, joining: bool) -> None:
         errors: dict[str, list[str]] = {}
+        # Joining an organization needs no company: the account makes none.
+        if not joining and not request.company.strip():
+            errors["company"] = ["Field required"]
         # The normalized form is what is stored: it must fit the column (NFKC can expand).
         if len(email) > MAX_EMAIL_LENGTH:
             errors["email"] = [f"Must be at most {MAX_EMAIL_LENGTH} characters"]
@@ -121,7 +140,7 @@ class Accounts:
         if errors:
             raise ValidationFailed(errors=errors)
 
-    def _free_slug(self, db: Session, company: str, *, force_suffix: bool) -> str:
+    def free_slug(self, db: Session, company: str, *, force_suffix: bool) -> str:
         slug = slugify(company)
         # The admin organization's slug is reserved: a sign-up as "ROZITECH!" must never
         # hold it, or `create-admin` could not create the staff organization under it.
@@ -134,17 +153,8 @@ class Accounts:
     def admin_slug(self) -> str:
         return slugify(self.settings.admin_organization)
 
-    def _create(
-        self,
-        db: Session,
-        request: SignupRequest,
-        email: str,
-        password_hash: str,
-        code_hash: str,
-        slug: str,
-    ) -> tuple[User, Organization]:
-        now = utcnow()
-        user = User(
+    def _user(self, request: SignupRequest, email: str, password_hash: str) -> User:
+        return User(
             id=uuid.uuid4(),
             email=email,
             password_hash=password_hash,
@@ -152,16 +162,19 @@ class Accounts:
             last_name=request.last_name.strip(),
             phone=request.phone,
         )
+
+    def _create_organization(
+        self, db: Session, request: SignupRequest, user: User, slug: str
+    ) -> Organization:
         org = Organization(id=uuid.uuid4(), name=request.company.strip(), slug=slug)
-        db.add_all([user, org])
+        db.add(org)
         db.add(Membership(user=user, organization=org, role="owner"))
-        trial_end = now + timedelta(days=self.settings.trial_days)
+        trial_end = utcnow() + timedelta(days=self.settings.trial_days)
         for code in dict.fromkeys(request.products):
             db.add(
                 License(organization=org, product_code=code, status="trial", expires_at=trial_end)
             )
-        db.add(self._verification(user, code_hash, now))
-        return user, org
+        return org
 
     def _verification(self, user: User, code_hash: str, now: datetime) -> EmailVerification:
         return EmailVerification(

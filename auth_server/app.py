@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from auth_server import __version__, access_log
-from auth_server.api import account, admin, auth, docs, meta, pages
+from auth_server.api import account, admin, auth, docs, meta, organizations, pages
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
 from auth_server.api.security_headers import SecurityHeaders
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.include_router(auth.router)
     app.include_router(account.router)
+    app.include_router(organizations.router)
     app.include_router(admin.feed_router)
     app.include_router(admin.router)
     app.include_router(pages.router)

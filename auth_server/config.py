@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     # Reset mails one client address can cause to one account; beyond it forgot-password
     # still answers 200 but sends nothing (per client address: see RateLimits).
     reset_mails_per_client: str = "3/hour"
+    # Invitations one user may send per window (every organization together): invitation
+    # mails go to any address typed in, so they must not be a spam cannon.
+    invitations_per_user: str = "30/hour"
+    # Where the e-mailed invitation link points; "{token}" is replaced by the token (in the
+    # fragment by default: kept out of access logs and Referer headers).
+    invitation_accept_url: str = ""
+    invitation_ttl: int = Field(default=7 * 86400, ge=3600, le=30 * 86400)
     # Prefix of the counters' keys in Redis (several deployments may share one Redis).
     rate_limit_key_prefix: str = "auth-rl"
     # Peers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); empty: none.
@@ -131,7 +138,10 @@ class Settings(BaseSettings):
     # Most events one page of GET /api/auth/revocations returns.
     revocation_page_size: int = Field(default=1000, ge=1, le=10000)
 
-    @field_validator("rate_limit_per_ip", "rate_limit_per_account", "reset_mails_per_client")
+    @field_validator(
+        "rate_limit_per_ip", "rate_limit_per_account", "reset_mails_per_client",
+        "invitations_per_user",
+    )  # fmt: skip
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         # Refuse to start with a limit the library cannot read, rather than run unprotected.
@@ -160,6 +170,9 @@ class Settings(BaseSettings):
         if not self.password_reset_url:
             base = self.auth_public_url.rstrip("/")
             self.password_reset_url = f"{base}/reset-password#token={{token}}"
+        if not self.invitation_accept_url:
+            base = self.auth_public_url.rstrip("/")
+            self.invitation_accept_url = f"{base}/accept-invitation#token={{token}}"
         return self
 
     @property

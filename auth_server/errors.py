@@ -148,3 +148,50 @@ class LicenseVersionConflict(AuthError):
     status_code = 409
     code = "version_conflict"
     message = "This license version is already stored with different content"
+
+
+class InsufficientRole(AuthError):
+    status_code = 403
+    code = "insufficient_role"
+    message = "Your role in this organization does not allow this"
+
+
+class LastOwner(AuthError):
+    status_code = 409
+    code = "last_owner"
+    message = "An organization must keep at least one owner"
+
+
+class MemberNotFound(AuthError):
+    status_code = 404
+    code = "member_not_found"
+    message = "No such member of this organization"
+
+
+class AlreadyMember(AuthError):
+    status_code = 409
+    code = "already_member"
+    message = "This person is already a member of the organization"
+
+
+class SeatLimitReached(AuthError):
+    status_code = 409
+    code = "seat_limit_reached"
+    message = "The organization's plan has no free seat; remove a member or upgrade"
+
+
+class InvitationNotFound(AuthError):
+    status_code = 404
+    code = "invitation_not_found"
+    message = "No such pending invitation"
+
+
+class InvalidInvitation(AuthError):
+    code = "invalid_invitation"
+    message = "This invitation is invalid, expired, withdrawn or already used"
+
+
+class InvitationEmailMismatch(AuthError):
+    status_code = 403
+    code = "invitation_email_mismatch"
+    message = "This invitation was sent to another e-mail address"

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import math
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItem, parse
@@ -67,6 +68,7 @@ class RateLimits:
         self.per_ip = parse(settings.rate_limit_per_ip)
         self.per_account = parse(settings.rate_limit_per_account)
         self.reset_mails = parse(settings.reset_mails_per_client)
+        self.invitations = parse(settings.invitations_per_user)
 
     def hit_ip(self, endpoint: str, ip_address: str | None) -> None:
         self.hit(self.per_ip, "ip", endpoint, ip_address or "unknown")
@@ -94,6 +96,10 @@ class RateLimits:
         except StorageError as exc:
             logger.warning("Rate-limit storage unavailable (%s); reset mail allowed", exc)
             return True
+
+    def hit_inviter(self, user_id: uuid.UUID) -> None:
+        """Counts one invitation sent by the user (INVITATIONS_PER_USER)."""
+        self.hit(self.invitations, "invite", str(user_id))
 
     def check_ip(self, endpoint: str, ip_address: str | None) -> None:
         """RateLimited while the address's budget for `endpoint` is spent; counts nothing."""

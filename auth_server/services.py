@@ -11,8 +11,10 @@ from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.db import Database
 from auth_server.erasure import Erasure
+from auth_server.invitations import Invitations
 from auth_server.keys import KeyStore
 from auth_server.mailer import Mailer
+from auth_server.organizations import Organizations
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery
@@ -45,6 +47,8 @@ class Services:
     administration: Administration
     erasure: Erasure
     service_credentials: ServiceCredentials
+    organizations: Organizations
+    invitations: Invitations
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -75,6 +79,7 @@ class Services:
         # ...and wake this process's waiting feed readers (other processes: NOTIFY/Redis).
         wakeups = Wakeups()
         revocations.committed_hooks.append(wakeups.wake_threadsafe)
+        accounts = Accounts(settings, passwords, mailer)
         return cls(
             settings=settings,
             database=database,
@@ -82,7 +87,7 @@ class Services:
             tokens=tokens,
             passwords=passwords,
             mailer=mailer,
-            accounts=Accounts(settings, passwords, mailer),
+            accounts=accounts,
             sessions=sessions,
             clock=clock,
             audit=audit,
@@ -95,4 +100,6 @@ class Services:
             administration=Administration(settings, clock, revocations, audit),
             erasure=Erasure(revocations, audit),
             service_credentials=ServiceCredentials.from_settings(settings),
+            organizations=Organizations(clock, accounts, sessions, revocations, audit),
+            invitations=Invitations(settings, clock, mailer, audit),
         )

@@ -55,6 +55,9 @@ def signup(
     services.limits.hit_ip("signup", client.ip_address)
     services.limits.hit_account("signup", body.email)
     email = normalize_email(body.email)
+    token = body.invitation_token
+    # With an invitation the account joins its organization (in the sign-up's transaction).
+    join = services.invitations.joiner(token, client) if token else None
     with failures_audited(services.audit, db, "signup", client=client, email=email):
         result = services.accounts.signup(
             db,
@@ -67,6 +70,7 @@ def signup(
                 phone=body.phone or None,
                 products=body.products,
             ),
+            join,
         )
     user = result.user
     services.audit.record(db, "signup", client=client, email=user.email, user_id=user.id)

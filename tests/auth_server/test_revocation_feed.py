@@ -93,6 +93,7 @@ def assert_well_formed(event: dict[str, Any]) -> None:
         "cursor",
         "type",
         "sub",
+        "org",
         "sid",
         "issuedBefore",
         "reason",
@@ -105,6 +106,8 @@ def assert_well_formed(event: dict[str, Any]) -> None:
     # It matters as long as the last access token it covers can verify somewhere: its
     # lifetime, plus the margin for verifiers' `exp` leeway and clock skew.
     assert (expires - revoked).total_seconds() == TTL + MARGIN
+    # Session and user events name no organization (membership events: test_memberships).
+    assert event["org"] is None
     if event["type"] == "session":
         assert event["sid"] and event["issuedBefore"] is None
     else:

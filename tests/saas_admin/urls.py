@@ -28,8 +28,11 @@ class Protected(APIView):
         return Response(identity_json(request))
 
 
-class Licensed(Protected):
+class Licensed(APIView):
     """Whether the caller's organization may use a product (AuthToken.has_license)."""
+
+    authentication_classes = [RemoteJWTAuthentication]
+    permission_classes = [IsAuthenticated]
 
     def get(self, request: Request, product: str) -> Response:
         auth = request.auth

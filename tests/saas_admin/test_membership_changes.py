@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, Role
@@ -26,31 +25,9 @@ from tests.auth_server.organization_helpers import (
 from tests.saas_admin.helpers import bearer, now
 from tests.saas_admin.test_hybrid import refused_within, until
 from tests.support.auth_process import AuthServerProcess
-from tests.support.lifecycle import REDIS_URL, needs_redis
 from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(
-    params=["polling", pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub"))]
-)
-def hybrid(
-    request: pytest.FixtureRequest, settings: Settings, auth_server: AuthServerProcess
-) -> str:
-    settings.AUTH_VERIFY_MODE = "hybrid"
-    settings.AUTH_SERVICE_TOKEN = auth_server.service_token
-    settings.AUTH_REVOCATION_CHANNEL = auth_server.revocation_channel
-    if request.param == "redis":
-        settings.AUTH_REVOCATION_REDIS_URL = REDIS_URL
-        # Slow polls: a refusal within the deadline can only come from the channel.
-        settings.AUTH_REVOCATION_POLL_INTERVAL = 30
-        settings.AUTH_REVOCATION_MAX_STALENESS = 120
-    else:
-        settings.AUTH_REVOCATION_REDIS_URL = "none"
-        settings.AUTH_REVOCATION_WAIT = 0
-        settings.AUTH_REVOCATION_POLL_INTERVAL = 0.2
-    return str(request.param)
 
 
 @pytest.fixture
@@ -82,7 +59,7 @@ def accepted(api: APIClient, who: Person) -> None:
 
 
 def test_a_removed_member_is_refused_and_their_row_removed(
-    hybrid: str, api: APIClient, http: httpx.Client, smtp_sink: SmtpSink
+    hybrid_feed: str, api: APIClient, http: httpx.Client, smtp_sink: SmtpSink
 ) -> None:
     owner, colleague = member_of_owners_organization(http, smtp_sink)
     accepted(api, colleague)
@@ -102,7 +79,7 @@ def test_a_removed_member_is_refused_and_their_row_removed(
 
 
 def test_a_role_change_outdates_the_token_and_the_mirror_follows(
-    hybrid: str, api: APIClient, http: httpx.Client, smtp_sink: SmtpSink
+    hybrid_feed: str, api: APIClient, http: httpx.Client, smtp_sink: SmtpSink
 ) -> None:
     owner, colleague = member_of_owners_organization(http, smtp_sink, role="admin")
     accepted(api, colleague)

@@ -27,7 +27,6 @@ from tests.auth_server.helpers import database
 from tests.saas_admin.helpers import Account, bearer, new_uuid, now, remint
 from tests.saas_admin.test_hybrid import refused_within, until
 from tests.support.auth_process import AuthServerProcess
-from tests.support.lifecycle import REDIS_URL, needs_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,21 +98,6 @@ def test_the_token_says_names_and_licensed_products(
 # -- has_license in hybrid follows the organization's license -----------------------------------
 
 
-@pytest.fixture(
-    params=["polling", pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub"))]
-)
-def hybrid(request: pytest.FixtureRequest, feed_settings: Settings) -> str:
-    feed_settings.AUTH_VERIFY_MODE = "hybrid"
-    if request.param == "redis":
-        feed_settings.AUTH_REVOCATION_REDIS_URL = REDIS_URL
-        # Slow polls: a refusal within the deadline can only come from the channel.
-        feed_settings.AUTH_REVOCATION_POLL_INTERVAL = 30
-        feed_settings.AUTH_REVOCATION_MAX_STALENESS = 120
-    else:
-        feed_settings.AUTH_REVOCATION_WAIT = 0
-    return str(request.param)
-
-
 def refreshed(server: AuthServerProcess, account: Account) -> Account:
     """The account after a refresh: what a client does when its token is refused."""
     response = httpx.post(
@@ -135,7 +119,7 @@ def after_the_second_of(account: Account) -> None:
 
 
 def test_has_license_in_hybrid_follows_the_license(
-    hybrid: str, api: APIClient, account: Account, auth_server: AuthServerProcess
+    hybrid_feed: str, api: APIClient, account: Account, auth_server: AuthServerProcess
 ) -> None:
     seed_catalog()
     assert identity(api, account.access_token)["granted"] is False

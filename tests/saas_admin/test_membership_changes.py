@@ -98,3 +98,43 @@ def test_a_role_change_outdates_the_token_and_the_mirror_follows(
     accepted(api, colleague)
     assert (after := row(colleague, owner.own_org)) is not None
     assert after.role == Role.OWNER
+
+
+@pytest.mark.usefixtures("project_urls")
+def test_the_apis_show_many_organizations_and_members_from_the_mirror(
+    hybrid_feed: str, api: APIClient, http: httpx.Client, smtp_sink: SmtpSink
+) -> None:
+    owner, colleague = (
+        person(http, smtp_sink),
+        person(http, smtp_sink, firstName="Cy", lastName="Dee"),
+    )
+    join(http, smtp_sink, owner, owner.own_org, colleague)
+
+    def organizations(who: Person) -> dict[str, str | None]:
+        response = api.get("/api/organizations", headers=bearer(who.session["accessToken"]))
+        assert response.status_code == 200, response.content
+        return {o["id"]: o["role"] for o in response.json()["results"]}
+
+    def members() -> dict[str, tuple[str, str]]:
+        response = api.get(
+            f"/api/organizations/{owner.own_org}/members",
+            headers=bearer(owner.session["accessToken"]),
+        )
+        assert response.status_code == 200, response.content
+        return {m["email"]: (m["fullName"], m["role"]) for m in response.json()["results"]}
+
+    assert organizations(owner) == {owner.own_org: "owner"}
+    assert organizations(colleague) == {colleague.own_org: "owner"}  # the login's organization
+    assert switch(http, colleague, owner.own_org).status_code == 200
+    # A user of two organizations: each one a token of theirs named, with its role.
+    assert organizations(colleague) == {colleague.own_org: "owner", owner.own_org: "member"}
+    assert members() == {owner.email: ("Ann Bee", "owner"), colleague.email: ("Cy Dee", "member")}
+
+    assert remove(http, owner, owner.own_org, colleague.user_id).status_code == 200
+    until(lambda: colleague.email not in members())
+    refresh(http, colleague)
+    assert organizations(colleague) == {colleague.own_org: "owner"}
+    stranger = api.get(
+        f"/api/organizations/{owner.own_org}", headers=bearer(colleague.session["accessToken"])
+    )
+    assert (stranger.status_code, stranger.json()["code"]) == (403, "not_a_member")

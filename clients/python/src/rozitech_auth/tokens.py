@@ -112,7 +112,7 @@ class VerifiedToken:
 
     @property
     def name(self) -> str | None:
-        """ "Given Family" (the `name` claim, or made of the parts the auth server gave)."""
+        """The full name: the token's `name` claim, or the auth server's first and last."""
         if self.profile is None and isinstance(self.claims.get("name"), str):
             return str(self.claims["name"])
         parts = [part for part in (self.given_name, self.family_name) if part]

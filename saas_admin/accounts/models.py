@@ -11,8 +11,8 @@ class User(AbstractUser):
     # which can change and could then be taken by someone else.
     # Null for local-only accounts (staff created with createsuperuser).
     auth_user_id = models.UUIDField(unique=True, null=True, blank=True, editable=False)
-    # Epoch seconds of the newest token information organizations.mirror applied to this
-    # user's memberships: older tokens, verified late, change nothing.
+    # Epoch seconds of the newest token that said this user belongs to no organization
+    # (organizations.mirror): older tokens, verified late, bring no membership back.
     memberships_as_of = models.BigIntegerField(null=True, blank=True, editable=False)
 
     # Not a field: the auth server's tokens of the login in progress, set by

@@ -172,6 +172,8 @@ class LicenseUpdate(models.Model):
     product_code = models.CharField(max_length=50)
     status = models.CharField(max_length=20, choices=Status.choices)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The plan's max users: the auth server refuses a member beyond them. Null: unlimited.
+    seats = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)

@@ -96,6 +96,7 @@ def _deliver(
             if row.expires_at
             else None,
             version=row.pk,
+            seats=row.seats,
         )
     except AuthServerRejected as exc:
         if exc.status == 429:

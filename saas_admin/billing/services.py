@@ -138,6 +138,7 @@ def _queue_license(subscription: Subscription) -> None:
         expires_at=subscription.current_period_end
         if subscription.is_live
         else subscription.ended_at or subscription.current_period_end,
+        seats=subscription.plan.max_users,
     )
 
 

@@ -170,8 +170,17 @@ class SubscriptionCheckView(APIView):
                 "status": serializers.CharField(allow_null=True),
                 "plan": serializers.DictField(allow_null=True),
                 "expiresAt": serializers.DateTimeField(allow_null=True),
+                "seats": inline_serializer(
+                    "Seats",
+                    {
+                        "used": serializers.IntegerField(),
+                        "total": serializers.IntegerField(allow_null=True),
+                    },
+                ),
             },
         ),
+        description="`seats`: `used` are the organization's members (as mirrored here), "
+        "`total` the plan's max users (null: unlimited, or no subscription).",
     )
     def get(self, request: Request) -> Response:
         query = SubscriptionCheckSerializer(data=request.query_params)
@@ -199,4 +208,8 @@ class SubscriptionCheckView(APIView):
                 ),
             }
         granted = subscription is not None and subscription.grants_access(now)
-        return Response({"success": True, "hasActiveSubscription": granted, **body})
+        seats = {
+            "used": organization.memberships.count(),
+            "total": subscription.plan.max_users if subscription is not None else None,
+        }
+        return Response({"success": True, "hasActiveSubscription": granted, **body, "seats": seats})

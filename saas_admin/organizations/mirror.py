@@ -1,28 +1,34 @@
-"""Mirror the caller's organization and role from a verified token into local rows.
+"""Mirror organizations and memberships from the auth server into local rows.
 
-Runs when a token is verified afresh (`rozitech_auth.django.signals.token_verified`), not
-on requests served from the verification cache. It reads the user's memberships in one query and
-writes only what changed, so a new token of an unchanged member costs one query and no
-write. No network call: the token (or /api/auth/me in remote mode) carries the
-organization's name and slug.
+Two sources, both announced by the client library (the library never imports this app):
 
-Ordering: the user row keeps the time of the newest information the mirror applied
-(`User.memberships_as_of`): the token's `iat` when organization and role come from the
-token's claims (local, hybrid), the verification time when they come from the auth server's
-answer (remote: /api/auth/me, the login), which is current whatever the token's age. A
-change is applied only by information newer than that (compare-and-set on the user row), so
-an older token verified late never writes an old role back nor brings a removed membership
-back. (Same second: ignored, the times have whole seconds. Only changes move the mark, so
-that an unchanged member costs no write.)
+- a token verified afresh (`token_verified`): its active organization (`org`), the user's
+  role in it, and the organization's name and slug when known. A user of several
+  organizations gets one row per organization their tokens have named (they switch between
+  them). A token naming none means the user belongs to none: the rows this mirror wrote
+  before it are deleted.
+- a `membership_changed` event of hybrid's revocation feed (`membership_changed` signal):
+  with reason `removed` or `left` the row is deleted; with `role_changed` the row keeps
+  only the least privileged role (member) until a token issued after the change says which
+  role it is: the rows are what this service authorizes by (organizations.access), and a
+  demoted admin must not manage the organization here meanwhile.
 
-Removals, as far as today's tokens tell: the auth server puts the user's *first-joined*
-membership in the token (`org`, `role`), or none when the user has none. A newer token
-saying "organization X" (or "no organization") therefore means that every organization the
-mirror saw as the user's first-joined one, other than X, has been left (a membership joined
-later never becomes first over one still held): those rows are deleted. Tokens tell nothing
-about a user's later-joined memberships; rows not written by the mirror (`token_iat` null,
-e.g. made in the admin site) are left alone. Membership events from the auth server (the
-organizations issue) will make this complete.
+Ordering: each row keeps the time of the information it was written from (`token_iat`):
+the token's `iat` when it comes from the token's claims (local, hybrid), the verification
+time when it comes from the auth server's answer (remote: /api/auth/me, the login), which is
+current whatever the token's age. A token changes a row only when it is newer than that
+(compare-and-set on the row), so a late, older token never writes an old role back. A token
+naming no organization also moves the user's mark (`User.memberships_as_of`): no token
+older than the mark creates a row again. An event applies to the rows whose information it
+outdates, as hybrid verification judges tokens (`token_iat` < `issuedBefore`; the auth
+server puts a removal's cutoff after the second it happened in, so no token of that second
+keeps a removed row); rows made here (the admin site, `token_iat` null) have no time, and
+the auth server, which owns membership, wins. Events come again (every backfill): applying
+one twice changes nothing. A removed member's older tokens cannot bring a row back: hybrid
+verification refuses them (outdated) for as long as they could verify.
+
+A new token of an unchanged member costs one query and no write. No network call: the token
+(or /api/auth/me in remote mode) carries the organization's name and slug.
 """
 
 from __future__ import annotations
@@ -31,10 +37,13 @@ import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.dispatch import receiver
+from django.utils import timezone
 from rozitech_auth import tokens
 from rozitech_auth.django.authentication import AuthToken
-from rozitech_auth.django.signals import token_verified
+from rozitech_auth.django.signals import membership_changed, token_verified
+from rozitech_auth.revocations import MEMBERSHIP_ENDED
 
 from organizations.models import Membership, Organization, Role
 
@@ -46,35 +55,64 @@ def _on_token_verified(sender: Any, user: Any, token: AuthToken, **_kwargs: Any)
     mirror_membership(user, token)
 
 
+@receiver(membership_changed)
+def _on_membership_changed(
+    sender: Any,
+    user_id: str,
+    organization_id: str,
+    reason: str,
+    issued_before: int,
+    **_kwargs: Any,
+) -> None:
+    apply_membership_change(user_id, organization_id, reason, issued_before)
+
+
+def apply_membership_change(
+    user_id: str, organization_id: str, reason: str, issued_before: int
+) -> int:
+    """The auth server's membership event applied to the row it concerns (module doc);
+    returns how many rows changed."""
+    rows = Membership.objects.filter(
+        user__auth_user_id=user_id, organization_id=organization_id
+    ).filter(Q(token_iat__isnull=True) | Q(token_iat__lt=issued_before))
+    if reason in MEMBERSHIP_ENDED:
+        deleted, _ = rows.delete()
+        return deleted
+    # role_changed (or a reason this version does not know): the role is no longer known.
+    return rows.exclude(role=Role.MEMBER).update(role=Role.MEMBER, updated_at=timezone.now())
+
+
 def mirror_membership(user: Any, token: AuthToken) -> Membership | None:
-    """The user's membership as this token says (None when it names none), rows the token
-    shows to be gone deleted; a token older than the last change applied changes nothing."""
+    """The user's membership in the token's organization, written unless the row holds newer
+    information (then None, as when the token names no organization: the rows older than
+    the token are deleted then)."""
     as_of = _as_of(token)
     if as_of is None:
         return None  # unordered: cannot tell whether it is newer than what we hold
     org_id, role = token.organization_id, token.role
-    if org_id is not None and role not in Role.values:
+    if org_id is None:
+        # The user belongs to no organization (any more): what we wrote before is gone, and
+        # the mark keeps older tokens from bringing it back.
+        with transaction.atomic():
+            _users(user).filter(
+                Q(memberships_as_of__isnull=True) | Q(memberships_as_of__lt=as_of)
+            ).update(memberships_as_of=as_of)
+            Membership.objects.filter(user=user, token_iat__lt=as_of).delete()
+        return None
+    if role not in Role.values:
         return None
     known = token.organization or {}
     name, slug = known.get("name"), known.get("slug")
-    rows = list(Membership.objects.filter(user=user).select_related("organization"))
-    current = next((m for m in rows if str(m.organization_id) == org_id), None)
-    # Mirror-written rows of another first-joined organization: left since (module doc).
-    gone = [m.pk for m in rows if m is not current and m.token_iat is not None]
-    if not gone and (
-        org_id is None
-        or role is None
-        or (current is not None and _unchanged(current, role, name, slug))
-    ):
+    current = (
+        Membership.objects.filter(user=user, organization_id=org_id)
+        .select_related("organization")
+        .first()
+    )
+    if current is not None and _unchanged(current, role, name, slug):
         return current
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                if not _claim(user, as_of):
-                    return current  # a newer token has been applied already
-                Membership.objects.filter(pk__in=gone).delete()
-                if org_id is None or role is None:
-                    return None
                 return _save(user, org_id, role, name, slug, as_of)
         except IntegrityError:
             # A concurrent first request inserted the same row; the second pass finds it.
@@ -82,10 +120,8 @@ def mirror_membership(user: Any, token: AuthToken) -> Membership | None:
     return None
 
 
-def _claim(user: Any, as_of: int) -> bool:
-    """Moves the user's mark to `as_of` unless it is there or later already."""
-    users = type(user)._default_manager.filter(pk=user.pk)
-    return bool(users.exclude(memberships_as_of__gte=as_of).update(memberships_as_of=as_of))
+def _users(user: Any) -> Any:
+    return type(user)._default_manager.filter(pk=user.pk)
 
 
 def _as_of(token: AuthToken) -> int | None:
@@ -106,19 +142,27 @@ def _renamed(org: Organization, name: Any, slug: Any) -> bool:
 
 
 def _save(
-    user: Any, org_id: str, role: str, name: str | None, slug: str | None, iat: int
-) -> Membership:
+    user: Any, org_id: str, role: str, name: str | None, slug: str | None, as_of: int
+) -> Membership | None:
+    """Creates or updates the row, unless it holds newer information already."""
+    if _users(user).filter(memberships_as_of__gte=as_of).exists():
+        return None  # a newer token said the user belongs to no organization
     org = Organization.objects.filter(pk=org_id).first()
     if org is None:
         org = Organization.objects.create(id=org_id, name=name or "", slug=slug or "")
-    elif _renamed(org, name, slug):
+    membership, created = Membership.objects.get_or_create(
+        user=user, organization=org, defaults={"role": role, "token_iat": as_of}
+    )
+    if not created:
+        # Compare-and-set: of concurrent or late tokens the newest wins, in any order.
+        older = Q(token_iat__isnull=True) | Q(token_iat__lt=as_of)
+        if not Membership.objects.filter(older, pk=membership.pk).update(
+            role=role, token_iat=as_of, updated_at=timezone.now()
+        ):
+            return None  # a newer token has been applied already: it names the org too
+        membership.role, membership.token_iat = role, as_of
+    if _renamed(org, name, slug):
         assert name is not None
         org.name, org.slug = name, slug or ""
         org.save(update_fields=["name", "slug", "updated_at"])
-    membership, created = Membership.objects.get_or_create(
-        user=user, organization=org, defaults={"role": role, "token_iat": iat}
-    )
-    if not created and (membership.role, membership.token_iat) != (role, iat):
-        membership.role, membership.token_iat = role, iat
-        membership.save(update_fields=["role", "token_iat", "updated_at"])
     return membership

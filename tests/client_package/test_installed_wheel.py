@@ -199,7 +199,11 @@ def test_fastapi_role_and_license_dependencies(
         owners = httpx.get(f"{app}/owners-only", headers=headers, timeout=10)
         assert owners.status_code == 200 and owners.json()["role"] == "owner"
         assert httpx.get(f"{app}/admins-only", headers=headers, timeout=10).status_code == 403
-        assert httpx.get(f"{app}/teamspace", headers=headers, timeout=10).status_code == 200
+        licensed = httpx.get(f"{app}/teamspace", headers=headers, timeout=10)
+        assert licensed.status_code == 200
+        # Names and licensed products straight from the token (hybrid: no call to /me).
+        assert licensed.json()["name"] == "Ann Bee"
+        assert licensed.json()["products"] == ["teamspace"]
         refused = httpx.get(f"{app}/unknown-product", headers=headers, timeout=10)
         assert refused.status_code == 403
         assert refused.json()["detail"]["code"] == "license_required"

@@ -15,6 +15,7 @@ from rozitech_auth.django.apps import reset_all
 from tests.auth_server.helpers import login
 from tests.saas_admin.helpers import Account, new_account
 from tests.support.auth_process import AuthServerProcess
+from tests.support.lifecycle import REDIS_URL, needs_redis
 from tests.support.smtp import SmtpSink
 
 
@@ -81,3 +82,25 @@ def other_account(auth_server: AuthServerProcess, personas: dict[str, Account]) 
 def project_urls(settings: SettingsWrapper) -> None:
     """The SaaS Admin's own URLconf, for tests of its API and admin site."""
     settings.ROOT_URLCONF = "config.urls"
+
+
+@pytest.fixture(
+    params=["polling", pytest.param("redis", marks=needs_redis("the channel is Redis pub/sub"))]
+)
+def hybrid_feed(
+    request: pytest.FixtureRequest, settings: SettingsWrapper, auth_server: AuthServerProcess
+) -> str:
+    """Hybrid mode over the real auth server's feed: polled every 0.2 s, or its Redis
+    channel with slow polls (a refusal within a test's deadline can only come from it)."""
+    settings.AUTH_VERIFY_MODE = "hybrid"
+    settings.AUTH_SERVICE_TOKEN = auth_server.service_token
+    settings.AUTH_REVOCATION_CHANNEL = auth_server.revocation_channel
+    if request.param == "redis":
+        settings.AUTH_REVOCATION_REDIS_URL = REDIS_URL
+        settings.AUTH_REVOCATION_POLL_INTERVAL = 30
+        settings.AUTH_REVOCATION_MAX_STALENESS = 120
+    else:
+        settings.AUTH_REVOCATION_REDIS_URL = "none"
+        settings.AUTH_REVOCATION_WAIT = 0
+        settings.AUTH_REVOCATION_POLL_INTERVAL = 0.2
+    return str(request.param)

@@ -77,6 +77,7 @@ def test_subscription_lifecycle_with_invoices(api: APIClient, account: Account) 
         "status": "expired",
         "plan": {"code": "starter-monthly", "name": "Starter (monthly)"},
         "expiresAt": expired["expiresAt"],
+        "seats": {"used": 1, "total": 5},
     }
     invoices = api.get(f"/api/organizations/{org}/invoices", headers=bearer(account.access_token))
     assert invoices.json()["count"] == 1
@@ -127,7 +128,10 @@ def test_only_owners_and_admins_manage_subscriptions(
     assert post(api, account, base, {"planId": plan_id()}).status_code == 201
     # A plain member may read and may ask the check.
     assert api.get(base, headers=bearer(other_account.access_token)).json()["count"] == 1
-    assert check(api, other_account, org).json()["hasActiveSubscription"] is True
+    answer = check(api, other_account, org).json()
+    assert answer["hasActiveSubscription"] is True
+    # Seats: the members mirrored here, out of the plan's max users.
+    assert answer["seats"] == {"used": 2, "total": 5}
 
 
 def test_check_refuses_strangers_and_bad_queries(
@@ -139,6 +143,7 @@ def test_check_refuses_strangers_and_bad_queries(
     assert (stranger.status_code, stranger.json()["code"]) == (403, "not_a_member")
     nothing = check(api, account, org, product="insurance").json()
     assert nothing["hasActiveSubscription"] is False and nothing["status"] is None
+    assert nothing["seats"] == {"used": 1, "total": None}
     missing = api.get("/api/subscriptions/check", headers=bearer(account.access_token))
     assert missing.status_code == 400
     assert set(missing.json()["errors"]) == {"organizationId", "productCode"}

@@ -63,9 +63,12 @@ def test_every_change_queues_an_update_in_the_same_transaction(account: Account)
     sub = services.activate(sub)
     with pytest.raises(services.InvalidTransition):
         services.activate(sub)  # refused: nothing queued
-    assert list(LicenseUpdate.objects.values_list("product_code", "status")) == [
-        ("teamspace", "trial"),
-        ("teamspace", "active"),
+    services.change_plan(sub, plan("business-monthly"))
+    # Each update carries the seats of the plan it was made on (the plan's max users).
+    assert list(LicenseUpdate.objects.values_list("product_code", "status", "seats")) == [
+        ("teamspace", "trial", 5),
+        ("teamspace", "active", 5),
+        ("teamspace", "active", 50),
     ]
 
 

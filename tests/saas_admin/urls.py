@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rozitech_auth.django.authentication import (
+    AuthToken,
     CachedRemoteJWTAuthentication,
     OptionalRemoteJWTAuthentication,
     RemoteJWTAuthentication,
@@ -25,6 +26,19 @@ class Protected(APIView):
 
     def get(self, request: Request) -> Response:
         return Response(identity_json(request))
+
+
+class Licensed(APIView):
+    """Whether the caller's organization may use a product (AuthToken.has_license)."""
+
+    authentication_classes = [RemoteJWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request, product: str) -> Response:
+        auth = request.auth
+        assert isinstance(auth, AuthToken)
+        granted = auth.has_license(product)
+        return Response({"granted": granted, "name": auth.name, **identity_json(request)})
 
 
 class CachedProtected(Protected):
@@ -48,6 +62,7 @@ class Optional(APIView):
 urlpatterns = [
     path("protected", Protected.as_view()),
     path("cached", CachedProtected.as_view()),
+    path("licensed/<slug:product>", Licensed.as_view()),
     path("short-ttl", ShortTTLProtected.as_view()),
     path("optional", Optional.as_view()),
     path("api/auth/verify", CurrentIdentityView.as_view()),

@@ -12,7 +12,15 @@ app = FastAPI(lifespan=lifespan)
 
 
 def identity(user: Identity) -> dict[str, Any]:
-    return {"userId": user.user_id, "email": user.email, "org": user.org, "role": user.role}
+    products = None if user.products is None else sorted(user.products)
+    return {
+        "userId": user.user_id,
+        "email": user.email,
+        "name": user.name,
+        "org": user.org,
+        "role": user.role,
+        "products": products,
+    }
 
 
 @app.get("/me")

@@ -227,13 +227,15 @@ class AuthServerClient:
         status: str,
         expires_at: str | None,
         version: int,
+        seats: int | None = None,
     ) -> dict[str, Any]:
         """PUT the organization's license of a product; idempotent and versioned: an older
-        version never overwrites a newer one. {license, applied}."""
+        version never overwrites a newer one. `seats`: how many members the license is for
+        (None: unlimited). {license, applied}."""
         return self._call(
             "PUT",
             f"/api/admin/organizations/{organization_id}/licenses/{product_code}",
-            json={"status": status, "expiresAt": expires_at, "version": version},
+            json={"status": status, "expiresAt": expires_at, "version": version, "seats": seats},
             service=True,
         )
 

@@ -64,14 +64,20 @@ class Identity:
     email: str | None
     org: str | None
     role: str | None
-    # None when the mode does not know them (local, hybrid): require_license asks the server.
+    # The license map of remote mode; None in local and hybrid modes (see `products`).
     licenses: Mapping[str, Any] | None
     claims: Mapping[str, Any]
     mode: str
     expires_at: int
+    given_name: str | None = None
+    family_name: str | None = None
+    name: str | None = None
+    # The products the organization may use (the map's usable ones, or the token's
+    # `licenses` claim); None when neither is known: require_license asks the server.
+    products: frozenset[str] | None = None
 
     def has_license(self, product: str) -> bool:
-        return licenses.grants(self.licenses, product)
+        return product in (self.products or ())
 
     @classmethod
     def of(cls, verified: VerifiedToken) -> Identity:
@@ -86,6 +92,10 @@ class Identity:
             claims=verified.claims,
             mode=verified.mode,
             expires_at=verified.expires_at,
+            given_name=verified.given_name,
+            family_name=verified.family_name,
+            name=verified.name,
+            products=licenses.products(verified),
         )
 
 
@@ -187,8 +197,9 @@ def require_license(product: str) -> Callable[..., Any]:
     """A dependency: the caller, 403 unless they hold a usable license of `product`."""
 
     async def licensed(request: Request, user: CurrentUser) -> Identity:
-        if user.licenses is None:
-            # Local and hybrid tokens carry no licenses: the auth server's answer (cached).
+        if user.products is None:
+            # A token without the `licenses` claim (an older auth server) in local or hybrid
+            # mode: the auth server's answer (cached).
             header = request.headers.get("authorization", "").encode("latin-1")
             try:
                 user = await run_in_threadpool(_authenticate, header, "remote")

@@ -1,4 +1,11 @@
-"""Whether a verified token's licenses grant a product (the same rule in every adapter)."""
+"""Whether a verified token's licenses grant a product (the same rule in every adapter).
+
+Two sources, one answer: remote mode has the auth server's license map (GET /api/auth/me:
+status and expiry per product); local and hybrid modes have the token's `licenses` claim,
+the organization's usable product codes when the token was issued. The claim is as fresh as
+the token: a license change outdates the token at once in hybrid mode (`licenses_changed`
+on the revocation feed), and at its `exp` at the latest in local mode.
+"""
 
 from __future__ import annotations
 
@@ -23,3 +30,23 @@ def grants(licenses: Mapping[str, Any] | None, product: str) -> bool:
     # An unreadable expiry grants nothing: a trial must never become open-ended.
     until = iso_epoch(expires)
     return until is not None and until > tokens.now()
+
+
+def claimed_products(claims: Mapping[str, Any]) -> frozenset[str] | None:
+    """The token's `licenses` claim; None when the token has none (an older auth server)."""
+    claim = claims.get("licenses")
+    if not isinstance(claim, list):
+        return None
+    return frozenset(code for code in claim if isinstance(code, str))
+
+
+def products(verified: tokens.VerifiedToken) -> frozenset[str] | None:
+    """The products the caller's organization may use now; None when nothing says."""
+    if verified.licenses is not None:
+        return frozenset(code for code in verified.licenses if grants(verified.licenses, code))
+    return claimed_products(verified.claims)
+
+
+def has_license(verified: tokens.VerifiedToken, product: str) -> bool:
+    """The license map when the auth server gave one (remote), else the token's claim."""
+    return product in (products(verified) or ())

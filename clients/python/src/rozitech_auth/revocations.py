@@ -1,8 +1,14 @@
 """Hybrid mode's revocation set, kept current by the auth server's revocation feed.
 
 `RevocationFeed` holds, in process memory, every live revocation the auth server announced:
-sessions (`sid`) and users ("tokens with `iat` < issuedBefore"). A background thread keeps it
-current:
+sessions (`sid`), users ("tokens with `iat` < issuedBefore"), and, since tokens carry their
+organization's role and licenses, outdated claims: `membership_changed` (that user's tokens
+for that organization, `org`, issued before the change: a new role, or no membership any
+more) and `licenses_changed` (every token for that organization issued before the change).
+An outdated token is refused like a revoked one; the client refreshes and gets the new
+claims. Each applied event is also handed to the feed's `on_event` listener (the Django
+adapter turns membership changes into a signal for the service's own mirror). A background
+thread keeps the set current:
 
 - with Redis (`AUTH_REVOCATION_REDIS_URL`, by default the service's `REDIS_URL`): subscribed
   to the auth server's channel, applying each event at once; after every (re)subscription a
@@ -80,9 +86,37 @@ def iso_epoch(value: Any) -> float | None:
     return parsed.timestamp()
 
 
+# Event kinds (the auth server's `type`): the keys of their cutoffs in the set.
+SESSION, USER = "session", "user"
+MEMBERSHIP_CHANGED, LICENSES_CHANGED = "membership_changed", "licenses_changed"
+# Reasons of a membership_changed after which the membership no longer exists.
+MEMBERSHIP_ENDED = frozenset({"removed", "left"})
+
+# A cutoff's key: (sub,) for a user, (sub, org) for a membership, ("", org) for an
+# organization's licenses; the claims of a token are checked against all three.
+CutoffKey = tuple[str, ...]
+
+
+def _id(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def cutoff_key(event: Mapping[str, Any]) -> CutoffKey | None:
+    """Which tokens an "issued before" event covers; None when it is not one (or malformed)."""
+    kind, sub, org = event.get("type"), _id(event.get("sub")), _id(event.get("org"))
+    if kind == USER and sub:
+        return (sub,)
+    if kind == MEMBERSHIP_CHANGED and sub and org:
+        return (sub, org)
+    if kind == LICENSES_CHANGED and org:
+        return ("", org)
+    return None
+
+
 class RevocationSet:
-    """Revoked sessions and users, each until no covered token could still verify: the
-    latest `exp` a covered token can have (`expiresAt`) + `keep_after` seconds.
+    """Revoked sessions and "issued before" cutoffs (of a user, a membership, an
+    organization's licenses), each until no covered token could still verify: the latest
+    `exp` a covered token can have (`expiresAt`) + `keep_after` seconds.
 
     One writer (the feed's thread); readers never take the lock: single dict lookups are
     atomic, and pruning swaps in new dicts instead of deleting from the ones being read.
@@ -94,11 +128,11 @@ class RevocationSet:
         self._lock = threading.Lock()
         # sid -> when the entry may go (expiresAt + keep_after, epoch seconds)
         self._sessions: dict[str, float] = {}
-        # sub -> (issuedBefore, when the entry may go)
-        self._users: dict[str, tuple[int, float]] = {}
+        # cutoff key -> (issuedBefore, when the entry may go)
+        self._cutoffs: dict[CutoffKey, tuple[int, float]] = {}
 
     def __len__(self) -> int:
-        return len(self._sessions) + len(self._users)
+        return len(self._sessions) + len(self._cutoffs)
 
     def apply(self, event: Mapping[str, Any]) -> bool:
         """Adds one feed/channel event; False when it is malformed, unknown or expired."""
@@ -110,40 +144,45 @@ class RevocationSet:
             return False
         kind = event.get("type")
         with self._lock:
-            if kind == "session" and isinstance(event.get("sid"), str):
+            if kind == SESSION and isinstance(event.get("sid"), str):
                 sid = event["sid"].lower()
                 self._sessions[sid] = max(expires, self._sessions.get(sid, 0.0))
                 return True
-            before = event.get("issuedBefore")
-            if kind == "user" and isinstance(event.get("sub"), str) and isinstance(before, int):
-                sub = event["sub"].lower()
-                old_before, old_expires = self._users.get(sub, (0, 0.0))
+            before, key = event.get("issuedBefore"), cutoff_key(event)
+            if key is not None and isinstance(before, int) and not isinstance(before, bool):
+                old_before, old_expires = self._cutoffs.get(key, (0, 0.0))
                 # The union of both events: the later cutoff, kept until the later expiry
                 # (a superset, never a subset, of what either revokes).
-                self._users[sub] = (max(before, old_before), max(expires, old_expires))
+                self._cutoffs[key] = (max(before, old_before), max(expires, old_expires))
                 return True
         return False
 
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
-        sid = claims.get("sid")
-        if isinstance(sid, str) and sid.lower() in self._sessions:
+        """Revoked (session, user), or outdated (its organization's role or licenses)."""
+        sid = _id(claims.get("sid"))
+        if sid is not None and sid in self._sessions:
             return True
-        sub = claims.get("sub")
-        found = self._users.get(sub.lower()) if isinstance(sub, str) else None
-        if found is None:
-            return False
+        sub, org = _id(claims.get("sub")) or "", _id(claims.get("org"))
+        keys: list[CutoffKey] = [(sub,)]
+        if org is not None:
+            # A token of another organization (or of none) is not outdated by these.
+            keys += [(sub, org), ("", org)]
         iat = claims.get("iat")
-        # A token without a usable `iat` cannot prove it was issued after the cutoff.
-        return not isinstance(iat, int | float) or iat < found[0]
+        for key in keys:
+            found = self._cutoffs.get(key)
+            # A token without a usable `iat` cannot prove it was issued after the cutoff.
+            if found is not None and (not isinstance(iat, int | float) or iat < found[0]):
+                return True
+        return False
 
     def prune(self) -> int:
         """Drops entries no covered token could still pass; returns how many."""
         current = tokens.now()
         with self._lock:
             sessions = {k: v for k, v in self._sessions.items() if v > current}
-            users = {k: v for k, v in self._users.items() if v[1] > current}
-            dropped = len(self) - len(sessions) - len(users)
-            self._sessions, self._users = sessions, users
+            cutoffs = {k: v for k, v in self._cutoffs.items() if v[1] > current}
+            dropped = len(self) - len(sessions) - len(cutoffs)
+            self._sessions, self._cutoffs = sessions, cutoffs
         return dropped
 
 
@@ -154,8 +193,12 @@ class RevocationFeed:
         self,
         conf: ClientSettings,
         client_factory: Callable[[], AuthServerClient] | None = None,
+        on_event: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.conf = conf
+        # Told of every event the set applied, on the feed's thread; an event may come
+        # twice (channel and feed, every backfill): a listener must be idempotent.
+        self.on_event = on_event
         self.poll_interval = conf.revocation_poll_interval
         self.max_staleness = conf.revocation_max_staleness
         # With Redis the feed is still read now and then: a lost publish is found, and an
@@ -421,7 +464,16 @@ class RevocationFeed:
         if isinstance(event, dict):
             # Applied at once; the cursor is NOT moved (it follows feed answers only).
             self.channel_events += 1
-            self.revoked.apply(event)
+            self._apply(event)
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
+        if not self.revoked.apply(event) or self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:
+            # The listener's failure (its database, say) must not stop revocations.
+            logger.exception("Revocation event listener failed on a %s event", event.get("type"))
 
     def _fetch(self, client: AuthServerClient, since: str, wait: float = 0.0) -> bool:
         """Reads the feed from `since` until `hasMore` is false (waiting up to `wait` seconds
@@ -439,7 +491,7 @@ class RevocationFeed:
                     raise ValueError("unexpected revocation feed answer")
                 for event in events:
                     if isinstance(event, dict):
-                        self.revoked.apply(event)
+                        self._apply(event)
                 more, moved = bool(page.get("hasMore")), next_cursor != cursor
                 cursor = next_cursor
                 if not more:

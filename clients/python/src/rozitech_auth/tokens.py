@@ -102,6 +102,30 @@ class VerifiedToken:
         value = (self.organization or {}).get("role")
         return str(value) if value is not None else None
 
+    @property
+    def given_name(self) -> str | None:
+        return self._name("firstName", "given_name")
+
+    @property
+    def family_name(self) -> str | None:
+        return self._name("lastName", "family_name")
+
+    @property
+    def name(self) -> str | None:
+        """The full name: the token's `name` claim, or the auth server's first and last."""
+        if self.profile is None and isinstance(self.claims.get("name"), str):
+            return str(self.claims["name"])
+        parts = [part for part in (self.given_name, self.family_name) if part]
+        return " ".join(parts) if parts else None
+
+    def _name(self, profile_key: str, claim: str) -> str | None:
+        # Remote mode: the auth server's current user object; otherwise the token's claims.
+        if self.profile is not None:
+            value = self.profile.get(profile_key)
+        else:
+            value = self.claims.get(claim)
+        return value if isinstance(value, str) else None
+
     def user_fields(self) -> dict[str, Any]:
         """The local user's fields this verification is authoritative for."""
         if self.profile is not None:
@@ -111,9 +135,16 @@ class VerifiedToken:
                 "last_name": str(self.profile.get("lastName") or "")[:150],
                 "is_active": bool(self.profile.get("isActive", True)),
             }
+        fields: dict[str, Any] = {}
         email = self.claims.get("email")
-        # Local mode knows only the e-mail; the active flag needs the server (remote/hybrid).
-        return {"email": str(email)} if isinstance(email, str) and email else {}
+        # Local and hybrid modes know what the token says: the e-mail and, from tokens that
+        # carry them, the names; the active flag needs the server (remote, or hybrid's feed).
+        if isinstance(email, str) and email:
+            fields["email"] = email
+        for field_name, value in (("first_name", self.given_name), ("last_name", self.family_name)):
+            if value is not None:
+                fields[field_name] = value[:150]
+        return fields
 
 
 # -- remote -----------------------------------------------------------------------------------

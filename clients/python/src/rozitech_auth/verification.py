@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from rozitech_auth import tokens
@@ -157,7 +157,9 @@ class Verification(Generic[E]):
     """Per-process state: one verifier per mode, the issuer, the revocation feed, the
     process cache (entries of type E) and single-flight; rebuilt when settings change."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_event: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+        # Hybrid mode's feed hands it every revocation event it applies (RevocationFeed).
+        self.on_event = on_event
         self.lock = threading.RLock()
         self.verifiers: dict[str, Verifier] = {}
         self.process_store: ProcessStore[E] = ProcessStore()
@@ -176,7 +178,7 @@ class Verification(Generic[E]):
         """Hybrid mode's revocation set; its thread starts on first use in each process."""
         with self.lock:
             if self.feed is None:
-                self.feed = RevocationFeed(client_settings())
+                self.feed = RevocationFeed(client_settings(), on_event=self.on_event)
             return self.feed
 
     def effective_mode(self, mode: str) -> str:

@@ -33,7 +33,7 @@ from rest_framework.request import Request
 from rozitech_auth import licenses, tokens
 from rozitech_auth.conf import check_verify_mode, client_settings
 from rozitech_auth.django.exceptions import api_exception
-from rozitech_auth.django.signals import token_verified
+from rozitech_auth.django.signals import announce, token_verified
 from rozitech_auth.django.users import sync_user
 from rozitech_auth.end_user import EndUser, end_user_of
 from rozitech_auth.errors import (
@@ -100,13 +100,31 @@ class AuthToken(str):
         return self.verified.role
 
     @property
+    def given_name(self) -> str | None:
+        return self.verified.given_name
+
+    @property
+    def family_name(self) -> str | None:
+        return self.verified.family_name
+
+    @property
+    def name(self) -> str | None:
+        return self.verified.name
+
+    @property
     def licenses(self) -> Mapping[str, Any] | None:
-        """Product licenses (remote mode); None when the mode does not know them (local)."""
+        """The license map (remote mode); None in local and hybrid modes: see `products`."""
         return self.verified.licenses
 
+    @property
+    def products(self) -> frozenset[str] | None:
+        """The products the organization may use: the map's usable ones (remote), or the
+        token's `licenses` claim (local, hybrid); None when neither is known."""
+        return licenses.products(self.verified)
+
     def has_license(self, product: str) -> bool:
-        """A trial or active license whose `expiresAt` (null: open-ended) is still ahead."""
-        return licenses.grants(self.verified.licenses, product)
+        """A usable license (trial or active, not expired), in every mode (see licenses)."""
+        return licenses.has_license(self.verified, product)
 
 
 # -- caches -----------------------------------------------------------------------------------
@@ -172,12 +190,17 @@ class TieredStore:
             self.front.set(key, entry, ttl)
 
 
-_state: Verification[CacheEntry] = Verification()
+def _new_state() -> Verification[CacheEntry]:
+    # Membership events of hybrid's feed become the membership_changed signal.
+    return Verification(on_event=announce)
+
+
+_state = _new_state()
 
 
 def reset_state() -> None:
     global _state
-    old, _state = _state, Verification()
+    old, _state = _state, _new_state()
     # The old state's feed thread stops (settings changed, or a test reset the state).
     old.close()
 

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import connections
 from django.dispatch import Signal
+
+from rozitech_auth.revocations import MEMBERSHIP_CHANGED
 
 # Sent when a token was verified afresh (not served from the cache) and its local user
 # synced: `user` and `token` (an AuthToken). Receivers mirror what else the token says,
 # e.g. the organization and role; they run at most once per token and cache TTL.
 token_verified = Signal()
+
+# Sent (hybrid mode) for each `membership_changed` event of the auth server's revocation
+# feed: `user_id` and `organization_id` (the auth server's ids, lower-case strings),
+# `reason` ("role_changed", "removed" or "left") and `issued_before` (epoch seconds: what
+# was known before then is outdated). Sent on the feed's thread, possibly more than once per
+# event (the channel and the feed, every backfill): receivers must be idempotent and ordered
+# by `issued_before`.
+membership_changed = Signal()
+
+
+def announce(event: Mapping[str, Any]) -> None:
+    """The feed's listener (rozitech_auth.revocations): membership events as the signal."""
+    if event.get("type") != MEMBERSHIP_CHANGED:
+        return
+    try:
+        membership_changed.send(
+            sender=None,
+            user_id=str(event["sub"]).lower(),
+            organization_id=str(event["org"]).lower(),
+            reason=str(event.get("reason") or ""),
+            issued_before=int(event["issuedBefore"]),
+        )
+    finally:
+        # The feed's thread lives on between events: no database connection held open
+        # (nor left to hold a test database, or a server slot, for ever).
+        connections.close_all()

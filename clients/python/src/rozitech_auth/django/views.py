@@ -29,6 +29,7 @@ def identity_json(request: Request) -> dict[str, Any]:
             organization=auth.organization,
             role=auth.role,
             licenses=auth.licenses,
+            products=None if auth.products is None else sorted(auth.products),
             expiresAt=auth.expires_at,
             mode=auth.mode,
         )

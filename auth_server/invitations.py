@@ -47,7 +47,7 @@ from auth_server.memberships import (
     membership_of,
     require_role,
 )
-from auth_server.models import Invitation, License, Membership, User
+from auth_server.models import Invitation, License, Membership, Organization, User
 from auth_server.outbox import MailOutbox
 from auth_server.sessions import ClientInfo
 from auth_server.tokens import hash_opaque_token, new_opaque_token
@@ -182,14 +182,8 @@ class Invitations:
         """Joins `user` (e-mail and id set) to the invitation's organization with its role,
         spends the invitation and adds the audit event. Does not commit: accepting commits
         at once, a sign-up with the new account."""
-        invitation = db.scalar(
-            select(Invitation).where(Invitation.token_hash == hash_opaque_token(token))
-        )
         now = self.clock.now()
-        if invitation is None or not self._is_pending(invitation, now):
-            raise InvalidInvitation()
-        if invitation.email != user.email:
-            raise InvitationEmailMismatch()
+        invitation = self._for_user(db, token, user, now)
         organization_id = invitation.organization_id
         lock_organization(db, organization_id)
         if membership_of(db, user.id, organization_id) is not None:
@@ -210,6 +204,25 @@ class Invitations:
         self._audit(db, "invitation_accepted", user.id, user.email, invitation, client)
         db.flush()
         return membership
+
+    def preview(self, db: Session, token: str, user: User) -> tuple[str, str]:
+        """The organization's name and the role the signed-in `user` would join with;
+        changes nothing. Only the invited address sees the name (see the module's note)."""
+        invitation = self._for_user(db, token, user, self.clock.now())
+        organization = db.get(Organization, invitation.organization_id)
+        assert organization is not None  # a foreign key of the invitation
+        return organization.name, invitation.role
+
+    def _for_user(self, db: Session, token: str, user: User, now: datetime) -> Invitation:
+        """The pending invitation of `token`, sent to `user`'s address."""
+        invitation = db.scalar(
+            select(Invitation).where(Invitation.token_hash == hash_opaque_token(token))
+        )
+        if invitation is None or not self._is_pending(invitation, now):
+            raise InvalidInvitation()
+        if invitation.email != user.email:
+            raise InvitationEmailMismatch()
+        return invitation
 
     def _check_seats(self, db: Session, organization_id: uuid.UUID, now: datetime) -> None:
         licenses = db.scalars(select(License).where(License.organization_id == organization_id))

@@ -34,6 +34,7 @@ NOTICES = {
     "profile": N_("Your profile was saved."),
     "password": N_("Your password was changed. Your other sessions were signed out."),
     "session": N_("That session was signed out."),
+    "joined": N_("You joined the organization."),
 }
 
 

@@ -53,7 +53,7 @@ def forgot(
 
 @router.get("/reset-password")
 def reset_page(request: Request, token: str = "") -> Response:
-    # The default link carries the token in the fragment: reset-token.js moves it in.
+    # The default link carries the token in the fragment: fragment-token.js moves it in.
     return render(request, "reset_password.html", script=True, token=token[:512], error="")
 
 

@@ -12,6 +12,7 @@ from auth_server.api.deps import ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.errors import AuthError
 from auth_server.i18n import N_
 from auth_server.schemas import EmailBody, SignupBody, VerifyEmailBody
+from auth_server.services import Services
 from auth_server.web.csrf import CsrfDep
 from auth_server.web.forms import parse
 from auth_server.web.render import refused, render, text
@@ -22,16 +23,22 @@ Text = Annotated[str, Form(max_length=1024)]
 RESENT = N_("If this email has an account awaiting verification, a new code is on its way.")
 
 
-@router.get("/signup")
-def signup_page(request: Request, services: ServicesDep) -> Response:
+def signup_form(request: Request, services: Services, *, invitation: str = "") -> Response:
+    """The empty sign-up form; with `invitation`, carried in a hidden field (never a URL)."""
     empty = {"email": "", "firstName": "", "lastName": "", "company": "", "phone": ""}
     return render(
         request,
         "signup.html",
         products=sorted(services.settings.product_codes),
         values={**empty, "products": []},
+        invitation=invitation,
         error="",
     )
+
+
+@router.get("/signup")
+def signup_page(request: Request, services: ServicesDep) -> Response:
+    return signup_form(request, services)
 
 
 @router.post("/signup", dependencies=[CsrfDep])
@@ -48,6 +55,7 @@ def signup(
     company: Text = "",
     phone: Text = "",
     products: Annotated[list[str] | None, Form()] = None,
+    invitation: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     values = {
         "email": email,
@@ -58,11 +66,16 @@ def signup(
         "products": products or [],
     }
     try:
-        body = parse(SignupBody, {**values, "password": password, "phone": phone or None})
-        result = services.registration.signup(db, body.request(locale), client)
+        fields = {**values, "password": password, "phone": phone or None}
+        body = parse(SignupBody, {**fields, "invitationToken": invitation or None})
+        result = services.registration.signup(
+            db, body.request(locale), client, invitation_token=body.invitation_token
+        )
     except AuthError as exc:
         products = sorted(services.settings.product_codes)
-        return refused(request, "signup.html", exc, products=products, values=values)
+        return refused(
+            request, "signup.html", exc, products=products, values=values, invitation=invitation
+        )
     return RedirectResponse(
         "/verify-email?" + urlencode({"email": result.user.email}), status_code=303
     )

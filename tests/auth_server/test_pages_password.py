@@ -34,7 +34,7 @@ def test_forgot_then_reset_through_the_mailed_link(
         assert page.headers["cache-control"] == "no-store"
         # The page's only script is its own file (it moves the fragment's token in).
         assert "script-src 'self'" in page.headers["content-security-policy"]
-        assert "<script>" not in page.text and 'src="/static/reset-token.js"' in page.text
+        assert "<script>" not in page.text and 'src="/static/fragment-token.js"' in page.text
         differ = http.post(
             "/reset-password",
             data={

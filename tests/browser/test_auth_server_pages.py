@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from auth_server import api, web
 from tests.auth_server.helpers import PASSWORD, login, new_email, verified_user
+from tests.auth_server.organization_helpers import invited, members, person
 from tests.browser.tabs import NEEDS_BROWSER, Tab
 from tests.support.auth_process import AuthServerProcess
 from tests.support.smtp import SmtpSink, body_text, verification_code
@@ -33,6 +34,7 @@ PAGES = {
     "/forgot-password",
     "/reset-password",
     "/account",
+    "/accept-invitation",
 }
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -229,3 +231,53 @@ def test_error_page(tab: Tab) -> None:
     tab.screenshot("error")
     tab.refused(403)
     tab.assert_clean()
+
+
+@NEEDS_BROWSER
+def test_join_signed_in_through_the_mailed_link(
+    tab: Tab, auth_server: AuthServerProcess, smtp_sink: SmtpSink
+) -> None:
+    with httpx.Client(base_url=auth_server.base_url) as http:
+        owner = person(http, smtp_sink, company="Browser Invite Co")
+        guest = person(http, smtp_sink)
+        token = invited(http, smtp_sink, owner, owner.own_org, guest.email, "admin")
+        sign_in(tab, guest.email)
+        # The mail's link: the script moves the fragment's token into the review form and
+        # sends it, so the page asks "Join <organization> as <role>".
+        page = tab.visit(f"/accept-invitation#token={token}", "accept-invitation-review")
+        assert "token" not in page.url
+        heading = page.get_by_role("heading", level=1).inner_text()
+        assert heading == "Join Browser Invite Co as admin"
+        submit(page, "Join Browser Invite Co")
+        assert page.url.endswith("/account?notice=joined")
+        assert "You joined the organization." in page.get_by_role("status").inner_text()
+        tab.screenshot("accept-invitation-joined")
+        tab.assert_clean()
+        assert members(http, owner, owner.own_org)[guest.user_id] == "admin"
+
+
+@NEEDS_BROWSER
+def test_sign_up_with_the_mailed_invitation(
+    tab: Tab, auth_server: AuthServerProcess, smtp_sink: SmtpSink
+) -> None:
+    email = new_email()
+    with httpx.Client(base_url=auth_server.base_url) as http:
+        owner = person(http, smtp_sink, company="Browser Signup Co")
+        token = invited(http, smtp_sink, owner, owner.own_org, email)
+        page = tab.visit(f"/accept-invitation#token={token}", "accept-invitation")
+        assert "token" not in page.url
+        submit(page, "Create an account and join")
+        tab.screenshot("accept-invitation-signup")
+        assert page.get_by_label("Company").count() == 0
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("First name").fill("Iva")
+        page.get_by_label("Last name").fill("Vited")
+        submit(page, "Create account")
+        assert page.url.split("?")[0].endswith("/verify-email")
+        code = verification_code(smtp_sink.wait_for(email, count=2))
+        page.get_by_label("Verification code").fill(code)
+        submit(page, "Verify")
+        tab.assert_clean()
+        session = login(http, email)
+        assert session["organization"]["id"] == owner.own_org

@@ -17,6 +17,7 @@ from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError
 from auth_server.web.csrf import CsrfDep
 from auth_server.web.render import refused, render
+from auth_server.web.signin import open_browser_session
 from auth_server.web.signup import signup_form
 from auth_server.web.sso import current_browser_session, set_sso_cookie
 
@@ -89,23 +90,16 @@ def signin_and_accept(
     password: Annotated[str, Form(max_length=1024)] = "",
     token: Token = "",
 ) -> Response:
-    previous = current_browser_session(request, services, db)
     try:
-        # The sign-in page's flow: the same limits, lockout, audit and answers.
-        identity = services.login.identify(db, email, password, client)
-        session_id, secret = services.login.issue_browser_session(
-            db,
-            identity,
-            client,
-            services.settings.sso_session_ttl,
-            replaces=previous.session_id if previous else None,
+        user, session_id, secret = open_browser_session(
+            request, services, db, client, email, password
         )
     except AuthError as exc:
         return refused(
             request, "accept_invitation.html", exc, signed_in=False, token=token, email=email
         )
     try:
-        services.invitations.accept(db, identity.user, token, client)
+        services.invitations.accept(db, user, token, client)
         response: Response = RedirectResponse(JOINED, status_code=303)
     except AuthError as exc:
         # Signed in all the same: the page says why the invitation was refused.

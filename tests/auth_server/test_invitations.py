@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 
 from auth_server.config import redis_channel
@@ -31,33 +29,6 @@ from tests.auth_server.organization_helpers import (
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import REDIS_URL, TestClock, clocked_server, needs_redis
 from tests.support.smtp import SmtpSink, body_text, verification_code
-
-UNLIMITED = {"rate_limit_per_ip": "100000/minute", "invitations_per_user": "1000/hour"}
-
-
-@pytest.fixture(scope="module")
-def running(
-    smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[AuthServerProcess, TestClock]]:
-    workdir: Path = tmp_path_factory.mktemp("invitations")
-    with clocked_server(workdir, smtp_sink.port, **UNLIMITED) as pair:
-        yield pair
-
-
-@pytest.fixture
-def server(running: tuple[AuthServerProcess, TestClock]) -> AuthServerProcess:
-    return running[0]
-
-
-@pytest.fixture
-def http(server: AuthServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def owner(http: httpx.Client, smtp_sink: SmtpSink) -> Person:
-    return person(http, smtp_sink, company="Invite Corp")
 
 
 def test_invite_by_mail_and_accept_once(

@@ -251,6 +251,8 @@ def test_join_signed_in_through_the_mailed_link(
         submit(page, "Join Browser Invite Co")
         assert page.url.endswith("/account?notice=joined")
         assert "You joined the organization." in page.get_by_role("status").inner_text()
+        organizations = page.locator("#organizations + ul").inner_text()
+        assert "Browser Invite Co · admin" in organizations
         tab.screenshot("accept-invitation-joined")
         tab.assert_clean()
         assert members(http, owner, owner.own_org)[guest.user_id] == "admin"

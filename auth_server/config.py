@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     # is wrong, database time unaffected (a replica whose host clock is skewed).
     test_clock_skew: float = 0.0
 
+    # -- OpenID Connect provider --------------------------------------------------------
+    # Seconds an authorization code may wait for its exchange (RFC 6749 recommends <= 600).
+    oidc_code_ttl: int = Field(default=60, ge=10, le=600)
+
     # -- trusted services: revocation feed and admin API -------------------------------
     # The credential of trusted services (X-Service-Token header). Several, comma-separated,
     # during a rotation. Required in production; in development, generated once into

@@ -148,3 +148,22 @@ class LicenseVersionConflict(AuthError):
     status_code = 409
     code = "version_conflict"
     message = "This license version is already stored with different content"
+
+
+class ClientNotFound(AuthError):
+    status_code = 404
+    code = "client_not_found"
+    message = "No such client"
+
+
+class PublicClientHasNoSecret(AuthError):
+    code = "public_client"
+    message = "A public client has no secret to rotate"
+
+
+class ConsentFormInvalid(AuthError):
+    """The consent form came back without its CSRF token, or for another request."""
+
+    status_code = 403
+    code = "csrf_failed"
+    message = "This form has expired; please start signing in again"

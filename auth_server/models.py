@@ -169,6 +169,11 @@ class AuthSession(Base):
     # When the previous token was rotated out (database time): the grace window's start.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The browser (SSO) session this one was made from (an OpenID Connect code grant):
+    # revoking that session revokes this one too (revocations.py).
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship()
 

@@ -13,6 +13,7 @@ from auth_server.db import Database
 from auth_server.erasure import Erasure
 from auth_server.keys import KeyStore
 from auth_server.mailer import Mailer
+from auth_server.oidc.provider import OidcProvider
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery
@@ -45,6 +46,7 @@ class Services:
     administration: Administration
     erasure: Erasure
     service_credentials: ServiceCredentials
+    oidc: OidcProvider
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -95,4 +97,5 @@ class Services:
             administration=Administration(settings, clock, revocations, audit),
             erasure=Erasure(revocations, audit),
             service_credentials=ServiceCredentials.from_settings(settings),
+            oidc=OidcProvider(settings, clock, keys, tokens, sessions, revocations, audit),
         )

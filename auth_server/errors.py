@@ -160,10 +160,3 @@ class PublicClientHasNoSecret(AuthError):
     code = "public_client"
     message = "A public client has no secret to rotate"
 
-
-class ConsentFormInvalid(AuthError):
-    """The consent form came back without its CSRF token, or for another request."""
-
-    status_code = 403
-    code = "csrf_failed"
-    message = "This form has expired; please start signing in again"

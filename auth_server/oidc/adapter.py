@@ -23,7 +23,7 @@ from starlette.responses import Response
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class _Payload(OAuth2Payload):
+class _Payload(OAuth2Payload):  # type: ignore[misc]
     """The request's parameters: the form of a POST, else the query string."""
 
     def __init__(self, params: QueryParams | FormData) -> None:

@@ -166,5 +166,8 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         self.server.provider.end_session(
-            self.server.db, end_session_request, self.server.client_info
+            self.server.db,
+            end_session_request,
+            self.server.client_info,
+            self.server.browser_session_id,
         )

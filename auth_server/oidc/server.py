@@ -6,6 +6,7 @@ storage through the server), so nothing is shared between threads but the provid
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, InvalidGrantError
@@ -82,6 +83,8 @@ class OidcServer(AuthorizationServer):  # type: ignore[misc]
         self.provider = provider
         self.db = db
         self.client_info = client_info
+        # The browser session of the request's cookie (end-session ends it).
+        self.browser_session_id: uuid.UUID | None = None
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [PkceS256(required=True), IdTokens(self)])
         self.register_grant(RefreshTokenGrant)
@@ -126,12 +129,19 @@ class OidcServer(AuthorizationServer):  # type: ignore[misc]
         with its audit row, in one transaction."""
         subject = request.user
         if isinstance(subject, CodeSubject):
+            session_id = subject.code.session_id
+            event: str | None = "oidc_code_exchanged"
+        else:
+            session_id = subject.issued.session_id
+            # As the JSON API's refresh: audited only when AUDIT_REFRESH asks for it.
+            event = "refresh" if self.provider.settings.audit_refresh else None
+        if event:
             self.provider.audit.add(
                 self.db,
-                "oidc_code_exchanged",
+                event,
                 client=self.client_info,
                 user_id=subject.user.id,
-                details={"client": request.client.client_id, "session": str(subject.code.session_id)},
+                details={"client": request.client.client_id, "session": str(session_id)},
             )
         self.db.commit()
 

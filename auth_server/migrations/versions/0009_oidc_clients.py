@@ -1,8 +1,8 @@
 """OpenID Connect provider: clients, authorization codes, consents, grants; a session's
 parent (the browser session an OpenID Connect code grant was made from)
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0009_oidc_clients
+Revises: 0008_browser_sessions
 Create Date: 2026-11-29 19:40:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import auth_server.models
 
-revision: str = "0009"
-down_revision: str | None = "0005"
+revision: str = "0009_oidc_clients"
+down_revision: str | None = "0008_browser_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -160,3 +160,10 @@ class PublicClientHasNoSecret(AuthError):
     code = "public_client"
     message = "A public client has no secret to rotate"
 
+
+class CsrfFailed(AuthError):
+    """A form post without this browser's CSRF token, or sent from another site."""
+
+    status_code = 403
+    code = "csrf_failed"
+    message = "This form has expired or was not sent from this site; please try again"

@@ -440,19 +440,22 @@ class Sessions:
         claims = self.tokens.decode(access_token)
         session = db.get(AuthSession, claims.session_id)
         # The signature alone is not enough: a logged-out or ended session's tokens stop here.
-        if (
-            session is None
-            or session.user_id != claims.user_id
-            or session.revoked_at is not None
-            or session.expires_at <= self.clock.database_now(db)
-        ):
+        user = self.live_user(db, session) if session is not None else None
+        if user is None or user.id != claims.user_id:
             raise InvalidToken()
-        user = db.scalar(select(User).where(User.id == claims.user_id).options(WITH_IDENTITY))
+        return user, claims
+
+    def live_user(self, db: Session, session: AuthSession) -> User | None:
+        """The session's user with their identity loaded, while the session is live (not
+        revoked, not expired) and its user active; None otherwise."""
+        if session.revoked_at is not None or session.expires_at <= self.clock.database_now(db):
+            return None
+        user = db.scalar(select(User).where(User.id == session.user_id).options(WITH_IDENTITY))
         # An older credentials version: a session made by a login that raced a revocation.
         if (
             user is None
             or not user.is_active
             or user.credentials_version != session.credentials_version
         ):
-            raise InvalidToken()
-        return user, claims
+            return None
+        return user

@@ -142,10 +142,10 @@ class OidcProvider:
             if user_id is not None:
                 self.audit.add(
                     db,
-                    "oidc_logout",
+                    "logout",
                     client=client_info,
                     user_id=user_id,
-                    details={"session": str(session_id)},
+                    details={"session": str(session_id), "via": "end_session"},
                 )
         db.commit()
 

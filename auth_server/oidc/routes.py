@@ -7,7 +7,6 @@ loop, then the work runs in the thread pool.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
@@ -21,7 +20,7 @@ from starlette.responses import Response
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.oidc.adapter import StarletteOAuth2Request, read_oauth2_request
-from auth_server.oidc.pages import origin, render, scope_texts
+from auth_server.oidc.pages import scope_texts
 from auth_server.oidc.provider import (
     AUTHORIZE_PATH,
     END_SESSION_PATH,
@@ -31,7 +30,8 @@ from auth_server.oidc.provider import (
 )
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
-from auth_server.web.csrf import csrf_token, require_csrf
+from auth_server.web.csrf import require_csrf
+from auth_server.web.render import render, text
 from auth_server.web.sso import (
     BrowserSession,
     clear_sso_cookie,
@@ -110,20 +110,14 @@ def _authorize(
         if asks:
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
-            return _consent_page(request, oauth, browser, grant.redirect_uri)
+            return _consent_page(request, oauth, browser)
         return services.oidc.authorize(db, server, oauth, grant, browser, consented=False)
     except OAuth2Error as error:
         error.state = oauth.payload.state
         if not error.redirect_uri:
             # Unknown client or unregistered redirect URI: never redirected to (RFC 6749
             # 4.1.2.1), or the server would be an open redirector.
-            return render(
-                request,
-                "oidc/error.html",
-                status_code=400,
-                code=error.error,
-                message=error.description or error.error,
-            )
+            return _error_page(request, error)
         response: Response = server.handle_error_response(oauth, error)
         return response
 
@@ -152,21 +146,30 @@ def _authorize_url(data: dict[str, str], *, drop_prompt: str | None = None) -> s
 
 
 def _consent_page(
-    request: Request, oauth: StarletteOAuth2Request, browser: BrowserSession, redirect_uri: str
+    request: Request, oauth: StarletteOAuth2Request, browser: BrowserSession
 ) -> Response:
     data = oauth.payload.data
     params = [(k, v) for k, v in data.items() if k not in _FORM_ONLY and k != "prompt"]
     return render(
         request,
         "oidc/consent.html",
-        # The answer redirects to the client: the page's form-action must allow it.
-        form_targets=(origin(redirect_uri),),
         client_name=oauth.client.row.name,
         email=browser.user.email,
         scopes=scope_texts(request, oauth.scope),
         action=AUTHORIZE_PATH,
         params=params,
-        csrf_token=csrf_token(request),
+    )
+
+
+def _error_page(request: Request, error: OAuth2Error) -> Response:
+    return render(
+        request,
+        "error.html",
+        status_code=400,
+        title=text(request, "This sign-in link does not work"),
+        message=error.description or error.error,
+        code=error.error,
+        back="/account",
     )
 
 
@@ -227,31 +230,19 @@ def _end_session(
     try:
         validated = server.validate_endpoint_request("end_session", oauth)
     except OAuth2Error as error:
-        return render(
-            request, "oidc/error.html", status_code=400, code=error.error, message=error.description
-        )
+        return _error_page(request, error)
     # Without an ID token of ours, a link elsewhere could sign people out: ask them first
     # (RP-Initiated Logout 1.0, section 6).
     if validated.needs_confirmation and not confirmed and browser is not None:
         data = oauth.payload.data
         params = [(k, v) for k, v in data.items() if k not in _FORM_ONLY]
         return render(
-            request,
-            "oidc/logout.html",
-            form_targets=tuple(origin(u) for u in _post_logout_uris(validated)),
-            signed_out=False,
-            action=END_SESSION_PATH,
-            params=params,
-            csrf_token=csrf_token(request),
+            request, "oidc/logout.html", signed_out=False, action=END_SESSION_PATH, params=params
         )
     server.browser_session_id = browser.session_id if browser else None
     response: Response | None = server.create_endpoint_response("end_session", validated)
     if response is None:
         response = render(request, "oidc/logout.html", signed_out=True)
-    clear_sso_cookie(response)
+    clear_sso_cookie(response, services)
     return response
-
-
-def _post_logout_uris(validated: Any) -> list[str]:
-    return list(validated.client.row.post_logout_redirect_uris) if validated.client else []
 

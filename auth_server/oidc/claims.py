@@ -9,10 +9,10 @@ from auth_server.models import User
 from auth_server.presenters import primary_membership
 
 # Discovery's claims_supported: what this provider can say (ID token and userinfo).
-CLAIMS_SUPPORTED = (
-    "iss aud sub exp iat auth_time nonce sid amr at_hash "
-    "email email_verified name given_name family_name org role"
-).split()
+CLAIMS_SUPPORTED = [
+    *("iss", "aud", "sub", "exp", "iat", "auth_time", "nonce", "sid", "amr", "at_hash"),
+    *("email", "email_verified", "name", "given_name", "family_name", "org", "role"),
+]
 
 
 def user_info(user: User, scope: str) -> UserInfo:

@@ -62,7 +62,9 @@ class OidcProvider:
 
     # -- consent -------------------------------------------------------------------------
 
-    def needs_consent(self, db: Session, client: OidcClient, user_id: uuid.UUID, scope: str) -> bool:
+    def needs_consent(
+        self, db: Session, client: OidcClient, user_id: uuid.UUID, scope: str
+    ) -> bool:
         """First-party clients never ask; others ask once per user, client and scopes."""
         if client.first_party:
             return False

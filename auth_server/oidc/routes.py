@@ -47,9 +47,7 @@ _FORM_ONLY = {"csrf_token", "decision", "confirm"}
 
 @router.get("/.well-known/openid-configuration", summary="OpenID Connect discovery")
 def openid_configuration(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(
-        services.oidc.discovery(), headers={"Cache-Control": "public, max-age=300"}
-    )
+    return JSONResponse(services.oidc.discovery(), headers={"Cache-Control": "public, max-age=300"})
 
 
 async def _oauth(request: Request, services: Services) -> StarletteOAuth2Request:
@@ -245,4 +243,3 @@ def _end_session(
         response = render(request, "oidc/logout.html", signed_out=True)
     clear_sso_cookie(response, services)
     return response
-

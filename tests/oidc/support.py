@@ -63,9 +63,9 @@ def relying_party(client: Registered, **kwargs: Any) -> OAuth2Client:
         scope=SCOPE,
         redirect_uri=REDIRECT_URI,
         code_challenge_method="S256",
-        token_endpoint_auth_method="none" if client.client_secret is None else kwargs.pop(
-            "token_endpoint_auth_method", "client_secret_basic"
-        ),
+        token_endpoint_auth_method="none"
+        if client.client_secret is None
+        else kwargs.pop("token_endpoint_auth_method", "client_secret_basic"),
         timeout=30,
         **kwargs,
     )

@@ -69,12 +69,13 @@ def test_delete_then_not_found(auth_server: AuthServerProcess) -> None:
 
 
 def test_bad_registrations_are_refused_in_the_envelope(auth_server: AuthServerProcess) -> None:
-    for body in (
+    bodies: list[dict[str, object]] = [
         {"redirectUris": ["https://teamspace.example/cb#fragment"]},
         {"redirectUris": ["javascript:alert(1)"]},
         {"redirectUris": []},
         {"allowedScopes": ["openid", "admin"]},
-    ):
+    ]
+    for body in bodies:
         response = _register(auth_server, **body)
         assert response.status_code == 400, body
         assert response.json()["code"] == "validation_error"

@@ -160,4 +160,3 @@ def test_client_secret_post_and_silent_sign_in(
 def _next_of(signin_page: httpx.Response) -> str:
     """The `next` the authorize endpoint gave the sign-in page."""
     return str(signin_page.url.params["next"])
-

@@ -92,9 +92,7 @@ def test_public_client_must_use_pkce_s256(server: AuthServerProcess, browser: Br
     assert callback_params(plain)["error"] == "invalid_request"
     s256 = create_s256_code_challenge(verifier)
     accepted = httpx.get(
-        _authorize_url(
-            server, client.client_id, code_challenge=s256, code_challenge_method="S256"
-        )
+        _authorize_url(server, client.client_id, code_challenge=s256, code_challenge_method="S256")
     )
     # Valid: on to the sign-in page (no browser session yet).
     assert accepted.status_code == 303 and accepted.headers["location"].startswith("/signin")

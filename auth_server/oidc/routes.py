@@ -125,7 +125,7 @@ def _too_old(services: Services, browser: BrowserSession, data: dict[str, str]) 
     raw = data.get("max_age")
     if raw is None:
         return False
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 10:
         raise InvalidRequestError("Invalid 'max_age'")
     return services.clock.now() - browser.auth_time > timedelta(seconds=int(raw))
 

@@ -210,3 +210,37 @@ def test_signing_out_of_the_browser_ends_the_clients_sessions(
     events, _ = drain_feed(httpx.Client(base_url=server.base_url), server, cursor)
     # The browser session's event and the client session's: resource servers see both.
     assert len({e["sid"] for e in events}) == 2
+
+
+def test_logout_without_id_token_asks_first(
+    server: AuthServerProcess, browser: Browser, email: str
+) -> None:
+    browser.sign_in(email, PASSWORD)
+    client = register(server)
+    # A link from anywhere (no ID token): a page that asks, and nothing ended yet.
+    page = browser.http.get(
+        "/oauth2/logout", params={"post_logout_redirect_uri": "https://evil.example/"}
+    )
+    assert page.status_code == 200 and "Sign out of Rozitech?" in page.text
+    _code(server, browser, client)  # still signed in: a code, no password asked
+    done = browser.submit("/oauth2/logout", page, confirm="yes")
+    # Signed out, and never sent to the unregistered address.
+    assert done.status_code == 200 and "You are signed out" in done.text
+    url, _ = relying_party(client).create_authorization_url(
+        discovery(server)["authorization_endpoint"], code_verifier="v" * 43
+    )
+    assert browser.go(url).url.path == "/signin"
+
+
+def test_overlong_nonce_is_refused_not_stored(server: AuthServerProcess) -> None:
+    client = register(server, public=True)
+    response = httpx.get(
+        _authorize_url(
+            server,
+            client.client_id,
+            nonce="n" * 300,
+            code_challenge=create_s256_code_challenge("v" * 43),
+            code_challenge_method="S256",
+        )
+    )
+    assert callback_params(response)["error"] == "invalid_request"

@@ -235,8 +235,10 @@ def _end_session(
     except OAuth2Error as error:
         return _error_page(request, error)
     # Without an ID token of ours, a link elsewhere could sign people out: ask them first
-    # (RP-Initiated Logout 1.0, section 6).
-    if validated.needs_confirmation and not confirmed and browser is not None:
+    # (RP-Initiated Logout 1.0, section 6). Likewise with someone else's ID token.
+    hinted = (validated.id_token_claims or {}).get("sub")
+    foreign = browser is not None and hinted is not None and hinted != str(browser.user.id)
+    if (validated.needs_confirmation or foreign) and not confirmed and browser is not None:
         data = oauth.payload.data
         params = [(k, v) for k, v in data.items() if k not in _FORM_ONLY]
         return render(

@@ -10,7 +10,7 @@ import httpx
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from tests.auth_server.helpers import PASSWORD, bearer, drain_feed, feed_cursor
+from tests.auth_server.helpers import PASSWORD, bearer, drain_feed, feed_cursor, verified_user
 from tests.oidc.support import (
     REDIRECT_URI,
     Browser,
@@ -23,6 +23,7 @@ from tests.oidc.support import (
 )
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import TestClock
+from tests.support.smtp import SmtpSink
 
 
 def _authorize_url(server: AuthServerProcess, client_id: str, **params: str) -> str:
@@ -242,3 +243,21 @@ def test_overlong_nonce_is_refused_not_stored(server: AuthServerProcess) -> None
         )
     )
     assert callback_params(response)["error"] == "invalid_request"
+
+
+def test_logout_with_another_users_id_token_asks_first(
+    server: AuthServerProcess, smtp_sink: SmtpSink, browser: Browser, email: str
+) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        other_email = verified_user(http, smtp_sink)
+    other = Browser(server)
+    try:
+        client, code, verifier = _signed_in_code(server, other, other_email)
+        id_token = _token(server, client, code=code, code_verifier=verifier).json()["id_token"]
+    finally:
+        other.close()
+    browser.sign_in(email, PASSWORD)
+    # Someone else's ID token in a link: this browser's user is asked, nothing ends yet.
+    page = browser.http.get("/oauth2/logout", params={"id_token_hint": id_token})
+    assert page.status_code == 200 and "Sign out of Rozitech?" in page.text
+    _code(server, browser, client)  # still signed in

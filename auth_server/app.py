@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from auth_server import __version__, access_log
-from auth_server.api import account, admin, auth, clients, docs, meta, pages
+from auth_server.api import account, admin, auth, clients, docs, meta
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
 from auth_server.api.security_headers import SecurityHeaders
@@ -80,7 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(clients.router)
     app.include_router(oidc_routes.router)
-    app.include_router(pages.router)
     app.include_router(meta.router)
     if settings.api_docs:
         app.include_router(docs.router)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from auth_server.i18n import N_
+
 
 class AuthError(Exception):
     """Base of every error the API reports in its envelope."""
 
     status_code = 400
     code = "bad_request"
-    message = "Bad request"
+    message = N_("Bad request")
     # The WWW-Authenticate challenge of a 401 ("{code}" is replaced by the error's code).
     challenge = 'Bearer error="{code}"'
 
@@ -29,30 +31,30 @@ class AuthError(Exception):
 
 class ValidationFailed(AuthError):
     code = "validation_error"
-    message = "Some fields are invalid"
+    message = N_("Some fields are invalid")
 
 
 class EmailExists(AuthError):
     status_code = 409
     code = "email_exists"
-    message = "An account with this email already exists"
+    message = N_("An account with this email already exists")
 
 
 class InvalidCode(AuthError):
     code = "invalid_code"
-    message = "The verification code is invalid or has expired"
+    message = N_("The verification code is invalid or has expired")
 
 
 class TooManyAttempts(AuthError):
     status_code = 429
     code = "too_many_attempts"
-    message = "Too many wrong codes; request a new code"
+    message = N_("Too many wrong codes; request a new code")
 
 
 class InvalidCredentials(AuthError):
     status_code = 401
     code = "invalid_credentials"
-    message = "Invalid email or password"
+    message = N_("Invalid email or password")
 
 
 class CredentialsChanged(AuthError):
@@ -61,31 +63,31 @@ class CredentialsChanged(AuthError):
 
     status_code = 401
     code = "invalid_credentials"
-    message = "Your credentials changed while signing in; please sign in again"
+    message = N_("Your credentials changed while signing in; please sign in again")
 
 
 class EmailNotVerified(AuthError):
     status_code = 403
     code = "email_not_verified"
-    message = "Please verify your email address before logging in"
+    message = N_("Please verify your email address before logging in")
 
 
 class AccountDisabled(AuthError):
     status_code = 403
     code = "account_disabled"
-    message = "This account has been disabled"
+    message = N_("This account has been disabled")
 
 
 class InvalidRefreshToken(AuthError):
     status_code = 401
     code = "invalid_refresh_token"
-    message = "Invalid or expired refresh token"
+    message = N_("Invalid or expired refresh token")
 
 
 class InvalidToken(AuthError):
     status_code = 401
     code = "invalid_token"
-    message = "Invalid or expired token"
+    message = N_("Invalid or expired token")
 
 
 class RefreshTokenReused(InvalidRefreshToken):
@@ -100,29 +102,29 @@ class RefreshTokenReused(InvalidRefreshToken):
 class RateLimited(AuthError):
     status_code = 429
     code = "rate_limited"
-    message = "Too many requests; try again later"
+    message = N_("Too many requests; try again later")
 
 
 class InvalidResetToken(AuthError):
     code = "invalid_token"
-    message = "This reset link is invalid, expired or already used"
+    message = N_("This reset link is invalid, expired or already used")
 
 
 class SessionNotFound(AuthError):
     status_code = 404
     code = "session_not_found"
-    message = "No such active session"
+    message = N_("No such active session")
 
 
 class WrongCurrentPassword(AuthError):
     code = "invalid_current_password"
-    message = "The current password is not correct"
+    message = N_("The current password is not correct")
 
 
 class InvalidServiceToken(AuthError):
     status_code = 401
     code = "invalid_service_token"
-    message = "A valid service token is required (X-Service-Token header)"
+    message = N_("A valid service token is required (X-Service-Token header)")
     # Not a Bearer scheme: user access tokens are never accepted here, nor this one there.
     challenge = 'ServiceToken realm="auth-server", error="{code}"'
 
@@ -130,24 +132,24 @@ class InvalidServiceToken(AuthError):
 class UserNotFound(AuthError):
     status_code = 404
     code = "user_not_found"
-    message = "No such user"
+    message = N_("No such user")
 
 
 class OrganizationNotFound(AuthError):
     status_code = 404
     code = "organization_not_found"
-    message = "No such organization"
+    message = N_("No such organization")
 
 
 class UnknownProduct(AuthError):
     code = "unknown_product"
-    message = "Unknown product code"
+    message = N_("Unknown product code")
 
 
 class LicenseVersionConflict(AuthError):
     status_code = 409
     code = "version_conflict"
-    message = "This license version is already stored with different content"
+    message = N_("This license version is already stored with different content")
 
 
 class ClientNotFound(AuthError):
@@ -166,4 +168,4 @@ class CsrfFailed(AuthError):
 
     status_code = 403
     code = "csrf_failed"
-    message = "This form has expired or was not sent from this site; please try again"
+    message = N_("This form has expired or was not sent from this site; please try again")

@@ -121,3 +121,9 @@ CATALOGUES = Catalogues(
     resources.files("auth_server").joinpath("locale"),
     jinja2.PackageLoader("auth_server", "templates"),
 )
+
+
+def N_(message: str) -> str:
+    """Marks a text defined outside a template (an error's message, a notice) for the
+    catalogues (`make messages`); it is translated where it is shown (Catalogues.gettext)."""
+    return message

@@ -3,10 +3,10 @@
 Two steps, so that a second factor can sit between them:
 
 - `identify`: who is this. Rate limit, the lockout reservation, the password check, the
-  failure's audit rows and their commit; on success the reservation is given back (in the
-  transaction of the step that follows) and an `Identity` comes out, with its `amr`.
-- `issue_tokens` / `issue_browser_session`: a session for an identity, the `login` audit
-  row and the reservation's refund, all in ONE commit.
+  failure's audit rows and their commit; on success an `Identity` comes out, with its
+  `amr`, its reservation still held.
+- `issue_tokens` / `issue_browser_session`: a session for an identity, the reservation's
+  refund and the `login` audit row, all in ONE commit.
 
 The reservation is committed on its own before argon2 runs (see ratelimit.Lockout): that is
 what keeps parallel guesses within the budget, so it cannot share the session's commit.
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from auth_server.accounts import normalize_email, user_id_of
 from auth_server.audit import AuditLog
 from auth_server.errors import AccountDisabled, EmailNotVerified, InvalidCredentials, RateLimited
+from auth_server.i18n import N_
 from auth_server.models import User
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
@@ -83,8 +84,8 @@ class Login:
             self.lockout.refund(db, email)
             self._failed(db, email, client, exc.code)
             raise
-        # The right password gives its reservation back, in the next step's transaction.
-        self.lockout.refund(db, email)
+        # The right password's reservation is given back by the step that issues the
+        # session, in its transaction (see _logged_in).
         return identity
 
     def _check_password(self, db: Session, email: str, password: str) -> Identity:
@@ -139,7 +140,8 @@ class Login:
         db.commit()
         if locked:
             raise RateLimited(
-                "Too many failed logins; try again later", retry_after=self.lockout.lockout_seconds
+                N_("Too many failed logins; try again later"),
+                retry_after=self.lockout.lockout_seconds,
             )
 
     def _failed(
@@ -164,10 +166,17 @@ class Login:
         return issued
 
     def issue_browser_session(
-        self, db: Session, identity: Identity, client: ClientInfo, ttl: int
+        self,
+        db: Session,
+        identity: Identity,
+        client: ClientInfo,
+        ttl: int,
+        *,
+        replaces: uuid.UUID | None = None,
     ) -> tuple[uuid.UUID, str]:
         """A browser session for an identified user, committed: its id and the secret
-        its cookie carries (only its hash is stored)."""
+        its cookie carries (only its hash is stored). `replaces`: the browser's previous
+        session, ended in the same commit rather than left orphaned."""
         secret = new_opaque_token()
         session = self.sessions.open(
             db,
@@ -177,6 +186,8 @@ class Login:
             ttl=ttl,
             browser_hash=hash_opaque_token(secret),
         )
+        if replaces is not None:
+            self.sessions.revocations.revoke_session(db, replaces, reason="signed_in_again")
         self._logged_in(db, identity, session.id, client, via="browser")
         return session.id, secret
 
@@ -188,6 +199,10 @@ class Login:
         client: ClientInfo,
         via: str = "api",
     ) -> None:
+        # The right password gives its reservation back. After the session row: the user
+        # row is locked before the lockout row, in the order a password reset takes them
+        # (the other order deadlocked logins racing a reset on PostgreSQL).
+        self.lockout.refund(db, identity.user.email)
         self.audit.add(
             db,
             "login",

@@ -23,6 +23,7 @@ from auth_server.accounts import normalize_email
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import RateLimited
+from auth_server.i18n import N_
 from auth_server.models import LoginLock, UTCDateTime
 
 logger = logging.getLogger("auth_server.ratelimit")
@@ -189,7 +190,8 @@ class Lockout:
         db.commit()
         if reserved is None:
             raise RateLimited(
-                "Too many failed logins; try again later", retry_after=self._retry_after(db, key)
+                N_("Too many failed logins; try again later"),
+                retry_after=self._retry_after(db, key),
             )
 
     def register_failure(self, db: Session, email: str) -> bool:
@@ -216,7 +218,7 @@ class Lockout:
         db.commit()
         if locked:
             raise RateLimited(
-                "Too many failed attempts; try again later", retry_after=self.lockout_seconds
+                N_("Too many failed attempts; try again later"), retry_after=self.lockout_seconds
             )
 
     def refund(self, db: Session, email: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from pydantic.alias_generators import to_camel
 
+from auth_server.accounts import SignupRequest
+
 
 class Body(BaseModel):
     model_config = ConfigDict(
@@ -24,6 +26,17 @@ class SignupBody(Body):
     company: str = Field(min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=32)
     products: list[str] = Field(default_factory=list, max_length=20)
+
+    def request(self) -> SignupRequest:
+        return SignupRequest(
+            email=self.email,
+            password=self.password,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            company=self.company,
+            phone=self.phone or None,
+            products=self.products,
+        )
 
 
 class VerifyEmailBody(Body):

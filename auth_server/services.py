@@ -15,12 +15,15 @@ from auth_server.keys import KeyStore
 from auth_server.login import Login
 from auth_server.mailer import Mailer
 from auth_server.oidc.provider import OidcProvider
+from auth_server.password_flows import PasswordFlows
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery
+from auth_server.registration import Registration
 from auth_server.revocation_notify import CrossProcessWakeups, listener_for
 from auth_server.revocation_waiters import WaitingFeed, Wakeups
 from auth_server.revocations import RevocationPublisher, Revocations
+from auth_server.self_service import SelfService
 from auth_server.service_auth import ServiceCredentials
 from auth_server.sessions import Sessions
 from auth_server.tokens import AccessTokens
@@ -42,6 +45,9 @@ class Services:
     limits: RateLimits
     lockout: Lockout
     recovery: PasswordRecovery
+    registration: Registration
+    password_flows: PasswordFlows
+    self_service: SelfService
     revocations: Revocations
     waiting_feed: WaitingFeed
     cross_process_wakeups: CrossProcessWakeups
@@ -80,6 +86,8 @@ class Services:
         # ...and wake this process's waiting feed readers (other processes: NOTIFY/Redis).
         wakeups = Wakeups()
         revocations.committed_hooks.append(wakeups.wake_threadsafe)
+        accounts = Accounts(settings, passwords, mailer)
+        recovery = PasswordRecovery(settings, clock, passwords, sessions, mailer)
         return cls(
             settings=settings,
             database=database,
@@ -87,14 +95,17 @@ class Services:
             tokens=tokens,
             passwords=passwords,
             mailer=mailer,
-            accounts=Accounts(settings, passwords, mailer),
+            accounts=accounts,
             sessions=sessions,
             login=Login(passwords, sessions, lockout, limits, audit),
             clock=clock,
             audit=audit,
             limits=limits,
             lockout=lockout,
-            recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
+            recovery=recovery,
+            registration=Registration(accounts, limits, audit),
+            password_flows=PasswordFlows(recovery, limits, lockout, audit),
+            self_service=SelfService(sessions, audit),
             revocations=revocations,
             waiting_feed=WaitingFeed(revocations, database, wakeups),
             cross_process_wakeups=CrossProcessWakeups(wakeups, database, listener_for(settings)),

@@ -7,11 +7,10 @@ import uuid
 from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import JSONResponse
 
-from auth_server.accounts import normalize_email
 from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
-from auth_server.errors import RateLimited, WrongCurrentPassword
+from auth_server.errors import WrongCurrentPassword
 from auth_server.presenters import iso
 from auth_server.schemas import (
     ChangePasswordBody,
@@ -33,24 +32,7 @@ def forgot_password(
     background: BackgroundTasks,
     client: ClientDep,
 ) -> JSONResponse:
-    services.limits.hit_ip("forgot-password", client.ip_address)
-    # Counted for unknown addresses too: the 429 says nothing about the account. Per client
-    # address: a flood from elsewhere must never keep the owner from asking for a link.
-    services.limits.hit_client_account("forgot-password", client.ip_address, body.email)
-    email = normalize_email(body.email)
-    # Beyond the mail cap the answer stays the same, nothing is sent (no mail bombing, and
-    # the cap says nothing about the account either).
-    capped = not services.limits.reset_mail_allowed(client.ip_address, email)
-    request = None if capped else services.recovery.request_reset(db, email)
-    # One commit on both paths (the token and this event together): about the same time.
-    services.audit.record(
-        db,
-        "password_reset_requested",
-        outcome="capped" if capped else "success" if request else "no_account",
-        client=client,
-        email=email,
-        user_id=request.user_id if request else None,
-    )
+    request = services.password_flows.forgot(db, body.email, client)
     if request is not None:
         # Sent after the response: a slow mail server would otherwise tell who has an account.
         background.add_task(services.recovery.send_reset_link, request)
@@ -66,12 +48,7 @@ def reset_password(
     background: BackgroundTasks,
     client: ClientDep,
 ) -> JSONResponse:
-    services.limits.hit_ip("reset-password", client.ip_address)
-    with failures_audited(services.audit, db, "password_reset_completed", client=client):
-        user = services.recovery.reset_password(db, body.token, body.password)
-    services.audit.record(
-        db, "password_reset_completed", client=client, email=user.email, user_id=user.id
-    )
+    user = services.password_flows.reset(db, body.token, body.password, client)
     background.add_task(services.recovery.send_password_changed, user.email)
     return success({"message": "Your password was reset. Please log in again."})
 
@@ -86,39 +63,15 @@ def change_password(
     client: ClientDep,
 ) -> JSONResponse:
     user, claims = services.sessions.authenticate_claims(db, token)
-    email = user.email
-    with failures_audited(
-        services.audit, db, "password_changed", client=client, email=email, user_id=user.id
-    ):
-        # Before the reservation: a weak new password must not cost the user an attempt.
-        services.recovery.check_policy(user, body.new_password, field="newPassword")
-        # A stolen access token must not allow unlimited guesses at the password: the same
-        # per-account budget as login, reserved atomically before the check (see
-        # ratelimit.Lockout).
-        services.lockout.reserve(db, email)
-        changed = services.recovery.change_password(
-            db, user, body.current_password, body.new_password, keep_session=claims.session_id
-        )
-        if not changed:
-            db.rollback()
-            try:
-                services.lockout.fail(db, email)
-            except RateLimited:
-                services.audit.record(
-                    db,
-                    "lockout",
-                    outcome="locked",
-                    client=client,
-                    email=email,
-                    user_id=user.id,
-                    details={"seconds": services.settings.login_lockout_seconds},
-                )
-                raise
-            raise WrongCurrentPassword(errors={"currentPassword": ["Incorrect password"]})
-    # The right current password gives its reservation back.
-    services.lockout.refund(db, email)
-    services.audit.record(db, "password_changed", client=client, email=email, user_id=user.id)
-    background.add_task(services.recovery.send_password_changed, email)
+    services.password_flows.change(
+        db,
+        user,
+        body.current_password,
+        body.new_password,
+        client,
+        keep_session=claims.session_id,
+    )
+    background.add_task(services.recovery.send_password_changed, user.email)
     return success({"message": "Password changed. Your other sessions were signed out."})
 
 
@@ -151,15 +104,7 @@ def logout_all(
     token: BearerDep, services: ServicesDep, db: DbDep, client: ClientDep
 ) -> JSONResponse:
     user = services.sessions.authenticate(db, token)
-    count = services.sessions.revoke_all(db, user.id, reason="logout_all")
-    services.audit.record(
-        db,
-        "logout_all",
-        client=client,
-        email=user.email,
-        user_id=user.id,
-        details={"sessions": count},
-    )
+    count = services.self_service.logout_all(db, user, client)
     return success({"message": "Logged out everywhere", "revokedSessions": count})
 
 
@@ -193,16 +138,5 @@ def revoke_session(
     client: ClientDep,
 ) -> JSONResponse:
     user = services.sessions.authenticate(db, token)
-    with failures_audited(
-        services.audit, db, "session_revoked", client=client, email=user.email, user_id=user.id
-    ):
-        services.sessions.revoke_own_session(db, user.id, session_id)
-    services.audit.record(
-        db,
-        "session_revoked",
-        client=client,
-        email=user.email,
-        user_id=user.id,
-        details={"session": str(session_id)},
-    )
+    services.self_service.revoke_session(db, user, session_id, client)
     return success({"id": str(session_id), "revoked": True})

@@ -8,10 +8,8 @@ from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from auth_server.accounts import SignupRequest, normalize_email, user_id_of
 from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
-from auth_server.audit import failures_audited
 from auth_server.errors import RefreshTokenReused
 from auth_server.models import AuthSession
 from auth_server.presenters import identity_json
@@ -38,25 +36,8 @@ def signup(
     background: BackgroundTasks,
     client: ClientDep,
 ) -> JSONResponse:
-    # Per IP and per address: sign-up mails a code, so it must not be a spam cannon.
-    services.limits.hit_ip("signup", client.ip_address)
-    services.limits.hit_account("signup", body.email)
-    email = normalize_email(body.email)
-    with failures_audited(services.audit, db, "signup", client=client, email=email):
-        result = services.accounts.signup(
-            db,
-            SignupRequest(
-                email=body.email,
-                password=body.password,
-                first_name=body.first_name,
-                last_name=body.last_name,
-                company=body.company,
-                phone=body.phone or None,
-                products=body.products,
-            ),
-        )
+    result = services.registration.signup(db, body.request(), client)
     user = result.user
-    services.audit.record(db, "signup", client=client, email=user.email, user_id=user.id)
     # Sent after the response, so a slow mail server never slows the sign-up.
     background.add_task(services.accounts.send_verification_code, user.email, result.code)
     return success(
@@ -75,20 +56,7 @@ def signup(
 def verify_email(
     body: VerifyEmailBody, services: ServicesDep, db: DbDep, client: ClientDep
 ) -> JSONResponse:
-    # Beside the per-code try limit: caps guessing across fresh codes too.
-    services.limits.hit_ip("verify-email", client.ip_address)
-    services.limits.hit_account("verify-email", body.email)
-    email = normalize_email(body.email)
-    with failures_audited(
-        services.audit,
-        db,
-        "email_verified",
-        client=client,
-        email=email,
-        user_id=user_id_of(db, email),
-    ):
-        user = services.accounts.verify_email(db, body.email, body.code)
-    services.audit.record(db, "email_verified", client=client, email=user.email, user_id=user.id)
+    user = services.registration.verify_email(db, body.email, body.code, client)
     return success({"email": user.email, "emailVerified": True})
 
 
@@ -100,10 +68,7 @@ def resend_verification(
     background: BackgroundTasks,
     client: ClientDep,
 ) -> JSONResponse:
-    # Counted for unknown addresses too: the 429 says nothing about the account.
-    services.limits.hit_ip("resend-verification", client.ip_address)
-    services.limits.hit_account("resend-verification", body.email)
-    pending = services.accounts.resend_verification(db, body.email)
+    pending = services.registration.resend_verification(db, body.email, client)
     if pending is not None:
         user, code = pending
         background.add_task(services.accounts.send_verification_code, user.email, code)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -66,11 +66,17 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return failure(400, "malformed_json", "The request body is not valid JSON")
+    errors = field_errors(problems)
+    return failure(400, "validation_error", "Some fields are invalid", errors=errors)
+
+
+def field_errors(problems: Sequence[Any]) -> dict[str, list[str]]:
+    """Pydantic's problems as the envelope's `errors`: messages by field (wire) name."""
     errors: dict[str, list[str]] = {}
     for problem in problems:
         # Only the message: pydantic's "input" would echo passwords back.
         errors.setdefault(_field_name(tuple(problem["loc"])), []).append(problem["msg"])
-    return failure(400, "validation_error", "Some fields are invalid", errors=errors)
+    return errors
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from auth_server.i18n import N_
 from auth_server.web.render import text
-
-
-def N_(message: str) -> str:
-    """Marks a text for extraction (`make messages`); translated where it is shown."""
-    return message
-
 
 # The scopes as a person reads them on the consent page.
 SCOPE_TEXTS = {

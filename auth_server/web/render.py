@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from auth_server.errors import AuthError
-from auth_server.i18n import CATALOGUES
+from auth_server.i18n import CATALOGUES, N_
 from auth_server.web.csrf import csrf_token
 
 # Our own stylesheet and images only, no script unless a page asks (the reset page's own
@@ -74,6 +74,27 @@ def error_text(request: Request, exc: AuthError) -> str:
     return text(request, exc.message)
 
 
+def refused(
+    request: Request, template: str, exc: AuthError, *, script: bool = False, **context: Any
+) -> HTMLResponse:
+    """The form again with its refusal: a banner (role=alert) and, when the error names
+    fields, each field's problems tied to it; the refusal's status and Retry-After."""
+    context.setdefault("notice", "")
+    return render(
+        request,
+        template,
+        status_code=exc.status_code,
+        headers=error_headers(exc),
+        script=script,
+        errors={
+            field: [text(request, problem) for problem in problems]
+            for field, problems in (exc.errors or {}).items()
+        },
+        error=error_text(request, exc),
+        **context,
+    )
+
+
 def error_page(request: Request, exc: AuthError, *, back: str = "/signin") -> HTMLResponse:
     """The error page of a refusal no form can show (a CSRF failure, for one)."""
     return render(
@@ -81,7 +102,7 @@ def error_page(request: Request, exc: AuthError, *, back: str = "/signin") -> HT
         "error.html",
         status_code=exc.status_code,
         headers=error_headers(exc),
-        title=text(request, "Something went wrong"),
+        title=text(request, N_("Something went wrong")),
         message=error_text(request, exc),
         code=exc.code,
         back=back,

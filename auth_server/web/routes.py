@@ -7,11 +7,11 @@ from fastapi.responses import Response
 
 from auth_server.config import Settings
 from auth_server.errors import CsrfFailed
-from auth_server.web import signin
+from auth_server.web import account, password, signin, signup
 from auth_server.web.csrf import CsrfCookie
 from auth_server.web.render import error_page
 
-ROUTERS = (signin.router,)
+ROUTERS = (signin.router, signup.router, password.router, account.router)
 
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:

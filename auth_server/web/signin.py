@@ -9,12 +9,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError, EmailNotVerified
-from auth_server.web.render import error_headers, error_text, render, text
+from auth_server.i18n import N_
+from auth_server.web.render import refused, render, text
 from auth_server.web.sso import (
     CsrfDep,
     clear_sso_cookie,
     current_browser_session,
-    end_browser_session,
     safe_next,
     set_sso_cookie,
 )
@@ -22,9 +22,9 @@ from auth_server.web.sso import (
 router = APIRouter(include_in_schema=False)
 
 NOTICES = {
-    "signed_out": "You are signed out.",
-    "verified": "Your email address is verified. You can sign in now.",
-    "reset": "Your password was reset. Please sign in with the new one.",
+    "signed_out": N_("You are signed out."),
+    "verified": N_("Your email address is verified. You can sign in now."),
+    "reset": N_("Your password was reset. Please sign in with the new one."),
 }
 
 
@@ -71,26 +71,23 @@ def signin(
         # The JSON API's flow: the same limits, lockout, audit and answers.
         identity = services.login.identify(db, email, password, client)
         session_id, secret = services.login.issue_browser_session(
-            db, identity, client, services.settings.sso_session_ttl
+            db,
+            identity,
+            client,
+            services.settings.sso_session_ttl,
+            replaces=previous.session_id if previous else None,
         )
     except AuthError as exc:
         # One page for unknown e-mail and wrong password: the message is the error's own.
-        return render(
+        return refused(
             request,
             "signin.html",
-            status_code=exc.status_code,
-            headers=error_headers(exc),
+            exc,
             next=target,
             force=bool(force),
             email=email,
-            notice="",
-            error=error_text(request, exc),
             unverified=isinstance(exc, EmailNotVerified),
         )
-    if previous is not None and previous.session_id != session_id:
-        # A new sign-in in this browser replaces its old session rather than orphan it.
-        end_browser_session(db, services, previous.session_id, reason="signed_in_again")
-        db.commit()
     response = RedirectResponse(target, status_code=303)
     # A new cookie value at every sign-in: no session fixation.
     set_sso_cookie(response, services, session_id, secret)
@@ -101,16 +98,7 @@ def signin(
 def signout(request: Request, services: ServicesDep, db: DbDep, client: ClientDep) -> Response:
     current = current_browser_session(request, services, db)
     if current is not None:
-        end_browser_session(db, services, current.session_id, reason="logout")
-        services.audit.add(
-            db,
-            "logout",
-            client=client,
-            email=current.user.email,
-            user_id=current.user.id,
-            details={"session": str(current.session_id), "via": "browser"},
-        )
-        db.commit()  # the revocation, its feed event and the audit row together
+        services.self_service.sign_out(db, current.user, current.session_id, client)
     response = RedirectResponse("/signin?notice=signed_out", status_code=303)
     clear_sso_cookie(response, services)
     return response

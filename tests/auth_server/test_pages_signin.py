@@ -103,3 +103,24 @@ def test_csrf_missing_or_wrong_is_refused(
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert refused.status_code == 403
+
+
+def test_signing_in_again_replaces_the_browser_session(
+    http: httpx.Client, client: httpx.Client, smtp_sink: SmtpSink
+) -> None:
+    email = verified_user(client, smtp_sink)
+    first = sign_in(http, email, PASSWORD).cookies["rz_sso"]
+    # prompt=login: the password again, in the same browser.
+    token = csrf_of(http.get("/signin?force=1"))
+    form = {"csrf_token": token, "email": email, "password": PASSWORD, "force": "1"}
+    second = http.post("/signin", data=form).cookies["rz_sso"]
+    assert first != second
+    # One browser session listed, the new one; the old cookie no longer signs anyone in.
+    assert http.get("/account").text.count("This browser") == 1
+    assert http.get("/account").text.count('<span class="tag">Browser</span>') == 1
+    with browser_with_cookie(http, first) as stale:
+        assert stale.get("/account").status_code == 303
+
+
+def browser_with_cookie(http: httpx.Client, sso: str) -> httpx.Client:
+    return httpx.Client(base_url=http.base_url, cookies={"rz_sso": sso}, timeout=30)

@@ -183,6 +183,11 @@ class AuthSession(Base):
     # The organization the session's access tokens speak for (switch-organization). No
     # foreign key: every issue checks it against the user's memberships and falls back.
     organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The browser (SSO) session this one was made from (an OpenID Connect code grant):
+    # revoking that session revokes this one too (revocations.py).
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship()
 

@@ -129,8 +129,16 @@ class Sessions:
         # Every revocation below goes through it: the sessions and their events, together.
         self.revocations = revocations
 
-    def start(self, db: Session, identity: Identity, client: ClientInfo) -> IssuedTokens:
-        """A new API session and its tokens, flushed; the caller commits."""
+    def start(
+        self,
+        db: Session,
+        identity: Identity,
+        client: ClientInfo,
+        *,
+        parent_id: uuid.UUID | None = None,
+    ) -> IssuedTokens:
+        """A new API session and its tokens, flushed; the caller commits. `parent_id`: the
+        browser session it is made from (OpenID Connect), which it then ends with."""
         token = RefreshTokenParts.new(uuid.uuid4())
         session = self.open(
             db,
@@ -140,6 +148,7 @@ class Sessions:
             ttl=self.settings.refresh_token_ttl,
             family_hash=token.family_hash,
             refresh_hash=token.secret_hash,
+            parent_id=parent_id,
         )
         membership = membership_in(identity.user, session.organization_id)
         return self._issue(db, identity.user, session.id, token, session.created_at, membership)
@@ -155,6 +164,7 @@ class Sessions:
         family_hash: str | None = None,
         refresh_hash: str | None = None,
         browser_hash: str | None = None,
+        parent_id: uuid.UUID | None = None,
     ) -> AuthSession:
         """The session row of an identified user (API or browser), added; the caller
         commits. CredentialsChanged when the user's credentials changed since the check."""
@@ -188,6 +198,7 @@ class Sessions:
             family_hash=family_hash,
             refresh_hash=refresh_hash,
             browser_hash=browser_hash,
+            parent_id=parent_id,
             amr=" ".join(identity.amr),
             generation=0,
             organization_id=membership.organization_id if membership else None,

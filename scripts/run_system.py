@@ -87,7 +87,8 @@ def saas_admin_client(data_dir: Path, admin_port: str) -> dict[str, str]:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         saved = {}
-    for client in json.loads(run([*AUTH, "clients", "list", "--json"])):
+    listed = run([*AUTH, "clients", "list", "--json"]).splitlines()  # one object a line
+    for client in map(json.loads, filter(None, listed)):
         if client["clientId"] == saved.get("clientId") and client["redirectUris"] == redirects:
             return {
                 "SAAS_ADMIN_OIDC_CLIENT_ID": saved["clientId"],

@@ -36,6 +36,11 @@ def looks_deceptive(email: str) -> bool:
     return any(confusables.is_dangerous(part) for part in email.rsplit("@", 1))
 
 
+def user_id_of(db: Session, email: str) -> uuid.UUID | None:
+    """The account of an address, for the audit log only; never changes an answer."""
+    return db.scalar(select(User.id).where(User.email == normalize_email(email)))
+
+
 # The users.email column's length (RFC 5321's limit on a forward path).
 MAX_EMAIL_LENGTH = 254
 

@@ -19,6 +19,7 @@ from auth_server.api.security_headers import SecurityHeaders
 from auth_server.config import Settings, get_settings
 from auth_server.revocation_waiters import Wakeups
 from auth_server.services import Services
+from auth_server.web import routes as web
 
 
 def _answer_waiters_on_exit(wakeups: Wakeups) -> None:
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     access_log.quiet_feed_polls()
     install_error_handlers(app)
     app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes)
+    web.install(app, settings)
     # Added last, so outermost: the guard's own refusals get the headers too.
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.include_router(auth.router)

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     # is wrong, database time unaffected (a replica whose host clock is skewed).
     test_clock_skew: float = 0.0
 
+    # -- hosted pages and the browser (SSO) session ----------------------------------------
+    # Name of the cookie that carries the browser session of the hosted pages (and OIDC).
+    sso_cookie_name: str = Field(default="rz_sso", pattern=r"^[A-Za-z0-9_-]+$")
+    # Seconds a browser session lasts from its sign-in; then the password is asked again.
+    sso_session_ttl: int = Field(default=12 * 3600, ge=60, le=90 * 86400)
+
     # -- trusted services: revocation feed and admin API -------------------------------
     # The credential of trusted services (X-Service-Token header). Several, comma-separated,
     # during a rotation. Required in production; in development, generated once into
@@ -165,6 +171,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS: in production, or wherever the public URL is HTTPS."""
+        return self.is_production or self.auth_public_url.startswith("https://")
 
     @property
     def product_codes(self) -> frozenset[str]:

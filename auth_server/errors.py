@@ -148,3 +148,11 @@ class LicenseVersionConflict(AuthError):
     status_code = 409
     code = "version_conflict"
     message = "This license version is already stored with different content"
+
+
+class CsrfFailed(AuthError):
+    """A form post without this browser's CSRF token, or sent from another site."""
+
+    status_code = 403
+    code = "csrf_failed"
+    message = "This form has expired or was not sent from this site; please try again"

@@ -169,6 +169,12 @@ class AuthSession(Base):
     # When the previous token was rotated out (database time): the grace window's start.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How the user proved who they are, space-separated RFC 8176 values ("pwd"); NULL on
+    # sessions older than revision 0008, which were all password logins.
+    amr: Mapped[str | None] = mapped_column(String(40))
+    # SHA-256 of the secret of the browser (SSO) cookie that carries this session; NULL for
+    # API sessions, which have a refresh-token family instead (see web/sso.py).
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship()
 

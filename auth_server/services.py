@@ -12,6 +12,7 @@ from auth_server.config import Settings
 from auth_server.db import Database
 from auth_server.erasure import Erasure
 from auth_server.keys import KeyStore
+from auth_server.login import Login
 from auth_server.mailer import Mailer
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
@@ -34,6 +35,7 @@ class Services:
     mailer: Mailer
     accounts: Accounts
     sessions: Sessions
+    login: Login
     clock: Clock
     audit: AuditLog
     limits: RateLimits
@@ -66,9 +68,10 @@ class Services:
         )
         mailer = Mailer(settings)
         revocations = Revocations(settings, clock, RevocationPublisher(settings))
-        sessions = Sessions(settings, clock, passwords, tokens, revocations)
+        sessions = Sessions(settings, clock, tokens, revocations)
         limits = RateLimits(settings)
         audit = AuditLog(clock)
+        lockout = Lockout(settings, clock)
         database = Database(settings.auth_database_url)
         # Revocation events reach Redis after, and only after, their transaction commits.
         revocations.attach(database.session_factory)
@@ -84,10 +87,11 @@ class Services:
             mailer=mailer,
             accounts=Accounts(settings, passwords, mailer),
             sessions=sessions,
+            login=Login(passwords, sessions, lockout, limits, audit),
             clock=clock,
             audit=audit,
             limits=limits,
-            lockout=Lockout(settings, clock),
+            lockout=lockout,
             recovery=PasswordRecovery(settings, clock, passwords, sessions, mailer),
             revocations=revocations,
             waiting_feed=WaitingFeed(revocations, database, wakeups),

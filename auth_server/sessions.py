@@ -1,4 +1,4 @@
-"""Login sessions: password login, refresh-token rotation with reuse detection, logout.
+"""Login sessions: opened for an identified user; refresh rotation with reuse detection; logout.
 
 A session's whole refresh-token family lives in its one row, whatever the number of
 refreshes: O(sessions) rows, found by primary key. A refresh token is
@@ -36,21 +36,16 @@ from typing import NoReturn
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from auth_server.accounts import normalize_email
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import (
-    AccountDisabled,
     CredentialsChanged,
-    EmailNotVerified,
-    InvalidCredentials,
     InvalidRefreshToken,
     InvalidToken,
     RefreshTokenReused,
     SessionNotFound,
 )
 from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User
-from auth_server.passwords import Passwords
 from auth_server.presenters import primary_membership
 from auth_server.revocations import Revocations
 from auth_server.tokens import (
@@ -62,7 +57,7 @@ from auth_server.tokens import (
 )
 
 # Loads what the contract's user/organization/licenses shapes need, in two queries.
-_IDENTITY = (
+WITH_IDENTITY = (
     selectinload(User.memberships)
     .selectinload(Membership.organization)
     .selectinload(Organization.licenses)
@@ -73,6 +68,19 @@ _IDENTITY = (
 class ClientInfo:
     user_agent: str | None
     ip_address: str | None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is signing in, as the credential check found them; not yet a session.
+
+    `credentials_version` is the one the credentials were checked under: the session is
+    only written if it is still current (see Sessions.open). `amr`: RFC 8176 values.
+    """
+
+    user: User
+    credentials_version: int
+    amr: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -108,40 +116,46 @@ class Sessions:
         self,
         settings: Settings,
         clock: Clock,
-        passwords: Passwords,
         tokens: AccessTokens,
         revocations: Revocations,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.passwords = passwords
         self.tokens = tokens
         self.grace = timedelta(seconds=settings.refresh_reuse_grace)
         # Every revocation below goes through it: the sessions and their events, together.
         self.revocations = revocations
 
-    def login(self, db: Session, email: str, password: str, client: ClientInfo) -> IssuedTokens:
-        """A new session and its tokens, flushed; the caller commits."""
-        # Without the identity: known and unknown addresses cost the same one query up to
-        # the password check (loading it first made wrong passwords ~4 ms slower).
-        user = db.scalar(select(User).where(User.email == normalize_email(email)))
-        # Read with the password hash: the version the password was checked under.
-        version = user.credentials_version if user else 0
-        # Unknown e-mail and wrong password: one answer, one argon2 verification each.
-        if not self.passwords.verify(user.password_hash if user else None, password):
-            raise InvalidCredentials()
-        assert user is not None
-        user = db.scalar(
-            select(User)
-            .where(User.id == user.id)
-            .options(_IDENTITY)
-            .execution_options(populate_existing=True)
+    def start(self, db: Session, identity: Identity, client: ClientInfo) -> IssuedTokens:
+        """A new API session and its tokens, flushed; the caller commits."""
+        token = RefreshTokenParts.new(uuid.uuid4())
+        session = self.open(
+            db,
+            identity,
+            client,
+            session_id=token.session_id,
+            ttl=self.settings.refresh_token_ttl,
+            family_hash=token.family_hash,
+            refresh_hash=token.secret_hash,
         )
-        assert user is not None
-        if not user.is_active:
-            raise AccountDisabled()
-        if not user.email_verified:
-            raise EmailNotVerified()
+        return self._issue(db, identity.user, session.id, token, session.created_at)
+
+    def open(
+        self,
+        db: Session,
+        identity: Identity,
+        client: ClientInfo,
+        *,
+        session_id: uuid.UUID,
+        ttl: int,
+        family_hash: str | None = None,
+        refresh_hash: str | None = None,
+        browser_hash: str | None = None,
+    ) -> AuthSession:
+        """The session row of an identified user (API or browser), added; the caller
+        commits. CredentialsChanged when the user's credentials changed since the check."""
+        user = identity.user
+        version = identity.credentials_version
         # A password reset or change, a disable or a logout-all that committed while the
         # password was being checked must win: the session is only written if the version
         # is unchanged, by a write that waits for (PostgreSQL: the user row's lock) or
@@ -155,25 +169,24 @@ class Sessions:
         if unchanged.rowcount == 0:  # type: ignore[attr-defined]
             db.rollback()
             raise CredentialsChanged()
-        if self.passwords.needs_rehash(user.password_hash):
-            user.password_hash = self.passwords.hash(password)
         now = self.clock.database_now(db)
-        token = RefreshTokenParts.new(uuid.uuid4())
         session = AuthSession(
-            id=token.session_id,
+            id=session_id,
             user_id=user.id,
             created_at=now,
             last_used_at=now,
-            expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl),
+            expires_at=now + timedelta(seconds=ttl),
             user_agent=(client.user_agent or "")[:300] or None,
             ip_address=client.ip_address,
             credentials_version=version,
-            family_hash=token.family_hash,
-            refresh_hash=token.secret_hash,
+            family_hash=family_hash,
+            refresh_hash=refresh_hash,
+            browser_hash=browser_hash,
+            amr=" ".join(identity.amr),
             generation=0,
         )
         db.add(session)
-        return self._issue(db, user, session.id, token, now)
+        return session
 
     def refresh(self, db: Session, refresh_token: str) -> IssuedTokens:
         """The token rotated and a new one issued, flushed; the caller commits."""
@@ -238,7 +251,7 @@ class Sessions:
         """The session's user, if the session and the user may still refresh."""
         if family.revoked_at is not None or family.expires_at <= now:
             raise InvalidRefreshToken()
-        user = db.scalar(select(User).where(User.id == family.user_id).options(_IDENTITY))
+        user = db.scalar(select(User).where(User.id == family.user_id).options(WITH_IDENTITY))
         # An older credentials version: made by a login that raced a revocation.
         if (
             user is None
@@ -416,19 +429,22 @@ class Sessions:
         claims = self.tokens.decode(access_token)
         session = db.get(AuthSession, claims.session_id)
         # The signature alone is not enough: a logged-out or ended session's tokens stop here.
-        if (
-            session is None
-            or session.user_id != claims.user_id
-            or session.revoked_at is not None
-            or session.expires_at <= self.clock.database_now(db)
-        ):
+        user = self.live_user(db, session) if session is not None else None
+        if user is None or user.id != claims.user_id:
             raise InvalidToken()
-        user = db.scalar(select(User).where(User.id == claims.user_id).options(_IDENTITY))
+        return user, claims
+
+    def live_user(self, db: Session, session: AuthSession) -> User | None:
+        """The session's user with their identity loaded, while the session is live (not
+        revoked, not expired) and its user active; None otherwise."""
+        if session.revoked_at is not None or session.expires_at <= self.clock.database_now(db):
+            return None
+        user = db.scalar(select(User).where(User.id == session.user_id).options(WITH_IDENTITY))
         # An older credentials version: a session made by a login that raced a revocation.
         if (
             user is None
             or not user.is_active
             or user.credentials_version != session.credentials_version
         ):
-            raise InvalidToken()
-        return user, claims
+            return None
+        return user

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from auth_server.accounts import SignupRequest, normalize_email
+from auth_server.accounts import SignupRequest, normalize_email, user_id_of
 from auth_server.api.deps import BearerDep, ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
-from auth_server.errors import (
-    AccountDisabled,
-    EmailNotVerified,
-    InvalidCredentials,
-    RateLimited,
-    RefreshTokenReused,
-)
-from auth_server.models import AuthSession, User
+from auth_server.errors import RefreshTokenReused
+from auth_server.models import AuthSession
 from auth_server.presenters import identity_json
 from auth_server.schemas import EmailBody, LoginBody, RefreshTokenBody, SignupBody, VerifyEmailBody
 from auth_server.sessions import IssuedTokens
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-
-def user_id_of(db: Session, email: str) -> uuid.UUID | None:
-    """For the audit log only; never changes an answer."""
-    return db.scalar(select(User.id).where(User.email == normalize_email(email)))
 
 
 def _tokens_json(issued: IssuedTokens) -> dict[str, Any]:
@@ -128,81 +115,7 @@ def resend_verification(
 
 @router.post("/login", summary="Exchange e-mail and password for tokens")
 def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) -> JSONResponse:
-    services.limits.hit_ip("login", client.ip_address)
-    email = normalize_email(body.email)
-    try:
-        # Reserved before the password check and atomically (see ratelimit.Lockout): a
-        # locked address gets 429 even for the right password, parallel guesses cannot
-        # overrun the budget, and known and unknown addresses are locked alike.
-        services.lockout.reserve(db, email)
-    except RateLimited:
-        services.audit.record(
-            db,
-            "login_failed",
-            outcome="locked",
-            client=client,
-            email=email,
-            user_id=user_id_of(db, email),
-            details={"reason": "locked"},
-        )
-        raise
-    try:
-        issued = services.sessions.login(db, body.email, body.password, client)
-    except InvalidCredentials:
-        db.rollback()
-        locked = services.lockout.register_failure(db, email)
-        user_id = user_id_of(db, email)
-        services.audit.add(
-            db,
-            "login_failed",
-            outcome="failure",
-            client=client,
-            email=email,
-            user_id=user_id,
-            details={"reason": "invalid_credentials"},
-        )
-        if locked:
-            services.audit.add(
-                db,
-                "lockout",
-                outcome="locked",
-                client=client,
-                email=email,
-                user_id=user_id,
-                details={"seconds": services.settings.login_lockout_seconds},
-            )
-        db.commit()
-        if locked:
-            raise RateLimited(
-                "Too many failed logins; try again later",
-                retry_after=services.settings.login_lockout_seconds,
-            ) from None
-        raise
-    except (AccountDisabled, EmailNotVerified) as exc:
-        db.rollback()
-        # The password was right: its reservation is given back.
-        services.lockout.refund(db, email)
-        services.audit.record(
-            db,
-            "login_failed",
-            outcome="failure",
-            client=client,
-            email=email,
-            user_id=user_id_of(db, email),
-            details={"reason": exc.code},
-        )
-        raise
-    # The right password gives its reservation back, in the login's transaction.
-    services.lockout.refund(db, email)
-    services.audit.add(
-        db,
-        "login",
-        client=client,
-        email=issued.user.email,
-        user_id=issued.user.id,
-        details={"session": str(issued.session_id)},
-    )
-    db.commit()  # the session, its refresh token and the audit event together
+    issued = services.login.with_password(db, body.email, body.password, client)
     return success({**_tokens_json(issued), **identity_json(issued.user)})
 
 

@@ -12,11 +12,12 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Most header fields a request may carry (gunicorn's default); the server bounds their
 # total size before the request reaches the application (see http_server.py).
 MAX_HEADER_COUNT = 100
+FORM = b"application/x-www-form-urlencoded"
 
 
 class RequestBodyGuard:
     """431 for over MAX_HEADER_COUNT headers, 413 for bodies over the cap (declared or
-    streamed), 415 for bodies that are not JSON."""
+    streamed), 415 for bodies that are not JSON (or, outside /api/, a urlencoded form)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -39,7 +40,9 @@ class RequestBodyGuard:
             await _reject(send, 413, "payload_too_large", "The request body is too large")
             return
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if has_body and content_type != b"application/json":
+        # The hosted pages (outside /api/) post HTML forms; the API takes JSON only.
+        form = content_type == FORM and not scope["path"].startswith("/api/")
+        if has_body and content_type != b"application/json" and not form:
             await _reject(send, 415, "unsupported_media_type", "Send the body as application/json")
             return
         await self.app(scope, self._capped(receive, send), send)

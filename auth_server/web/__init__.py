@@ -1,0 +1,1 @@
+"""The hosted pages (server-rendered, Jinja2) and the browser session they share (SSO)."""

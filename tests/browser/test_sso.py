@@ -110,8 +110,8 @@ def sign_in_at_rozitech(
     page = tab.page
     page.wait_for_url(f"{deployment.auth.base_url}/signin**")
     tab.screenshot(f"{label}-signin")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
     with page.expect_navigation(wait_until="networkidle"):
         page.locator("form button[type=submit]").click()
     return page

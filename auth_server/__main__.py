@@ -17,10 +17,11 @@ from auth_server import access_log, migrate
 from auth_server.accounts import normalize_email
 from auth_server.audit import read_events
 from auth_server.config import ConfigurationError, Settings, get_settings
-from auth_server.errors import ValidationFailed
+from auth_server.errors import AuthError, ValidationFailed
 from auth_server.http_server import BoundedH11Protocol
 from auth_server.keys import activate_key, rotate_keys, stage_key
 from auth_server.models import AuditEvent, User
+from auth_server.oidc import cli as oidc_cli
 from auth_server.purge import purge
 from auth_server.service_auth import SERVICE_TOKEN_HEADER, ServiceCredentials
 from auth_server.services import Services
@@ -274,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--until", type=_when, help="ISO 8601 time (UTC) or 30m / 12h / 7d ago")
     audit.add_argument("--limit", type=int, default=100, help="the last N events (default 100)")
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    oidc_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -292,13 +294,15 @@ def main(argv: list[str] | None = None) -> int:
             audit_command(settings, args)
         if args.command == "service-token":
             service_token_command(settings)
+        if args.command == "clients":
+            oidc_cli.run(settings, args)
         if args.command == "run":
             _announce_service_token(settings)
         if args.command in ("serve", "run"):
             docs = "  (Swagger UI at /api-docs)" if settings.api_docs else ""
             print(f"Auth server: {settings.auth_public_url}{docs}")
             serve(settings, args.workers, args.host, args.port)
-    except (ConfigurationError, ValidationFailed) as exc:
+    except (ConfigurationError, AuthError) as exc:
         detail = f" {exc.errors}" if isinstance(exc, ValidationFailed) else ""
         print(f"error: {exc}{detail}", file=sys.stderr)
         return 2

@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from auth_server import __version__, access_log
-from auth_server.api import account, admin, auth, docs, meta, pages
+from auth_server.api import account, admin, auth, clients, docs, meta, pages
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
 from auth_server.api.security_headers import SecurityHeaders
 from auth_server.config import Settings, get_settings
+from auth_server.oidc import routes as oidc_routes
 from auth_server.revocation_waiters import Wakeups
 from auth_server.services import Services
 from auth_server.web import routes as web
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(admin.feed_router)
     app.include_router(admin.router)
+    app.include_router(clients.router)
+    app.include_router(oidc_routes.router)
     app.include_router(pages.router)
     app.include_router(meta.router)
     if settings.api_docs:

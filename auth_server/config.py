@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     # Seconds a browser session lasts from its sign-in; then the password is asked again.
     sso_session_ttl: int = Field(default=12 * 3600, ge=60, le=90 * 86400)
 
+    # -- OpenID Connect provider --------------------------------------------------------
+    # Seconds an authorization code may wait for its exchange (RFC 6749 recommends <= 600).
+    oidc_code_ttl: int = Field(default=60, ge=10, le=600)
+
     # -- trusted services: revocation feed and admin API -------------------------------
     # The credential of trusted services (X-Service-Token header). Several, comma-separated,
     # during a rotation. Required in production; in development, generated once into

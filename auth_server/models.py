@@ -175,6 +175,11 @@ class AuthSession(Base):
     # SHA-256 of the secret of the browser (SSO) cookie that carries this session; NULL for
     # API sessions, which have a refresh-token family instead (see web/sso.py).
     browser_hash: Mapped[str | None] = mapped_column(String(64))
+    # The browser (SSO) session this one was made from (an OpenID Connect code grant):
+    # revoking that session revokes this one too (revocations.py).
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship()
 

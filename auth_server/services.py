@@ -14,6 +14,7 @@ from auth_server.erasure import Erasure
 from auth_server.keys import KeyStore
 from auth_server.login import Login
 from auth_server.mailer import Mailer
+from auth_server.oidc.provider import OidcProvider
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.recovery import PasswordRecovery
@@ -47,6 +48,7 @@ class Services:
     administration: Administration
     erasure: Erasure
     service_credentials: ServiceCredentials
+    oidc: OidcProvider
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -99,4 +101,5 @@ class Services:
             administration=Administration(settings, clock, revocations, audit),
             erasure=Erasure(revocations, audit),
             service_credentials=ServiceCredentials.from_settings(settings),
+            oidc=OidcProvider(settings, clock, keys, tokens, sessions, revocations, audit),
         )

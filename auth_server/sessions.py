@@ -126,8 +126,16 @@ class Sessions:
         # Every revocation below goes through it: the sessions and their events, together.
         self.revocations = revocations
 
-    def start(self, db: Session, identity: Identity, client: ClientInfo) -> IssuedTokens:
-        """A new API session and its tokens, flushed; the caller commits."""
+    def start(
+        self,
+        db: Session,
+        identity: Identity,
+        client: ClientInfo,
+        *,
+        parent_id: uuid.UUID | None = None,
+    ) -> IssuedTokens:
+        """A new API session and its tokens, flushed; the caller commits. `parent_id`: the
+        browser session it is made from (OpenID Connect), which it then ends with."""
         token = RefreshTokenParts.new(uuid.uuid4())
         session = self.open(
             db,
@@ -137,6 +145,7 @@ class Sessions:
             ttl=self.settings.refresh_token_ttl,
             family_hash=token.family_hash,
             refresh_hash=token.secret_hash,
+            parent_id=parent_id,
         )
         return self._issue(db, identity.user, session.id, token, session.created_at)
 
@@ -151,6 +160,7 @@ class Sessions:
         family_hash: str | None = None,
         refresh_hash: str | None = None,
         browser_hash: str | None = None,
+        parent_id: uuid.UUID | None = None,
     ) -> AuthSession:
         """The session row of an identified user (API or browser), added; the caller
         commits. CredentialsChanged when the user's credentials changed since the check."""
@@ -182,6 +192,7 @@ class Sessions:
             family_hash=family_hash,
             refresh_hash=refresh_hash,
             browser_hash=browser_hash,
+            parent_id=parent_id,
             amr=" ".join(identity.amr),
             generation=0,
         )

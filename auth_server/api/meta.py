@@ -1,4 +1,4 @@
-"""Health and discovery: /health and the /.well-known documents."""
+"""Health and keys: /health and the JWKS (discovery: oidc/routes.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from auth_server import __version__
 from auth_server.api.deps import ServicesDep
-from auth_server.keys import ALGORITHM
 
 router = APIRouter(tags=["meta"])
 logger = logging.getLogger("auth_server.health")
@@ -38,24 +37,3 @@ def health(services: ServicesDep) -> JSONResponse:
 @router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
 def jwks(services: ServicesDep) -> JSONResponse:
     return JSONResponse(services.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
-
-
-@router.get("/.well-known/openid-configuration", summary="Discovery document")
-def openid_configuration(services: ServicesDep) -> JSONResponse:
-    base = services.settings.auth_public_url.rstrip("/")
-    return JSONResponse(
-        {
-            "issuer": services.settings.jwt_issuer,
-            "jwks_uri": f"{base}/.well-known/jwks.json",
-            "token_endpoint": f"{base}/api/auth/login",
-            "userinfo_endpoint": f"{base}/api/auth/me",
-            "end_session_endpoint": f"{base}/api/auth/logout",
-            "id_token_signing_alg_values_supported": [ALGORITHM],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "response_types_supported": ["token"],
-            "subject_types_supported": ["public"],
-            "grant_types_supported": ["password", "refresh_token"],
-            "audience": services.settings.jwt_audience,
-            "access_token_lifetime": services.settings.access_token_ttl,
-        }
-    )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.auth_server.helpers import PASSWORD, verified_user
+from tests.auth_server.helpers import PASSWORD, bearer, login, verified_user
 from tests.browser.tabs import NEEDS_BROWSER, Tab
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
@@ -58,7 +58,11 @@ def deployment(
 ) -> Iterator[Deployment]:
     workdir: Path = tmp_path_factory.mktemp("sso")
     with temporary_database(workdir) as auth_db, saas_database(workdir) as saas_db:
-        auth = AuthServerProcess(auth_db, workdir / "auth", smtp_port=smtp_sink.port).migrate()
+        # Access tokens of 30 s, the SaaS Admin's refresh margin: every admin page refreshes
+        # the session's tokens at the token endpoint (rotation included).
+        auth = AuthServerProcess(
+            auth_db, workdir / "auth", smtp_port=smtp_sink.port, access_token_ttl=30
+        ).migrate()
         email, password, staff_organization = auth.first_admin()
         saas = SaasAdminProcess(
             saas_db,
@@ -203,3 +207,21 @@ def test_no_admin_site_for_someone_not_staff(
     tab.screenshot("admin-not-staff")
     tab.page.goto(f"{deployment.saas.base_url}/admin/", wait_until="networkidle")
     assert "/admin/login/" in tab.page.url
+
+
+@NEEDS_BROWSER
+def test_the_admin_session_ends_with_the_auth_server_session(
+    tab: Tab, deployment: Deployment
+) -> None:
+    admin_sign_in(tab, deployment, deployment.staff_email, deployment.staff_password)
+    # Each page refreshes the tokens at the token endpoint (see the fixture) and stays in.
+    for path in ("/admin/", "/admin/billing/plan/", "/admin/"):
+        assert tab.visit(path, f"admin-refreshed-{path}").url == f"{deployment.saas.base_url}{path}"
+    # Signed out of every session at the auth server (another device, say): the admin
+    # site's next page is its login page.
+    with httpx.Client(base_url=deployment.auth.base_url, timeout=30) as http:
+        access = login(http, deployment.staff_email, deployment.staff_password)["accessToken"]
+        http.post("/api/auth/logout-all", headers=bearer(access)).raise_for_status()
+    tab.page.goto(f"{deployment.saas.base_url}/admin/", wait_until="networkidle")
+    assert tab.page.url == f"{deployment.saas.base_url}/admin/login/?next=/admin/"
+    tab.assert_clean()

@@ -1,5 +1,5 @@
-"""Deletes what can never be used again: expired sessions, codes, reset tokens, locks,
-revocation events."""
+"""Deletes what can never be used again: expired sessions, codes (e-mail and OpenID
+Connect), reset tokens, locks, revocation events."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from auth_server.models import (
     PasswordReset,
     RevocationEvent,
 )
+from auth_server.oidc.models import AuthorizationCode
 
 SESSION_MARGIN = timedelta(hours=1)
 
@@ -64,6 +65,12 @@ def purge(db: Session, settings: Settings, clock: Clock) -> dict[str, int]:
     run(
         "revocation_events",
         delete(RevocationEvent).where(RevocationEvent.expires_at <= now),
+    )
+    # OpenID Connect codes: an hour past expiry, so that a late replay of a used one is still
+    # recognized (and revokes what it issued) for a while; after that it is only unknown.
+    run(
+        "oidc_authorization_codes",
+        delete(AuthorizationCode).where(AuthorizationCode.expires_at <= dead_before),
     )
     if settings.audit_retention_days:
         cutoff = now - timedelta(days=settings.audit_retention_days)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 # Confidential clients authenticate with their secret; public ones with nothing (and PKCE).
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+MAX_NONCE = 255
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,12 @@ class IdTokens(OpenIDCode):  # type: ignore[misc]
     def __init__(self, server: OidcServer) -> None:
         super().__init__(require_nonce=False)
         self.server = server
+
+    def validate_openid_authorization_request(self, grant: Any, redirect_uri: str) -> None:
+        # Stored with the code (a column of MAX_NONCE): a longer one is refused, not cut.
+        if len(grant.request.payload.data.get("nonce") or "") > MAX_NONCE:
+            raise InvalidRequestError(f"'nonce' is longer than {MAX_NONCE} characters")
+        super().validate_openid_authorization_request(grant, redirect_uri)
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         return self.server.provider.codes.nonce_used(

@@ -185,6 +185,10 @@ class OidcProvider:
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
+            # Ours, kept from the document before: what resource servers verify access
+            # tokens against (their `aud`), and how long those live.
+            "audience": self.settings.jwt_audience,
+            "access_token_lifetime": self.settings.access_token_ttl,
         }
 
 

@@ -125,7 +125,7 @@ def _too_old(services: Services, browser: BrowserSession, data: dict[str, str]) 
     raw = data.get("max_age")
     if raw is None:
         return False
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 10:
         raise InvalidRequestError("Invalid 'max_age'")
     return services.clock.now() - browser.auth_time > timedelta(seconds=int(raw))
 
@@ -171,28 +171,33 @@ def _error_page(request: Request, error: OAuth2Error) -> Response:
     )
 
 
-@router.post(TOKEN_PATH, summary="Token endpoint (authorization_code, refresh_token)")
-async def token(request: Request, services: ServicesDep, db: DbDep, client: ClientDep) -> Response:
+async def _endpoint(
+    request: Request, services: Services, db: Session, client: ClientInfo, name: str
+) -> Response:
+    """One of Authlib's non-interactive endpoints (token, revocation, userinfo)."""
     oauth = await _oauth(request, services)
     server = services.oidc.server(db, client)
-    response: Response = await run_in_threadpool(server.create_token_response, oauth)
-    return response
+    if name == "token":
+        response: Response = await run_in_threadpool(server.create_token_response, oauth)
+        return response
+    return await run_in_threadpool(server.create_endpoint_response, name, oauth)
+
+
+@router.post(TOKEN_PATH, summary="Token endpoint (authorization_code, refresh_token)")
+async def token(request: Request, services: ServicesDep, db: DbDep, client: ClientDep) -> Response:
+    return await _endpoint(request, services, db, client, "token")
 
 
 @router.post(REVOKE_PATH, summary="Token revocation (RFC 7009)")
 async def revoke(request: Request, services: ServicesDep, db: DbDep, client: ClientDep) -> Response:
-    oauth = await _oauth(request, services)
-    server = services.oidc.server(db, client)
-    return await run_in_threadpool(server.create_endpoint_response, "revocation", oauth)
+    return await _endpoint(request, services, db, client, "revocation")
 
 
 @router.api_route(USERINFO_PATH, methods=["GET", "POST"], summary="UserInfo endpoint")
 async def userinfo(
     request: Request, services: ServicesDep, db: DbDep, client: ClientDep
 ) -> Response:
-    oauth = await _oauth(request, services)
-    server = services.oidc.server(db, client)
-    return await run_in_threadpool(server.create_endpoint_response, "userinfo", oauth)
+    return await _endpoint(request, services, db, client, "userinfo")
 
 
 @router.get(END_SESSION_PATH, summary="RP-initiated logout (end_session_endpoint)")

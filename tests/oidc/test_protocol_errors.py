@@ -51,6 +51,16 @@ def _code(
     return rp, callback.headers["location"], verifier
 
 
+def _signed_in_code(
+    server: AuthServerProcess, browser: Browser, email: str
+) -> tuple[Registered, str, str]:
+    """A new first-party client, and a code (with its verifier) of a signed-in browser."""
+    browser.sign_in(email, PASSWORD)
+    client = register(server)
+    _, callback, verifier = _code(server, browser, client)
+    return client, _code_of(callback), verifier
+
+
 def _token(server: AuthServerProcess, client: Registered, **form: str) -> httpx.Response:
     auth = (client.client_id, client.client_secret) if client.client_secret else None
     data: dict[str, Any] = {"grant_type": "authorization_code", "redirect_uri": REDIRECT_URI}
@@ -92,9 +102,7 @@ def test_public_client_must_use_pkce_s256(server: AuthServerProcess, browser: Br
     assert callback_params(plain)["error"] == "invalid_request"
     s256 = create_s256_code_challenge(verifier)
     accepted = httpx.get(
-        _authorize_url(
-            server, client.client_id, code_challenge=s256, code_challenge_method="S256"
-        )
+        _authorize_url(server, client.client_id, code_challenge=s256, code_challenge_method="S256")
     )
     # Valid: on to the sign-in page (no browser session yet).
     assert accepted.status_code == 303 and accepted.headers["location"].startswith("/signin")
@@ -103,10 +111,7 @@ def test_public_client_must_use_pkce_s256(server: AuthServerProcess, browser: Br
 def test_missing_or_wrong_verifier_is_refused(
     server: AuthServerProcess, browser: Browser, email: str
 ) -> None:
-    browser.sign_in(email, PASSWORD)
-    client = register(server)
-    _, callback, verifier = _code(server, browser, client)
-    code = _code_of(callback)
+    client, code, verifier = _signed_in_code(server, browser, email)
     missing = _token(server, client, code=code)
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
     wrong = _token(server, client, code=code, code_verifier=new_nonce() * 3)
@@ -118,10 +123,7 @@ def test_missing_or_wrong_verifier_is_refused(
 def test_reused_code_is_refused_and_revokes_what_it_issued(
     server: AuthServerProcess, browser: Browser, email: str
 ) -> None:
-    browser.sign_in(email, PASSWORD)
-    client = register(server)
-    _, callback, verifier = _code(server, browser, client)
-    code = _code_of(callback)
+    client, code, verifier = _signed_in_code(server, browser, email)
     first = _token(server, client, code=code, code_verifier=verifier)
     assert first.status_code == 200
     tokens = first.json()
@@ -142,28 +144,24 @@ def test_reused_code_is_refused_and_revokes_what_it_issued(
 def test_expired_code_is_refused(
     server: AuthServerProcess, browser: Browser, email: str, clock: TestClock
 ) -> None:
-    browser.sign_in(email, PASSWORD)
-    client = register(server)
-    _, callback, verifier = _code(server, browser, client)
+    client, code, verifier = _signed_in_code(server, browser, email)
     clock.advance(61)  # OIDC_CODE_TTL is 60 seconds
-    expired = _token(server, client, code=_code_of(callback), code_verifier=verifier)
+    expired = _token(server, client, code=code, code_verifier=verifier)
     assert expired.status_code == 400 and expired.json()["error"] == "invalid_grant"
 
 
 def test_wrong_client_secret_is_refused(
     server: AuthServerProcess, browser: Browser, email: str
 ) -> None:
-    browser.sign_in(email, PASSWORD)
-    client = register(server)
-    _, callback, verifier = _code(server, browser, client)
+    client, code, verifier = _signed_in_code(server, browser, email)
     impostor = Registered(client.client_id, "not-the-secret")
-    refused = _token(server, impostor, code=_code_of(callback), code_verifier=verifier)
+    refused = _token(server, impostor, code=code, code_verifier=verifier)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     # A confidential client cannot skip its secret by posing as public.
     bare = _token(
         server,
         Registered(client.client_id, None),
-        code=_code_of(callback),
+        code=code,
         code_verifier=verifier,
     )
     assert bare.status_code in (400, 401) and bare.json()["error"] == "invalid_client"
@@ -200,10 +198,8 @@ def test_prompt_login_asks_for_the_password_again(
 def test_signing_out_of_the_browser_ends_the_clients_sessions(
     server: AuthServerProcess, browser: Browser, email: str
 ) -> None:
-    browser.sign_in(email, PASSWORD)
-    client = register(server)
-    _, callback, verifier = _code(server, browser, client)
-    tokens = _token(server, client, code=_code_of(callback), code_verifier=verifier).json()
+    client, code, verifier = _signed_in_code(server, browser, email)
+    tokens = _token(server, client, code=code, code_verifier=verifier).json()
     cursor = feed_cursor(httpx.Client(base_url=server.base_url), server)
     # The sign-out button (any hosted page's CSRF token will do; the sign-in page has one).
     browser.submit("/signout", browser.go("/signin?force=1"))
@@ -212,3 +208,37 @@ def test_signing_out_of_the_browser_ends_the_clients_sessions(
     events, _ = drain_feed(httpx.Client(base_url=server.base_url), server, cursor)
     # The browser session's event and the client session's: resource servers see both.
     assert len({e["sid"] for e in events}) == 2
+
+
+def test_logout_without_id_token_asks_first(
+    server: AuthServerProcess, browser: Browser, email: str
+) -> None:
+    browser.sign_in(email, PASSWORD)
+    client = register(server)
+    # A link from anywhere (no ID token): a page that asks, and nothing ended yet.
+    page = browser.http.get(
+        "/oauth2/logout", params={"post_logout_redirect_uri": "https://evil.example/"}
+    )
+    assert page.status_code == 200 and "Sign out of Rozitech?" in page.text
+    _code(server, browser, client)  # still signed in: a code, no password asked
+    done = browser.submit("/oauth2/logout", page, confirm="yes")
+    # Signed out, and never sent to the unregistered address.
+    assert done.status_code == 200 and "You are signed out" in done.text
+    url, _ = relying_party(client).create_authorization_url(
+        discovery(server)["authorization_endpoint"], code_verifier="v" * 43
+    )
+    assert browser.go(url).url.path == "/signin"
+
+
+def test_overlong_nonce_is_refused_not_stored(server: AuthServerProcess) -> None:
+    client = register(server, public=True)
+    response = httpx.get(
+        _authorize_url(
+            server,
+            client.client_id,
+            nonce="n" * 300,
+            code_challenge=create_s256_code_challenge("v" * 43),
+            code_challenge_method="S256",
+        )
+    )
+    assert callback_params(response)["error"] == "invalid_request"

@@ -14,6 +14,7 @@ Rejected: a hand-written code flow (the issue asks for a well-kept library), and
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
+from django.http import HttpRequest
+from joserfc.errors import JoseError
 from rozitech_auth.client import get_auth_client
 from rozitech_auth.errors import AuthServerUnavailable
 
@@ -31,12 +34,15 @@ NAME = "rozitech"
 # offline_access: a refresh token, so the admin session outlives one access token.
 SCOPES = "openid profile email offline_access"
 
+# What an OAuth error code looks like (RFC 6749: `access_denied`, `login_required`, ...).
+ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
 _lock = threading.Lock()
 _app: DjangoOAuth2App | None = None
 
 
 class SignInFailed(Exception):
-    """Why a sign-in through the auth server did not complete, in words for a person."""
+    """The auth server's refusal, as an OAuth error code (`invalid_grant`, ...)."""
 
 
 def enabled() -> bool:
@@ -76,6 +82,18 @@ def reset() -> None:
         _app = None
 
 
+def exchange(request: HttpRequest) -> dict[str, Any]:
+    """The tokens of the authorization response `request` carries: its state checked
+    against the session, the code exchanged with the PKCE verifier, the ID token validated.
+    SignInFailed when any of it fails; AuthServerUnavailable when the server cannot say."""
+    with _mapped():
+        token = dict(provider().authorize_access_token(request))
+    # The session needs all three: a refresh token (offline_access) and the logout's hint.
+    if not {"access_token", "refresh_token", "id_token"} <= token.keys():
+        raise SignInFailed("invalid_response")
+    return token
+
+
 def refresh(refresh_token: str) -> dict[str, Any]:
     """The token endpoint's answer to a refresh_token grant (the refresh token is rotated).
     SignInFailed when the auth server refuses it; AuthServerUnavailable when it cannot say."""
@@ -104,10 +122,14 @@ def revoke(token: str) -> None:
 
 @contextmanager
 def _mapped() -> Iterator[None]:
-    """The auth server's OAuth errors as SignInFailed, a failed exchange as an outage."""
+    """The auth server's OAuth errors (and a bad ID token) as SignInFailed, a failed
+    exchange as an outage."""
     try:
         yield
-    except OAuthError as exc:
-        raise SignInFailed(str(exc.description or exc.error)) from exc
+    except (OAuthError, JoseError) as exc:
+        # Only a code-shaped error is repeated: the callback's `error` comes from the query
+        # string, which anyone can write (no text of theirs on our page).
+        code = str(exc.error or "")
+        raise SignInFailed(code if ERROR_CODE.fullmatch(code) else "invalid_response") from exc
     except requests.RequestException as exc:
         raise AuthServerUnavailable("The authentication service is unavailable") from exc

@@ -1,4 +1,4 @@
-""" "Sign in with Rozitech": the admin site's login through the auth server's OpenID Connect
+"""Sign in with Rozitech: the admin site's login through the auth server's OpenID Connect
 provider (code flow with PKCE), and the logout that ends the single sign-on session too.
 
 The sign-in ends like the password form's login: the access and refresh tokens in the Django
@@ -9,7 +9,6 @@ The ID token (validated by Authlib) is kept too: it is the `id_token_hint` of th
 
 from __future__ import annotations
 
-from authlib.integrations.base_client import OAuthError
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME, login, logout
@@ -18,7 +17,6 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from joserfc.errors import JoseError
 from rozitech_auth.django.authentication import end_user
 from rozitech_auth.errors import AuthServerUnavailable, TokenError
 
@@ -61,10 +59,10 @@ def callback(request: HttpRequest) -> HttpResponse:
     """The authorization response: state, code exchange (with the PKCE verifier), ID token;
     then the Django session bound to the auth-server session, for staff only."""
     try:
-        token = oidc.provider().authorize_access_token(request)
+        token = oidc.exchange(request)
     except AuthServerUnavailable as exc:
         return unavailable(exc)
-    except (OAuthError, JoseError) as exc:
+    except oidc.SignInFailed as exc:
         # A wrong or replayed state, an error from the provider, a bad ID token: nobody is
         # signed in, and the page says so.
         return refused(request, f"Sign-in with Rozitech did not complete ({exc}).", 400)

@@ -119,5 +119,11 @@ def test_a_state_is_good_for_one_callback_only() -> None:
 def test_an_error_from_the_provider_signs_nobody_in() -> None:
     browser = Client()
     state = authorization_request(browser)["state"]
-    page = refused_callback(browser, error="access_denied", state=state)
-    assert "access_denied" in page
+    page = refused_callback(
+        browser, error="access_denied", error_description="Call +1 555 0100 now", state=state
+    )
+    # The error code is shown; text anyone can put in the link is not.
+    assert "(access_denied)" in page and "555" not in page
+    state = authorization_request(browser)["state"]
+    page = refused_callback(browser, error="Your account is locked, call us", state=state)
+    assert "(invalid_response)" in page and "call us" not in page

@@ -5,8 +5,8 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core import UserInfo
 
-from auth_server.models import User
 from auth_server.memberships import most_recent
+from auth_server.models import User
 
 # Discovery's claims_supported: what this provider can say (ID token and userinfo).
 CLAIMS_SUPPORTED = [

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import signin
 from accounts.forms import AuthServerAdminLoginForm
 from accounts.views import LoginView, LogoutView, RefreshView, VerifyView
 from billing.views import (
@@ -24,10 +25,17 @@ from organizations.views import MemberListView, OrganizationDetailView, Organiza
 # The admin site's login asks the auth server and explains its refusals.
 admin.site.login_form = AuthServerAdminLoginForm
 admin.site.site_header = "Rozitech SaaS Admin"
+# The password form plus the "Sign in with Rozitech" button (accounts.signin).
+admin.site.login_template = "accounts/login.html"
 
 ORG = "api/organizations/<str:organization_id>"
 
 urlpatterns = [
+    path("admin/login/", signin.login_page, name="sso-login-page"),
+    path("admin/sso/login/", signin.start, name="sso-signin"),
+    path("admin/sso/callback/", signin.callback, name="sso-callback"),
+    # Before the admin site's own: its logout also ends the single sign-on session.
+    path("admin/logout/", signin.logout_everywhere, name="sso-logout"),
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("api/auth/verify", VerifyView.as_view(), name="auth-verify"),

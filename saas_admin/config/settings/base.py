@@ -131,6 +131,18 @@ SAAS_ADMIN_STAFF_ORGANIZATION_FILE = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATI
     DATA_DIR / "staff-organization"
 )
 
+# "Sign in with Rozitech" (accounts.signin): the SaaS Admin as an OpenID Connect client of the
+# auth server. `make run` registers it and passes both; no client id: no button.
+SAAS_ADMIN_OIDC_CLIENT_ID = os.environ.get("SAAS_ADMIN_OIDC_CLIENT_ID", "")
+SAAS_ADMIN_OIDC_CLIENT_SECRET = os.environ.get("SAAS_ADMIN_OIDC_CLIENT_SECRET", "")
+# Registered with the client and matched exactly by the auth server. Unset: /admin/sso/callback/
+# and /admin/login/ at the address the browser used (make run registers localhost and
+# 127.0.0.1); set them behind a proxy, where the public address is not the one Django sees.
+SAAS_ADMIN_OIDC_REDIRECT_URI = os.environ.get("SAAS_ADMIN_OIDC_REDIRECT_URI", "")
+SAAS_ADMIN_OIDC_POST_LOGOUT_REDIRECT_URI = os.environ.get(
+    "SAAS_ADMIN_OIDC_POST_LOGOUT_REDIRECT_URI", ""
+)
+
 # Cache: Redis (shared by every replica) when REDIS_URL is set, process memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Seconds any Redis call may take (this cache; the library's channel reads it too), as the

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from auth_server.config import Settings
+from auth_server.metrics import EMAILS
 
 logger = logging.getLogger("auth_server.mail")
 
@@ -35,7 +36,10 @@ class Mailer:
         try:
             self._send_smtp(message)
         except (OSError, smtplib.SMTPException):
+            EMAILS.labels("failed").inc()
             logger.exception("Could not send e-mail %r to %s", subject, to)
+        else:
+            EMAILS.labels("sent").inc()
 
     def _send_smtp(self, message: EmailMessage) -> None:
         s = self.settings

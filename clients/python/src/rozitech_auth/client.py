@@ -31,6 +31,8 @@ from rozitech_auth.errors import (
     Conflict,
     EmailAlreadyExists,
 )
+from rozitech_auth.request_id import REQUEST_ID_HEADER
+from rozitech_auth.request_id import current as current_request_id
 
 # The auth server's header for a trusted service's credential (never Authorization).
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name)
@@ -348,6 +350,10 @@ class AuthServerClient:
         self, method: str, path: str, *, json: dict[str, Any] | None, headers: dict[str, str]
     ) -> requests.Response:
         url = f"{self.base_url}{path}"
+        request_id = current_request_id()
+        if request_id is not None:
+            # The request being served here, followed into the auth server's logs and audit.
+            headers = {**headers, REQUEST_ID_HEADER: request_id}
         attempts = 2 if method == "GET" else 1
         for attempt in range(attempts):
             try:

@@ -48,7 +48,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from rozitech_auth import tokens
+from rozitech_auth import metrics, tokens
 from rozitech_auth.breaker import CircuitBreaker
 from rozitech_auth.client import AuthServerClient
 from rozitech_auth.conf import ClientSettings
@@ -421,7 +421,12 @@ class RevocationFeed:
         if isinstance(event, dict):
             # Applied at once; the cursor is NOT moved (it follows feed answers only).
             self.channel_events += 1
-            self.revoked.apply(event)
+            self._apply(event)
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
+        # The lag of events that arrive after the backfill (older ones would skew it).
+        if self.revoked.apply(event) and self._ready.is_set():
+            metrics.revocation_applied(iso_epoch(event.get("revokedAt")))
 
     def _fetch(self, client: AuthServerClient, since: str, wait: float = 0.0) -> bool:
         """Reads the feed from `since` until `hasMore` is false (waiting up to `wait` seconds
@@ -439,7 +444,7 @@ class RevocationFeed:
                     raise ValueError("unexpected revocation feed answer")
                 for event in events:
                     if isinstance(event, dict):
-                        self.revoked.apply(event)
+                        self._apply(event)
                 more, moved = bool(page.get("hasMore")), next_cursor != cursor
                 cursor = next_cursor
                 if not more:
@@ -457,6 +462,7 @@ class RevocationFeed:
         self.fetches += 1
         self.cursor = cursor
         self._last_success = time.monotonic()
+        metrics.feed_read()
         if self._stale_logged:
             logger.warning("Revocation feed reachable again: hybrid verification resumes")
             self._stale_logged = False
@@ -465,7 +471,9 @@ class RevocationFeed:
     def _check_staleness(self) -> None:
         last = self._last_success
         since = self._started_at if last is None else last
-        if not self._stale_logged and time.monotonic() - since > self.max_staleness:
+        stale = time.monotonic() - since > self.max_staleness
+        metrics.feed_stale(stale)
+        if not self._stale_logged and stale:
             self._stale_logged = True
             logger.error(
                 "Revocation feed unreachable for more than %.0f s: verifying tokens remotely "

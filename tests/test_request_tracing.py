@@ -21,7 +21,7 @@ from tests.auth_server.helpers import PASSWORD
 from tests.saas_admin.helpers import new_account
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.metrics import scrape, value
+from tests.support.metrics import counted_by_process, scrape, value
 from tests.support.saas_process import SaasAdminProcess, saas_database
 from tests.support.smtp import SmtpSink
 
@@ -166,3 +166,35 @@ def test_the_saas_admin_is_unready_without_its_database(tmp_path: Path, system: 
         assert httpx.get(f"{saas.base_url}/health/live", timeout=30).status_code == 200
     finally:
         saas.stop()
+
+
+def test_two_gunicorn_workers_are_scraped_as_one(tmp_path: Path, system: System) -> None:
+    """The Procfile's server (gunicorn, forked workers): every worker writes to the
+    multiprocess folder, and a scrape of either reports the sum."""
+    auth, _saas = system
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    with saas_database(tmp_path) as url:
+        saas = SaasAdminProcess(
+            url,
+            workers=2,
+            server="gunicorn",
+            log_dir=tmp_path,
+            auth_service_url=auth.base_url,
+            prometheus_multiproc_dir=folder,
+        )
+        saas.migrate().start()
+        try:
+            view = {"view": "health-live", "method": "GET"}
+            name = "django_http_requests_total_by_view_transport_method_total"
+            sent = 0
+            # A new connection each time, until each worker has answered some.
+            while len(counted_by_process(folder, name, **view)) < 2 and sent < 500:
+                assert httpx.get(f"{saas.base_url}/health/live", timeout=30).status_code == 200
+                sent += 1
+            assert len(counted_by_process(folder, name, **view)) == 2, sent
+            for _ in range(6):
+                samples = scrape(f"{saas.base_url}/metrics")
+                assert value(samples, name, transport="http", **view) == sent
+        finally:
+            saas.stop()

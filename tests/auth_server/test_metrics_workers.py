@@ -3,32 +3,23 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-from prometheus_client.mmap_dict import MmapedDict
 
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
 from tests.support.databases import temporary_database
-from tests.support.metrics import scrape, value
+from tests.support.metrics import counted_by_process, scrape, value
 from tests.support.processes import end
 
 PATH = "/health/live"
 
 
 def counted(folder: Path) -> dict[str, float]:
-    """Requests to PATH counted by each process, read from its own file (named by its pid)."""
-    counts = {}
-    for path in folder.glob("counter_*.db"):
-        for key, count, _timestamp, _pos in MmapedDict.read_all_values_from_file(str(path)):
-            _metric, name, labels, _help = json.loads(key)
-            if name == "http_requests_total" and labels.get("handler") == PATH and count:
-                counts[path.stem.rsplit("_", 1)[1]] = count
-    return counts
+    return counted_by_process(folder, "http_requests_total", handler=PATH)
 
 
 def test_two_workers_are_scraped_as_one(tmp_path: Path) -> None:

@@ -150,7 +150,7 @@ def test_a_request_id_is_returned_logged_and_audited(
 )
 def test_a_malformed_request_id_is_replaced(server: AuthServerProcess, presented: str) -> None:
     response = httpx.get(
-        f"{server.base_url}/health/live", headers={"X-Request-ID": presented.encode()}
+        f"{server.base_url}/health/live", headers={b"X-Request-ID": presented.encode()}
     )
     assert response.status_code == 200
     returned = response.headers["X-Request-ID"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import httpx
+from prometheus_client.mmap_dict import MmapedDict
 
 Samples = dict[tuple[str, frozenset[str]], float]
 _SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
@@ -28,3 +31,16 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     """The sample `name` with exactly these labels (0 when absent, as a counter not yet hit)."""
     wanted = frozenset(f'{k}="{v}"' for k, v in labels.items())
     return samples.get((name, wanted), 0.0)
+
+
+def counted_by_process(folder: Path, name: str, **labels: str) -> dict[str, float]:
+    """A counter's value in each process's own file of a multiprocess folder (PROMETHEUS_
+    MULTIPROC_DIR), by pid: who counted what, which a scrape (the sum) does not tell."""
+    counts = {}
+    for path in folder.glob("counter_*.db"):
+        values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
+        for key, count, _timestamp, _pos in values:
+            _metric, sample, sample_labels, _help = json.loads(key)
+            if sample == name and labels.items() <= sample_labels.items() and count:
+                counts[path.stem.rsplit("_", 1)[1]] = count
+    return counts

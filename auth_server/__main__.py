@@ -97,8 +97,8 @@ def serve(settings: Settings, workers: int, host: str | None, port: int | None) 
         port=port or settings.auth_server_port,
         workers=workers,
         proxy_headers=False,
-        log_level="info",
-        log_config=logs.log_config(settings.log_format or "console"),
+        log_level=settings.log_level,
+        log_config=logs.log_config(settings.log_format or "console", settings.log_level),
         # One line per request comes from the application (api/request_log.py).
         access_log=False,
         # h11, not httptools: it bounds the request head (see http_server.py).

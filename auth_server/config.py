@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     # -- observability (README, "Operating it") -----------------------------------------
     # Log lines as JSON objects (production default) or readable text (elsewhere).
     log_format: Literal["json", "console"] | None = None
+    # The least severe line written (`make run` shows warnings only: mails, problems).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Addresses that may scrape GET /metrics without the service credential (IPs or CIDRs,
     # comma-separated); anyone else needs X-Service-Token. Metrics reveal traffic patterns.
     metrics_allowed_networks: str = "127.0.0.0/8,::1"

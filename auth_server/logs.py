@@ -83,9 +83,10 @@ def configure_structlog() -> None:
     )
 
 
-def log_config(log_format: LogFormat) -> dict[str, Any]:
+def log_config(log_format: LogFormat, level: str = "info") -> dict[str, Any]:
     """uvicorn's logging configuration (applied in every worker): one handler on stderr."""
     handler = {"formatter": "structured", "class": "logging.StreamHandler"}
+    level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -94,10 +95,10 @@ def log_config(log_format: LogFormat) -> dict[str, Any]:
         },
         "handlers": {"default": {**handler, "stream": "ext://sys.stderr"}},
         "loggers": {
-            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
-            "uvicorn.error": {"level": "INFO"},
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.error": {"level": level},
         },
-        "root": {"handlers": ["default"], "level": "INFO"},
+        "root": {"handlers": ["default"], "level": level},
     }
 
 

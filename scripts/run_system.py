@@ -72,6 +72,9 @@ def main() -> None:
     auth_port = os.environ.setdefault("AUTH_SERVER_PORT", "4000")
     admin_port = os.environ.setdefault("SAAS_ADMIN_PORT", "3002")
     auth_url = os.environ.setdefault("AUTH_SERVICE_URL", f"http://localhost:{auth_port}")
+    # Quiet: no line per request or start-up step, only warnings (the development mails
+    # among them) and the summary below; LOG_LEVEL=info in .env shows every request.
+    os.environ.setdefault("LOG_LEVEL", "warning")
     # Every file the services create from here on (databases, keys, tokens): owner only.
     os.umask(0o077)
     private_data_dir()
@@ -107,8 +110,12 @@ def main() -> None:
             if password != "(ADMIN_PASSWORD)":
                 env["ADMIN_PASSWORD"] = password
             print(run([*MANAGE, "seed_demo", "--email", match["email"]], env).strip())
+        # runserver's banner goes to stdout: dropped (the summary below says where it is);
+        # its log lines (stderr) stay.
         admin = subprocess.Popen(
-            [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"], cwd=ROOT
+            [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
         )
         processes.append(admin)
         # Licenses follow subscriptions: the outbox worker delivers them to the auth server.

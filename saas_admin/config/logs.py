@@ -40,7 +40,7 @@ PRE_CHAIN: list[Any] = [
 ]
 
 
-def logging_settings(log_format: str) -> dict[str, Any]:
+def logging_settings(log_format: str, level: str = "info") -> dict[str, Any]:
     """Django's LOGGING: every logger through one structlog formatter on stderr."""
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -68,7 +68,7 @@ def logging_settings(log_format: str) -> dict[str, Any]:
             }
         },
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structured"}},
-        "root": {"handlers": ["default"], "level": "INFO"},
+        "root": {"handlers": ["default"], "level": level.upper()},
         "loggers": {
             # runserver's own line per request: RequestLog writes the one with the id.
             "django.server": {"level": "WARNING"},

@@ -22,8 +22,9 @@ class RequestLog:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = self.get_response(request)
-        user = getattr(request, "user", None)
+        user_id = getattr(getattr(request, "user", None), "auth_user_id", None)
         address = end_user(request)
+        fields = {"user_id": str(user_id)} if user_id else {}
         # The path only: a query string is not vetted for what a log must not hold.
         self.logger.log(
             logging.INFO,
@@ -32,7 +33,7 @@ class RequestLog:
             path=request.path,
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            user_id=str(getattr(user, "auth_user_id", None) or "") or None,
             client=address.ip_address if address else None,
+            **fields,
         )
         return response

@@ -102,7 +102,8 @@ MIDDLEWARE = [
 # Log lines as JSON objects (production default) or readable text; every line carries the
 # request's id (config/logs.py).
 LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if ENVIRONMENT == "production" else "console")
-LOGGING = logging_settings(LOG_FORMAT)
+# The least severe line written: debug, info (default), warning, error.
+LOGGING = logging_settings(LOG_FORMAT, os.environ.get("LOG_LEVEL") or "info")
 # Who may scrape GET /metrics (IPs or CIDRs); anyone else gets 404.
 METRICS_NETWORKS = parse_networks(os.environ.get("METRICS_ALLOWED_NETWORKS") or "127.0.0.0/8,::1")
 

@@ -13,6 +13,7 @@ import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -65,7 +66,13 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
-@router.get(METRICS_PATH, include_in_schema=False, dependencies=[Depends(_may_scrape)])
+@router.get(
+    METRICS_PATH,
+    summary="Prometheus metrics (METRICS_ALLOWED_NETWORKS, or the service credential)",
+    tags=["meta"],
+    response_class=PlainTextResponse,
+    dependencies=[Depends(_may_scrape)],
+)
 def scrape(services: ServicesDep) -> Response:
     set_key_age(services.keys.signer_created, services.clock.now())
     return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)

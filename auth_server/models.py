@@ -263,6 +263,9 @@ class AuditEvent(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The X-Request-ID of the request that wrote it (request_context): one request followed
+    # across both services' logs and this trail.
+    request_id: Mapped[str | None] = mapped_column(String(128), index=True)
 
 
 class RevocationEvent(Base):

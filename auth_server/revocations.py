@@ -130,6 +130,15 @@ class RevocationPublisher:
                     exc,
                 )
 
+    def reachable(self) -> bool | None:
+        """Whether Redis answers a PING (readiness); None without Redis."""
+        if self._redis is None:
+            return None
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()

@@ -36,6 +36,7 @@ from typing import NoReturn
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from auth_server import metrics
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import (
@@ -208,6 +209,18 @@ class Sessions:
 
     def refresh(self, db: Session, refresh_token: str) -> IssuedTokens:
         """The token rotated and a new one issued, flushed; the caller commits."""
+        try:
+            issued = self._rotate(db, refresh_token)
+        except InvalidRefreshToken as exc:
+            # Counted here, not from the audit log: routine refreshes are not audited.
+            metrics.REFRESHES.labels(
+                "reuse" if isinstance(exc, RefreshTokenReused) else "invalid"
+            ).inc()
+            raise
+        metrics.REFRESHES.labels("success").inc()
+        return issued
+
+    def _rotate(self, db: Session, refresh_token: str) -> IssuedTokens:
         if is_legacy_refresh_token(refresh_token):
             return self._refresh_legacy(db, refresh_token)
         presented = RefreshTokenParts.parse(refresh_token)

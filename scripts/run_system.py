@@ -118,6 +118,9 @@ def main() -> None:
     # The auth server writes mail to its outbox; the mail worker below delivers it (as in
     # production, see the Procfile), unless MAIL_DELIVERY says otherwise.
     os.environ.setdefault("MAIL_DELIVERY", "worker")
+    # Quiet: no line per request or start-up step, only warnings (the development mails
+    # among them) and the summary below; LOG_LEVEL=info in .env shows every request.
+    os.environ.setdefault("LOG_LEVEL", "warning")
     # Every file the services create from here on (databases, keys, tokens): owner only.
     os.umask(0o077)
     data_dir = private_data_dir()
@@ -157,10 +160,13 @@ def main() -> None:
             if password != "(ADMIN_PASSWORD)":
                 env["ADMIN_PASSWORD"] = password
             print(run([*MANAGE, "seed_demo", "--email", match["email"]], env).strip())
+        # runserver's banner goes to stdout: dropped (the summary below says where it is);
+        # its log lines (stderr) stay.
         admin = subprocess.Popen(
             [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"],
             cwd=ROOT,
             env=admin_env,
+            stdout=subprocess.DEVNULL,
         )
         processes.append(admin)
         # Licenses follow subscriptions: the outbox worker delivers them to the auth server.

@@ -12,9 +12,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from auth_server import __version__
 from auth_server.api.deps import ServicesDep
+from auth_server.services import Services
 
 router = APIRouter(tags=["meta"])
 logger = logging.getLogger("auth_server.health")
+
+
+def _database_reachable(services: Services) -> bool:
+    try:
+        with services.database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        logger.warning("Health check: database unreachable", exc_info=True)
+        return False
+    return True
 
 
 @router.get("/health", summary="Liveness and database reachability")
@@ -25,12 +36,29 @@ def health(services: ServicesDep) -> JSONResponse:
         "environment": services.settings.environment,
         "database": "connected",
     }
-    try:
-        with services.database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        logger.warning("Health check: database unreachable", exc_info=True)
+    if not _database_reachable(services):
         return JSONResponse({**body, "status": "unhealthy", "database": "disconnected"}, 503)
+    return JSONResponse(body)
+
+
+@router.get("/health/live", summary="Liveness: the process answers (nothing else is checked)")
+def live() -> JSONResponse:
+    # No dependency on purpose: a database outage must not get the process restarted.
+    return JSONResponse({"status": "alive"})
+
+
+@router.get("/health/ready", summary="Readiness: the database, and Redis where configured")
+def ready(services: ServicesDep) -> JSONResponse:
+    database = _database_reachable(services)
+    redis_ok = services.revocations.publisher.reachable()
+    body: dict[str, Any] = {
+        "status": "ready",
+        "database": "connected" if database else "disconnected",
+        "redis": {None: "off", True: "connected", False: "disconnected"}[redis_ok],
+    }
+    # A load balancer stops sending traffic here until both answer again.
+    if not database or redis_ok is False:
+        return JSONResponse({**body, "status": "unready"}, 503)
     return JSONResponse(body)
 
 

@@ -19,7 +19,8 @@ from billing.views import (
 )
 from config import schema  # noqa: F401  (registers the bearer scheme)
 from config.docs import ApiDocsView
-from config.health import health
+from config.health import health, live, ready
+from config.metrics import scrape
 from organizations.views import MemberListView, OrganizationDetailView, OrganizationListView
 
 # The admin site's login asks the auth server and explains its refusals.
@@ -38,6 +39,9 @@ urlpatterns = [
     path("admin/logout/", signin.logout_everywhere, name="sso-logout"),
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("health/live", live, name="health-live"),
+    path("health/ready", ready, name="health-ready"),
+    path("metrics", scrape, name="metrics"),
     path("api/auth/verify", VerifyView.as_view(), name="auth-verify"),
     path("api/auth/login", LoginView.as_view(), name="auth-login"),
     path("api/auth/refresh", RefreshView.as_view(), name="auth-refresh"),

@@ -7,6 +7,7 @@ import json
 import logging.config
 import os
 import secrets
+import shutil
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,14 +15,15 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from sqlalchemy import select
 
-from auth_server import access_log, migrate
+from auth_server import logs, migrate
 from auth_server.accounts import normalize_email
 from auth_server.audit import read_events
 from auth_server.config import ConfigurationError, Settings, get_settings
-from auth_server.errors import ValidationFailed
+from auth_server.errors import AuthError, ValidationFailed
 from auth_server.http_server import BoundedH11Protocol
 from auth_server.keys import activate_key, rotate_keys, stage_key
 from auth_server.models import AuditEvent, User
+from auth_server.oidc import cli as oidc_cli
 from auth_server.purge import purge
 from auth_server.service_auth import SERVICE_TOKEN_HEADER, ServiceCredentials
 from auth_server.services import Services
@@ -75,7 +77,20 @@ def create_admin(settings: Settings) -> None:
     print(f"Staff organization (SAAS_ADMIN_STAFF_ORGANIZATION_ID): {bootstrap.organization_id}")
 
 
+def _shared_metrics_dir(settings: Settings, workers: int, port: int) -> None:
+    """Several workers: their metrics go to one folder that a scrape of any of them reads
+    (prometheus_client's multiprocess mode), emptied at start so no dead process counts."""
+    if workers < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # one process, or the operator's own folder (theirs to empty)
+    folder = settings.data_dir / f"metrics-{port}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    # Read by prometheus_client when the workers (spawned after this) import it.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def serve(settings: Settings, workers: int, host: str | None, port: int | None) -> None:
+    _shared_metrics_dir(settings, workers, port or settings.auth_server_port)
     uvicorn.run(
         "auth_server.app:create_app",
         factory=True,
@@ -84,8 +99,10 @@ def serve(settings: Settings, workers: int, host: str | None, port: int | None) 
         port=port or settings.auth_server_port,
         workers=workers,
         proxy_headers=False,
-        log_level="info",
-        log_config=access_log.log_config(),
+        log_level=settings.log_level,
+        log_config=logs.log_config(settings.log_format or "console", settings.log_level),
+        # One line per request comes from the application (api/request_log.py).
+        access_log=False,
         # h11, not httptools: it bounds the request head (see http_server.py).
         http=BoundedH11Protocol,
         h11_max_incomplete_event_size=settings.max_header_bytes,
@@ -156,7 +173,8 @@ def purge_command(settings: Settings) -> None:
 
 def mail_worker_command(settings: Settings) -> None:
     """Delivers the mail outbox until SIGTERM/SIGINT (mail_delivery.py)."""
-    logging.config.dictConfig(access_log.log_config())
+    logs.configure_structlog()
+    logging.config.dictConfig(logs.log_config(settings.log_format or "console", settings.log_level))
     services = Services.build(settings)
     try:
         services.mail_delivery.run_until_signalled()
@@ -204,6 +222,7 @@ def _event_json(event: AuditEvent) -> dict[str, object]:
         "ip": event.ip_address,
         "userAgent": event.user_agent,
         "details": event.details or {},
+        "requestId": event.request_id,
     }
 
 
@@ -289,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--until", type=_when, help="ISO 8601 time (UTC) or 30m / 12h / 7d ago")
     audit.add_argument("--limit", type=int, default=100, help="the last N events (default 100)")
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    oidc_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -309,13 +329,15 @@ def main(argv: list[str] | None = None) -> int:
             mail_worker_command(settings)
         if args.command == "service-token":
             service_token_command(settings)
+        if args.command == "clients":
+            oidc_cli.run(settings, args)
         if args.command == "run":
             _announce_service_token(settings)
         if args.command in ("serve", "run"):
             docs = "  (Swagger UI at /api-docs)" if settings.api_docs else ""
             print(f"Auth server: {settings.auth_public_url}{docs}")
             serve(settings, args.workers, args.host, args.port)
-    except (ConfigurationError, ValidationFailed) as exc:
+    except (ConfigurationError, AuthError) as exc:
         detail = f" {exc.errors}" if isinstance(exc, ValidationFailed) else ""
         print(f"error: {exc}{detail}", file=sys.stderr)
         return 2

@@ -12,12 +12,14 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from auth_server import __version__, access_log
-from auth_server.api import account, admin, auth, docs, meta, organizations
+from auth_server import __version__, logs, tracing
+from auth_server.api import account, admin, auth, clients, docs, meta, metrics, organizations
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
+from auth_server.api.request_log import RequestLog
 from auth_server.api.security_headers import SecurityHeaders
 from auth_server.config import Settings, get_settings
+from auth_server.oidc import routes as oidc_routes
 from auth_server.revocation_waiters import Wakeups
 from auth_server.services import Services
 from auth_server.web import routes as web
@@ -72,10 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
-    access_log.quiet_feed_polls()
+    logs.configure_structlog()
     install_error_handlers(app)
+    metrics.instrument(app)
     app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes)
     web.install(app, settings)
+    # Outside the guard: its refusals get a request id and a log line too.
+    app.add_middleware(RequestLog, trusted_proxies=settings.trusted_proxy_networks)
     # Added last, so outermost: the guard's own refusals get the headers too.
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.include_router(auth.router)
@@ -83,8 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(organizations.router)
     app.include_router(admin.feed_router)
     app.include_router(admin.router)
+    app.include_router(clients.router)
+    app.include_router(oidc_routes.router)
     app.include_router(meta.router)
+    app.include_router(metrics.router)
     if settings.api_docs:
         app.include_router(docs.router)
     docs.mount_static(app)
+    tracing.install(app, services.database.engine, settings)
     return app

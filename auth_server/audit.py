@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth_server import metrics, request_context
 from auth_server.clock import Clock
 from auth_server.errors import AuthError
 from auth_server.models import AuditEvent
@@ -48,6 +49,10 @@ class AuditLog:
     ) -> None:
         """Adds the event to the session; it is written by the caller's next commit."""
         client = client or ClientInfo(user_agent=None, ip_address=None)
+        # Every flow audits through here: its request line names the user, and the domain
+        # counters (logins by outcome, lockouts, reuse) move in this one place.
+        request_context.note_user(user_id)
+        metrics.count_audit_event(event, outcome)
         db.add(
             AuditEvent(
                 id=uuid.uuid4(),
@@ -59,6 +64,7 @@ class AuditLog:
                 ip_address=client.ip_address,
                 user_agent=(client.user_agent or "")[:300] or None,
                 details=_safe_details(details),
+                request_id=request_context.current_request_id(),
             )
         )
 

@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     # Seconds a browser session lasts from its sign-in; then the password is asked again.
     sso_session_ttl: int = Field(default=12 * 3600, ge=60, le=90 * 86400)
 
+    # -- OpenID Connect provider --------------------------------------------------------
+    # Seconds an authorization code may wait for its exchange (RFC 6749 recommends <= 600).
+    oidc_code_ttl: int = Field(default=60, ge=10, le=600)
+
     # -- trusted services: revocation feed and admin API -------------------------------
     # The credential of trusted services (X-Service-Token header). Several, comma-separated,
     # during a rotation. Required in production; in development, generated once into
@@ -161,6 +165,17 @@ class Settings(BaseSettings):
     revocation_channel: str = Field(default="auth:revocations", min_length=1)
     # Most events one page of GET /api/auth/revocations returns.
     revocation_page_size: int = Field(default=1000, ge=1, le=10000)
+
+    # -- observability (README, "Operating it") -----------------------------------------
+    # Log lines as JSON objects (production default) or readable text (elsewhere).
+    log_format: Literal["json", "console"] | None = None
+    # The least severe line written (`make run` shows warnings only: mails, problems).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Addresses that may scrape GET /metrics without the service credential (IPs or CIDRs,
+    # comma-separated); anyone else needs X-Service-Token. Metrics reveal traffic patterns.
+    metrics_allowed_networks: str = "127.0.0.0/8,::1"
+    # OpenTelemetry (the [otel] extra): tracing is on when this standard variable is set.
+    otel_exporter_otlp_endpoint: str = ""
 
     @field_validator(
         "rate_limit_per_ip", "rate_limit_per_account", "reset_mails_per_client",
@@ -180,7 +195,7 @@ class Settings(BaseSettings):
             raise ValueError("MAIL_CLAIM_SECONDS must be at least 6 x SMTP_TIMEOUT")
         return self
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allowed_networks")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
         for entry in value.split(","):
@@ -199,6 +214,8 @@ class Settings(BaseSettings):
         self.admin_email = self.admin_email.strip().lower()
         if self.api_docs is None:
             self.api_docs = not self.is_production
+        if self.log_format is None:
+            self.log_format = "json" if self.is_production else "console"
         if not self.password_reset_url:
             base = self.auth_public_url.rstrip("/")
             self.password_reset_url = f"{base}/reset-password#token={{token}}"
@@ -222,8 +239,11 @@ class Settings(BaseSettings):
 
     @property
     def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        entries = (e.strip() for e in self.trusted_proxies.split(","))
-        return [ipaddress.ip_network(e, strict=False) for e in entries if e]
+        return _networks(self.trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return _networks(self.metrics_allowed_networks)
 
     @property
     def revocation_channel_name(self) -> str:
@@ -271,6 +291,11 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"SERVICE_TOKEN: each token needs at least {MIN_SERVICE_TOKEN_LENGTH} characters"
             )
+
+
+def _networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    entries = (e.strip() for e in value.split(","))
+    return [ipaddress.ip_network(e, strict=False) for e in entries if e]
 
 
 def redis_channel(channel: str, prefix: str, redis_url: str) -> str:

@@ -152,6 +152,17 @@ class LicenseVersionConflict(AuthError):
     message = N_("This license version is already stored with different content")
 
 
+class ClientNotFound(AuthError):
+    status_code = 404
+    code = "client_not_found"
+    message = "No such client"
+
+
+class PublicClientHasNoSecret(AuthError):
+    code = "public_client"
+    message = "A public client has no secret to rotate"
+
+
 class CsrfFailed(AuthError):
     """A form post without this browser's CSRF token, or sent from another site."""
 

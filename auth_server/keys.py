@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ class _KeySet:
     signer: rsa.RSAPrivateKey
     signer_kid: str
     public: dict[str, PublicKey]
+    # When the signer was made (key files only; a configured JWT_PRIVATE_KEY does not say).
+    signer_created: datetime | None = None
 
 
 def _key_set(
@@ -102,6 +104,10 @@ class KeyStore:
     @property
     def signer_kid(self) -> str:
         return self._current().signer_kid
+
+    @property
+    def signer_created(self) -> datetime | None:
+        return self._current().signer_created
 
     def public_key(self, kid: str) -> PublicKey | None:
         return next((k for k in self._published() if k.kid == kid), None)
@@ -173,7 +179,8 @@ def _load_key_files(files: list[Path]) -> _KeySet:
     signer = _load_private(files[-1].read_bytes())
     previous = [_load_private(f.read_bytes()).public_key() for f in files[:-1]]
     retired = [_file_time(f) for f in files[1:]]
-    return _key_set(signer, previous, retired)
+    keys = _key_set(signer, previous, retired)
+    return replace(keys, signer_created=_file_time(files[-1]))
 
 
 def _file_time(path: Path) -> datetime | None:

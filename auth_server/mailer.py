@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from auth_server.config import Settings
+from auth_server.metrics import EMAILS
 
 logger = logging.getLogger("auth_server.mail")
 
@@ -89,7 +90,9 @@ class Mailer:
         try:
             self._send_smtp(message)
         except (OSError, smtplib.SMTPException) as exc:
+            EMAILS.labels("failed").inc()
             raise _failure(exc) from exc
+        EMAILS.labels("sent").inc()
 
     def _send_smtp(self, message: EmailMessage) -> None:
         s = self.settings

@@ -183,6 +183,11 @@ class AuthSession(Base):
     # The organization the session's access tokens speak for (switch-organization). No
     # foreign key: every issue checks it against the user's memberships and falls back.
     organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The browser (SSO) session this one was made from (an OpenID Connect code grant):
+    # revoking that session revokes this one too (revocations.py).
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship()
 
@@ -258,6 +263,9 @@ class AuditEvent(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The X-Request-ID of the request that wrote it (request_context): one request followed
+    # across both services' logs and this trail.
+    request_id: Mapped[str | None] = mapped_column(String(128), index=True)
 
 
 class RevocationEvent(Base):

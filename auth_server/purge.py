@@ -1,5 +1,5 @@
-"""Deletes what can never be used again: expired sessions, codes, reset tokens, locks,
-invitations, revocation events, finished mail."""
+"""Deletes what can never be used again: expired sessions, codes (e-mail and OpenID
+Connect), reset tokens, locks, invitations, revocation events, finished mail."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from auth_server.models import (
     PasswordReset,
     RevocationEvent,
 )
+from auth_server.oidc.models import AuthorizationCode
 from auth_server.outbox import MailOutbox
 
 SESSION_MARGIN = timedelta(hours=1)
@@ -81,6 +82,12 @@ def purge(db: Session, settings: Settings, clock: Clock, outbox: MailOutbox) -> 
     # Sent or given-up mail, kept MAIL_RETENTION_DAYS for support ("did it go out?"): its
     # bodies were blanked when it finished; pending mail is never deleted here.
     run("mail_outbox", outbox.purge_statement(now))
+    # OpenID Connect codes: an hour past expiry, so that a late replay of a used one is still
+    # recognized (and revokes what it issued) for a while; after that it is only unknown.
+    run(
+        "oidc_authorization_codes",
+        delete(AuthorizationCode).where(AuthorizationCode.expires_at <= dead_before),
+    )
     if settings.audit_retention_days:
         cutoff = now - timedelta(days=settings.audit_retention_days)
         run("audit_events", delete(AuditEvent).where(AuditEvent.created_at < cutoff))

@@ -130,6 +130,15 @@ class RevocationPublisher:
                     exc,
                 )
 
+    def reachable(self) -> bool | None:
+        """Whether Redis answers a PING (readiness); None without Redis."""
+        if self._redis is None:
+            return None
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
@@ -180,7 +189,7 @@ class Revocations:
         reason: str,
         owner: uuid.UUID | None = None,
     ) -> uuid.UUID | None:
-        """Revokes one live session (of `owner`, when given) with its event.
+        """Revokes one live session (of `owner`, when given) and its children, with events.
 
         Returns the session's user, or None when there was no such live session (nothing
         written). Does not commit; call it last before the commit (see the module doc).
@@ -202,7 +211,16 @@ class Revocations:
         if not rows:
             return None
         user_id: uuid.UUID = rows[0].user_id
-        self._write(db, [self._session_event(user_id, session_id, reason, now)])
+        # Sessions made from this one (OpenID Connect code grants of a browser session)
+        # end with it: signing out of the browser signs out of every product it opened.
+        children = db.scalars(
+            update(AuthSession)
+            .where(AuthSession.parent_id == session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now, revoke_reason=reason)
+            .returning(AuthSession.id)
+        ).all()
+        revoked = [session_id, *sorted(children)]
+        self._write(db, [self._session_event(user_id, sid, reason, now) for sid in revoked])
         return user_id
 
     def revoke_user(

@@ -16,6 +16,7 @@ from auth_server.keys import KeyStore
 from auth_server.login import Login
 from auth_server.mail_delivery import MailDelivery
 from auth_server.mailer import Mailer
+from auth_server.oidc.provider import OidcProvider
 from auth_server.organizations import Organizations
 from auth_server.outbox import MailOutbox
 from auth_server.password_flows import PasswordFlows
@@ -61,6 +62,7 @@ class Services:
     service_credentials: ServiceCredentials
     organizations: Organizations
     invitations: Invitations
+    oidc: OidcProvider
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -126,4 +128,5 @@ class Services:
             service_credentials=ServiceCredentials.from_settings(settings),
             organizations=Organizations(clock, accounts, sessions, revocations, audit),
             invitations=invitations,
+            oidc=OidcProvider(settings, clock, keys, tokens, sessions, revocations, audit),
         )

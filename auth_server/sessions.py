@@ -36,6 +36,7 @@ from typing import NoReturn
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from auth_server import metrics
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import (
@@ -129,8 +130,16 @@ class Sessions:
         # Every revocation below goes through it: the sessions and their events, together.
         self.revocations = revocations
 
-    def start(self, db: Session, identity: Identity, client: ClientInfo) -> IssuedTokens:
-        """A new API session and its tokens, flushed; the caller commits."""
+    def start(
+        self,
+        db: Session,
+        identity: Identity,
+        client: ClientInfo,
+        *,
+        parent_id: uuid.UUID | None = None,
+    ) -> IssuedTokens:
+        """A new API session and its tokens, flushed; the caller commits. `parent_id`: the
+        browser session it is made from (OpenID Connect), which it then ends with."""
         token = RefreshTokenParts.new(uuid.uuid4())
         session = self.open(
             db,
@@ -140,6 +149,7 @@ class Sessions:
             ttl=self.settings.refresh_token_ttl,
             family_hash=token.family_hash,
             refresh_hash=token.secret_hash,
+            parent_id=parent_id,
         )
         membership = membership_in(identity.user, session.organization_id)
         return self._issue(db, identity.user, session.id, token, session.created_at, membership)
@@ -155,6 +165,7 @@ class Sessions:
         family_hash: str | None = None,
         refresh_hash: str | None = None,
         browser_hash: str | None = None,
+        parent_id: uuid.UUID | None = None,
     ) -> AuthSession:
         """The session row of an identified user (API or browser), added; the caller
         commits. CredentialsChanged when the user's credentials changed since the check."""
@@ -188,6 +199,7 @@ class Sessions:
             family_hash=family_hash,
             refresh_hash=refresh_hash,
             browser_hash=browser_hash,
+            parent_id=parent_id,
             amr=" ".join(identity.amr),
             generation=0,
             organization_id=membership.organization_id if membership else None,
@@ -197,6 +209,18 @@ class Sessions:
 
     def refresh(self, db: Session, refresh_token: str) -> IssuedTokens:
         """The token rotated and a new one issued, flushed; the caller commits."""
+        try:
+            issued = self._rotate(db, refresh_token)
+        except InvalidRefreshToken as exc:
+            # Counted here, not from the audit log: routine refreshes are not audited.
+            metrics.REFRESHES.labels(
+                "reuse" if isinstance(exc, RefreshTokenReused) else "invalid"
+            ).inc()
+            raise
+        metrics.REFRESHES.labels("success").inc()
+        return issued
+
+    def _rotate(self, db: Session, refresh_token: str) -> IssuedTokens:
         if is_legacy_refresh_token(refresh_token):
             return self._refresh_legacy(db, refresh_token)
         presented = RefreshTokenParts.parse(refresh_token)

@@ -5,7 +5,9 @@ credentials (the password only when it was generated), seeds the catalogue and a
 organization, then runs the auth server (:4000) with its mail worker, the SaaS Admin
 (:3002) and its license outbox worker until Ctrl-C, which stops them all. The SaaS Admin
 finds the auth server's development service token in DATA_DIR/service-token, and
-forwards its users' addresses with it.
+forwards its users' addresses with it. The SaaS Admin is registered as the auth server's
+first-party OpenID Connect client ("Sign in with Rozitech"), once: its id and secret are
+kept in DATA_DIR and passed to it.
 
 Settings come from the environment and `.env` alike (the environment wins), read before
 any default is filled in. Everything written to DATA_DIR is private to this account.
@@ -13,6 +15,7 @@ any default is filled in. Everything written to DATA_DIR is private to this acco
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -29,6 +32,9 @@ from dotenv import load_dotenv
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "saas_admin" / "manage.py")]
 AUTH = [sys.executable, "-m", "auth_server"]
+# The SaaS Admin's OpenID Connect client (id and secret), kept between runs (0600).
+CLIENT_FILE = "saas-admin-client.json"
+CLIENT_NAME = "SaaS Admin"
 ADMIN_LINE = re.compile(r"Admin account: (?P<email>\S+)\s+password: (?P<password>\S+)")
 
 
@@ -66,6 +72,43 @@ def private_data_dir() -> Path:
     return data_dir
 
 
+def saas_admin_client(data_dir: Path, admin_port: str) -> dict[str, str]:
+    """SAAS_ADMIN_OIDC_CLIENT_ID/_SECRET for the SaaS Admin: the operator's own when set,
+    else its client at the auth server, registered on the first run and reused after (made
+    again, the old one deleted, when its file is lost or its redirect URIs changed: the
+    secret is stored hashed there, so it cannot be read back)."""
+    if os.environ.get("SAAS_ADMIN_OIDC_CLIENT_ID"):
+        return {}
+    # Both names of this machine: the login page is reached at either.
+    hosts = (f"http://localhost:{admin_port}", f"http://127.0.0.1:{admin_port}")
+    redirects = [f"{host}/admin/sso/callback/" for host in hosts]
+    after_logout = [f"{host}/admin/login/" for host in hosts]
+    path = data_dir / CLIENT_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    listed = run([*AUTH, "clients", "list", "--json"]).splitlines()  # one object a line
+    for client in map(json.loads, filter(None, listed)):
+        if client["clientId"] == saved.get("clientId") and client["redirectUris"] == redirects:
+            return {
+                "SAAS_ADMIN_OIDC_CLIENT_ID": saved["clientId"],
+                "SAAS_ADMIN_OIDC_CLIENT_SECRET": saved["clientSecret"],
+            }
+        if client["name"] == CLIENT_NAME:
+            run([*AUTH, "clients", "delete", client["clientId"]])
+    command = [*AUTH, "clients", "create", "--name", CLIENT_NAME, "--first-party", "--json"]
+    command += [arg for uri in redirects for arg in ("--redirect-uri", uri)]
+    command += [arg for uri in after_logout for arg in ("--post-logout-redirect-uri", uri)]
+    created = json.loads(run(command))
+    # Written under the umask set in main(): owner only.
+    path.write_text(json.dumps({key: created[key] for key in ("clientId", "clientSecret")}))
+    return {
+        "SAAS_ADMIN_OIDC_CLIENT_ID": created["clientId"],
+        "SAAS_ADMIN_OIDC_CLIENT_SECRET": created["clientSecret"],
+    }
+
+
 def main() -> None:
     # .env before the defaults: a port or URL written there counts like an exported one.
     load_dotenv(ROOT / ".env", override=False)
@@ -75,14 +118,19 @@ def main() -> None:
     # The auth server writes mail to its outbox; the mail worker below delivers it (as in
     # production, see the Procfile), unless MAIL_DELIVERY says otherwise.
     os.environ.setdefault("MAIL_DELIVERY", "worker")
+    # Quiet: no line per request or start-up step, only warnings (the development mails
+    # among them) and the summary below; LOG_LEVEL=info in .env shows every request.
+    os.environ.setdefault("LOG_LEVEL", "warning")
     # Every file the services create from here on (databases, keys, tokens): owner only.
     os.umask(0o077)
-    private_data_dir()
+    data_dir = private_data_dir()
 
     run([*AUTH, "migrate"])
     credentials = run([*AUTH, "create-admin"]).strip()
     run([*MANAGE, "migrate", "--noinput"])
     run([*MANAGE, "seed_catalog"])
+    # Passed in the environment of the SaaS Admin alone, never in argv (ps).
+    admin_env = {**os.environ, **saas_admin_client(data_dir, admin_port)}
 
     processes: list[subprocess.Popen[bytes]] = []
 
@@ -112,8 +160,13 @@ def main() -> None:
             if password != "(ADMIN_PASSWORD)":
                 env["ADMIN_PASSWORD"] = password
             print(run([*MANAGE, "seed_demo", "--email", match["email"]], env).strip())
+        # runserver's banner goes to stdout: dropped (the summary below says where it is);
+        # its log lines (stderr) stay.
         admin = subprocess.Popen(
-            [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"], cwd=ROOT
+            [*MANAGE, "runserver", f"127.0.0.1:{admin_port}", "--noreload"],
+            cwd=ROOT,
+            env=admin_env,
+            stdout=subprocess.DEVNULL,
         )
         processes.append(admin)
         # Licenses follow subscriptions: the outbox worker delivers them to the auth server.

@@ -7,6 +7,7 @@ The script reads the `.env` beside the code, so it runs from a copy of the code 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -30,6 +32,7 @@ OVERRIDDEN = (
     "AUTH_SERVER_PORT", "SAAS_ADMIN_PORT", "AUTH_SERVICE_URL", "AUTH_PUBLIC_URL", "DATA_DIR",
     "AUTH_DATABASE_URL", "DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD", "ADMIN_EMAIL",
     "SERVICE_TOKEN", "AUTH_SERVICE_TOKEN", "ENVIRONMENT", "SMTP_HOST", "DJANGO_SETTINGS_MODULE",
+    "SAAS_ADMIN_OIDC_CLIENT_ID", "SAAS_ADMIN_OIDC_CLIENT_SECRET",
 )  # fmt: skip
 
 
@@ -47,13 +50,17 @@ class RunningSystem:
             f"ADMIN_PASSWORD={self.password}\n"
         )
         self.output_path = root / "output.txt"
+        self.start()
+
+    def start(self) -> None:
+        """`make run` on this copy's .env and data (again, after a Ctrl-C)."""
         env = {k: v for k, v in os.environ.items() if k not in OVERRIDDEN}
         env["PYTHONUNBUFFERED"] = "1"
         # Like a terminal: its own process group, which Ctrl-C signals as a whole.
         self.process = subprocess.Popen(
-            [sys.executable, str(root / "scripts" / "run_system.py")],
-            cwd=root, env=env, stdout=self.output_path.open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True,
+            [sys.executable, str(self.root / "scripts" / "run_system.py")],
+            cwd=self.root, env=env, stdout=self.output_path.open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
     def output(self) -> str:
@@ -177,3 +184,45 @@ def test_ctrl_c_stops_everything_quietly(system: RunningSystem) -> None:
     assert system.ctrl_c() == 0
     output = system.output()
     assert "Traceback" not in output and "KeyboardInterrupt" not in output
+
+
+def saas_admin_clients(system: RunningSystem) -> list[dict[str, object]]:
+    """The auth server's clients named "SaaS Admin", as its CLI lists them."""
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDDEN}
+    listed = subprocess.run(
+        [sys.executable, "-m", "auth_server", "clients", "list", "--json"],
+        cwd=system.root, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    clients = [json.loads(line) for line in listed.splitlines() if line.strip()]
+    return [client for client in clients if client["name"] == "SaaS Admin"]
+
+
+def sign_in_button_goes_to_the_provider(system: RunningSystem) -> dict[str, str]:
+    """Where the admin site's "Sign in with Rozitech" sends the browser: the provider's
+    authorization endpoint, which knows the client (an unknown one gets an error page)."""
+    saas = f"http://127.0.0.1:{system.saas_port}"
+    with httpx.Client(timeout=30) as browser:
+        assert "sign-in-with-rozitech" in browser.get(f"{saas}/admin/login/").text
+        start = browser.get(f"{saas}/admin/sso/login/")
+        assert start.status_code == 302, start.text
+        location = urlsplit(start.headers["Location"])
+        query = {key: values[0] for key, values in parse_qs(location.query).items()}
+        assert query["redirect_uri"] == f"{saas}/admin/sso/callback/"
+        # No browser session at the auth server yet: on to its sign-in page.
+        authorize = browser.get(start.headers["Location"])
+        assert authorize.status_code in (302, 303), authorize.text
+        assert "/signin" in authorize.headers["Location"]
+    return query
+
+
+def test_a_second_run_on_the_same_data_keeps_the_saas_admin_client(system: RunningSystem) -> None:
+    # The previous test stopped the first run: the same .env and data, started again.
+    first = json.loads((system.data_dir / "saas-admin-client.json").read_text())
+    system.start()
+    try:
+        system.wait_for("Ctrl-C stops them all")
+        assert [client["clientId"] for client in saas_admin_clients(system)] == [first["clientId"]]
+        assert sign_in_button_goes_to_the_provider(system)["client_id"] == first["clientId"]
+        assert first["clientSecret"] not in system.output()
+    finally:
+        assert system.ctrl_c() == 0

@@ -124,7 +124,7 @@ def get_bearer_token(
 
 BearerDep = Annotated[str, Depends(get_bearer_token)]
 
-_service_token = APIKeyHeader(
+service_token_scheme = APIKeyHeader(
     name=SERVICE_TOKEN_HEADER,
     auto_error=False,
     scheme_name="ServiceToken",
@@ -135,7 +135,7 @@ _service_token = APIKeyHeader(
 def require_service(
     services: ServicesDep,
     client: ClientDep,
-    presented: Annotated[str | None, Depends(_service_token)],
+    presented: Annotated[str | None, Depends(service_token_scheme)],
 ) -> ClientInfo:
     """Admits trusted services only; 401 invalid_service_token for anyone else, and 429 for
     every request (right token or not) from an address that sent too many wrong ones."""

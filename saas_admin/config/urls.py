@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import signin
 from accounts.forms import AuthServerAdminLoginForm
 from accounts.views import LoginView, LogoutView, RefreshView, VerifyView
 from billing.views import (
@@ -18,18 +19,29 @@ from billing.views import (
 )
 from config import schema  # noqa: F401  (registers the bearer scheme)
 from config.docs import ApiDocsView
-from config.health import health
+from config.health import health, live, ready
+from config.metrics import scrape
 from organizations.views import MemberListView, OrganizationDetailView, OrganizationListView
 
 # The admin site's login asks the auth server and explains its refusals.
 admin.site.login_form = AuthServerAdminLoginForm
 admin.site.site_header = "Rozitech SaaS Admin"
+# The password form plus the "Sign in with Rozitech" button (accounts.signin).
+admin.site.login_template = "accounts/login.html"
 
 ORG = "api/organizations/<str:organization_id>"
 
 urlpatterns = [
+    path("admin/login/", signin.login_page, name="sso-login-page"),
+    path("admin/sso/login/", signin.start, name="sso-signin"),
+    path("admin/sso/callback/", signin.callback, name="sso-callback"),
+    # Before the admin site's own: its logout also ends the single sign-on session.
+    path("admin/logout/", signin.logout_everywhere, name="sso-logout"),
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("health/live", live, name="health-live"),
+    path("health/ready", ready, name="health-ready"),
+    path("metrics", scrape, name="metrics"),
     path("api/auth/verify", VerifyView.as_view(), name="auth-verify"),
     path("api/auth/login", LoginView.as_view(), name="auth-login"),
     path("api/auth/refresh", RefreshView.as_view(), name="auth-refresh"),

@@ -6,7 +6,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from config import tracing
 from config.settings import default_module
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_module())
+tracing.install()  # before the application (and its middleware list) is built
 application = get_wsgi_application()

@@ -40,8 +40,12 @@ def origin_of(url: str) -> str:
 
 
 class Tab:
-    def __init__(self, browser: Browser, origin: str, name: str) -> None:
+    def __init__(
+        self, browser: Browser, origin: str, name: str, *, also: tuple[str, ...] = ()
+    ) -> None:
         self.origin = origin
+        # Other origins the journey crosses on purpose (single sign-on: the auth server's).
+        self.origins = {origin, *also}
         self.name = name
         self.foreign: list[str] = []
         self.errors: list[str] = []
@@ -54,7 +58,7 @@ class Tab:
         self.page.on("requestfailed", self._failed)
 
     def _guard(self, route: Route) -> None:
-        if origin_of(route.request.url) != self.origin:
+        if origin_of(route.request.url) not in self.origins:
             self.foreign.append(route.request.url)
             route.abort()
             return
@@ -66,7 +70,7 @@ class Tab:
             self.errors.append(f"console error on {self.page.url}: {message.text}")
 
     def _failed(self, request: Request) -> None:
-        if origin_of(request.url) == self.origin:
+        if origin_of(request.url) in self.origins:
             self.errors.append(f"request failed: {request.url} ({request.failure})")
 
     def open(self, path: str) -> Page:

@@ -119,6 +119,9 @@ def test_an_unknown_kid_refetches_the_jwks_once_and_rate_limited(
     assert get(api, before.access_token) == 200
     assert verifier().keys.fetches == 1
 
+    # Made now: its generation must not eat into the cool-down the flood below relies on.
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
     # Key rotation: a new signer; the old key stays published for the tokens it signed.
     rotating_server.stop()
     write_key_file(rotating_server.data_dir / "keys")
@@ -136,7 +139,6 @@ def test_an_unknown_kid_refetches_the_jwks_once_and_rate_limited(
     # A flood of unknown kids right after: no fetch during the cool-down, 503 + Retry-After
     # (it might be a key rotated a moment ago: 401 would log its users out).
     claims = jwt.decode(after.access_token, options={"verify_signature": False})
-    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     for n in range(5):
         forged = jwt.encode(claims, stranger, algorithm="RS256", headers={"kid": f"forged-{n}"})
         response = api.get("/protected", headers=bearer(forged))

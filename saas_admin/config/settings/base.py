@@ -10,6 +10,9 @@ import dj_database_url
 import django_stubs_ext
 from dotenv import load_dotenv
 from rozitech_auth.conf import from_environment
+from rozitech_auth.end_user import parse_networks
+
+from config.logs import logging_settings
 
 # Generic admin and DRF classes (ModelAdmin[Model]) work at run time as in the stubs.
 django_stubs_ext.monkeypatch()
@@ -63,6 +66,8 @@ INSTALLED_APPS = [
     # Swagger UI's files, served from this origin (SWAGGER_UI_DIST below): no CDN.
     "drf_spectacular_sidecar",
     "rozitech_auth.django",
+    # Request count and latency per view and status (GET /metrics, config/metrics.py).
+    "django_prometheus",
     "accounts",
     "organizations",
     "billing",
@@ -74,6 +79,11 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.AuthServerBackend"]
 OUTBOX_MAX_BACKOFF = int(os.environ.get("OUTBOX_MAX_BACKOFF", "300"))
 
 MIDDLEWARE = [
+    # First: the request's X-Request-ID is current for every later line and auth-server call.
+    "rozitech_auth.django.middleware.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # One log line per request (config/request_log.py).
+    "config.request_log.RequestLog",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin site, API docs) from the service itself, so that every page works
     # without nginx in front and without internet.
@@ -86,7 +96,16 @@ MIDDLEWARE = [
     "accounts.middleware.AuthServerSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Log lines as JSON objects (production default) or readable text; every line carries the
+# request's id (config/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if ENVIRONMENT == "production" else "console")
+# The least severe line written: debug, info (default), warning, error.
+LOGGING = logging_settings(LOG_FORMAT, os.environ.get("LOG_LEVEL") or "info")
+# Who may scrape GET /metrics (IPs or CIDRs); anyone else gets 404.
+METRICS_NETWORKS = parse_networks(os.environ.get("METRICS_ALLOWED_NETWORKS") or "127.0.0.0/8,::1")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -129,6 +148,18 @@ AUTH_USER_MODEL = "accounts.User"
 SAAS_ADMIN_STAFF_ORGANIZATION_ID = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION_ID", "")
 SAAS_ADMIN_STAFF_ORGANIZATION_FILE = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION_FILE") or str(
     DATA_DIR / "staff-organization"
+)
+
+# "Sign in with Rozitech" (accounts.signin): the SaaS Admin as an OpenID Connect client of the
+# auth server. `make run` registers it and passes both; no client id: no button.
+SAAS_ADMIN_OIDC_CLIENT_ID = os.environ.get("SAAS_ADMIN_OIDC_CLIENT_ID", "")
+SAAS_ADMIN_OIDC_CLIENT_SECRET = os.environ.get("SAAS_ADMIN_OIDC_CLIENT_SECRET", "")
+# Registered with the client and matched exactly by the auth server. Unset: /admin/sso/callback/
+# and /admin/login/ at the address the browser used (make run registers localhost and
+# 127.0.0.1); set them behind a proxy, where the public address is not the one Django sees.
+SAAS_ADMIN_OIDC_REDIRECT_URI = os.environ.get("SAAS_ADMIN_OIDC_REDIRECT_URI", "")
+SAAS_ADMIN_OIDC_POST_LOGOUT_REDIRECT_URI = os.environ.get(
+    "SAAS_ADMIN_OIDC_POST_LOGOUT_REDIRECT_URI", ""
 )
 
 # Cache: Redis (shared by every replica) when REDIS_URL is set, process memory otherwise.

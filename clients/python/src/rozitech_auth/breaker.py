@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from rozitech_auth import metrics
+
 
 class CircuitOpen(Exception):
     """The breaker refuses the call; retry after `retry_after` seconds."""
@@ -58,6 +60,8 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         with self._lock:
+            if self._opened_at is not None:
+                metrics.breaker_changed(is_open=False)
             self._failures = 0
             self._opened_at = None
             self._trial_in_flight = False
@@ -68,6 +72,7 @@ class CircuitBreaker:
             trial_failed = self._trial_in_flight
             self._trial_in_flight = False
             if trial_failed or self._failures >= self.threshold:
+                metrics.breaker_changed(is_open=True, opened=self._opened_at is None)
                 self._opened_at = self._clock()
 
     def retry_after(self) -> float:

@@ -31,6 +31,8 @@ from rozitech_auth.errors import (
     Conflict,
     EmailAlreadyExists,
 )
+from rozitech_auth.request_id import REQUEST_ID_HEADER
+from rozitech_auth.request_id import current as current_request_id
 
 # The auth server's header for a trusted service's credential (never Authorization).
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name)
@@ -61,6 +63,12 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _request_id_header() -> dict[str, str]:
+    """The request being served here, followed into the auth server's logs and audit."""
+    request_id = current_request_id()
+    return {REQUEST_ID_HEADER: request_id} if request_id is not None else {}
 
 
 def _server_retry_after(response: requests.Response) -> float | None:
@@ -208,7 +216,10 @@ class AuthServerClient:
         server cannot be reached. Never raises; bypasses the breaker (it is the probe)."""
         try:
             response = self.session.get(
-                f"{self.base_url}/health", timeout=self.timeout, allow_redirects=False
+                f"{self.base_url}/health",
+                headers=_request_id_header(),
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             return {"status": "unreachable", "error": type(exc).__name__}
@@ -350,6 +361,7 @@ class AuthServerClient:
         self, method: str, path: str, *, json: dict[str, Any] | None, headers: dict[str, str]
     ) -> requests.Response:
         url = f"{self.base_url}{path}"
+        headers = {**headers, **_request_id_header()}
         attempts = 2 if method == "GET" else 1
         for attempt in range(attempts):
             try:

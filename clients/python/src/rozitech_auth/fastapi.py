@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from rozitech_auth import conf, licenses, tokens
+from rozitech_auth import conf, licenses, metrics, tokens
 from rozitech_auth.client import reset_auth_client
 from rozitech_auth.errors import (
     AuthError,
@@ -150,6 +150,7 @@ def _verify(token: str, mode: str) -> VerifiedToken:
     feed = state.revocation_feed() if mode == "hybrid" else None
     key = f"{mode}:{CACHE_TTL}:{token_digest(token)}"
     cached = state.process_store.get(key)
+    metrics.cache_lookup(hit=cached is not None)
     if cached is not None:
         if cached.expires_at <= tokens.now():
             raise TokenExpired()
@@ -174,8 +175,9 @@ def _authenticate(header: bytes, mode: str | None) -> Identity:
     token = bearer_token(header)
     if token is None:
         raise TokenError("Authentication credentials were not provided.", "not_authenticated")
-    wanted = mode or conf.client_settings().verify_mode
-    return Identity.of(_verify(token, _state.effective_mode(wanted)))
+    effective = _state.effective_mode(mode or conf.client_settings().verify_mode)
+    with metrics.verification(effective):
+        return Identity.of(_verify(token, effective))
 
 
 async def current_user(request: Request) -> Identity:

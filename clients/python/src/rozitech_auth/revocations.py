@@ -54,7 +54,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from rozitech_auth import tokens
+from rozitech_auth import metrics, tokens
 from rozitech_auth.breaker import CircuitBreaker
 from rozitech_auth.client import AuthServerClient
 from rozitech_auth.conf import ClientSettings
@@ -467,7 +467,12 @@ class RevocationFeed:
             self._apply(event)
 
     def _apply(self, event: Mapping[str, Any]) -> None:
-        if not self.revoked.apply(event) or self.on_event is None:
+        if not self.revoked.apply(event):
+            return
+        # The lag of events that arrive after the backfill (older ones would skew it).
+        if self._ready.is_set():
+            metrics.revocation_applied(iso_epoch(event.get("revokedAt")))
+        if self.on_event is None:
             return
         try:
             self.on_event(event)
@@ -509,6 +514,7 @@ class RevocationFeed:
         self.fetches += 1
         self.cursor = cursor
         self._last_success = time.monotonic()
+        metrics.feed_read()
         if self._stale_logged:
             logger.warning("Revocation feed reachable again: hybrid verification resumes")
             self._stale_logged = False
@@ -517,7 +523,9 @@ class RevocationFeed:
     def _check_staleness(self) -> None:
         last = self._last_success
         since = self._started_at if last is None else last
-        if not self._stale_logged and time.monotonic() - since > self.max_staleness:
+        stale = time.monotonic() - since > self.max_staleness
+        metrics.feed_stale(stale)
+        if not self._stale_logged and stale:
             self._stale_logged = True
             logger.error(
                 "Revocation feed unreachable for more than %.0f s: verifying tokens remotely "

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import jwt
 from jwt import PyJWK, PyJWKSet
 
+from rozitech_auth import metrics
 from rozitech_auth.client import AuthServerClient
 from rozitech_auth.conf import ClientSettings
 from rozitech_auth.discovery import Issuer
@@ -248,17 +249,24 @@ class JWKSCache:
                 raise TokenInvalid()
             return found
 
+    @property
+    def loaded(self) -> int:
+        """How many keys are at hand (0 before the first fetch succeeds)."""
+        return len(self._keys)
+
     def _refresh(self, keep_stale: bool) -> None:
         self._last_fetch = self._clock()
         self.fetches += 1
         try:
             keys = self._parse(self._fetch())
         except AuthServerUnavailable:
+            metrics.JWKS_REFRESHES.labels("failure").inc()
             if not (keep_stale and self._keys):
                 raise
             # Keep verifying with the keys we have; try again after a cool-down.
             self._fresh_until = self._clock() + self.refetch_cooldown
             return
+        metrics.JWKS_REFRESHES.labels("success").inc()
         self._keys = keys
         self._fresh_until = self._clock() + self.lifespan
 

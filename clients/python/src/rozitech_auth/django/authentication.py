@@ -30,7 +30,7 @@ from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from rozitech_auth import licenses, tokens
+from rozitech_auth import licenses, metrics, tokens
 from rozitech_auth.conf import check_verify_mode, client_settings
 from rozitech_auth.django.exceptions import api_exception
 from rozitech_auth.django.signals import announce, token_verified
@@ -44,7 +44,8 @@ from rozitech_auth.errors import (
     TokenInvalid,
     TokenRevoked,
 )
-from rozitech_auth.tokens import VerifiedToken, token_digest
+from rozitech_auth.revocations import RevocationFeed
+from rozitech_auth.tokens import LocalVerifier, VerifiedToken, token_digest
 from rozitech_auth.verification import ProcessStore, Verification, bearer_token
 
 __all__ = [
@@ -215,6 +216,17 @@ def revocation_status() -> dict[str, str]:
     return {"state": feed.status(), "via": feed.transport}
 
 
+def jwks_status() -> dict[str, Any]:
+    """For readiness: how many signing keys local verification holds ({"state": "off"} in
+    remote mode). Fetched on first use: "empty" until a token has been verified locally."""
+    mode = client_settings().verify_mode
+    if mode == "remote":
+        return {"state": "off"}
+    verifier = _state.verifier(mode)
+    count = verifier.keys.loaded if isinstance(verifier, LocalVerifier) else 0
+    return {"state": "loaded" if count else "empty", "keys": count}
+
+
 def end_user(request: HttpRequest) -> EndUser | None:
     """Who a request comes from, for calls made on their behalf (rozitech_auth.end_user)."""
     return end_user_of(request.META, client_settings().trusted_proxies)
@@ -275,9 +287,17 @@ class RemoteJWTAuthentication(BaseAuthentication):
             if mode == "remote"
             else state.process_store
         )
+        with metrics.verification(mode):
+            return self._verify(token, mode, feed, store)
+
+    def _verify(
+        self, token: str, mode: str, feed: RevocationFeed | None, store: EntryStore
+    ) -> tuple[AbstractBaseUser, AuthToken]:
+        conf = client_settings()
         # The TTL is part of the key: a 5-minute entry must not serve a 1-minute class.
         key = f"core.auth:v1:{mode}:{self.cache_ttl}:{token_digest(token)}"
         entry = store.get(key)
+        metrics.cache_lookup(hit=entry is not None)
         current = tokens.now()
         if entry is not None:
             if entry.verified is None:
@@ -291,7 +311,7 @@ class RemoteJWTAuthentication(BaseAuthentication):
                 raise TokenRevoked()
             if entry.user is not None and entry.user_fresh_until > current:
                 return self._result(entry.user, entry.verified, token)
-        verified, user = state.flights.do(
+        verified, user = _state.flights.do(
             key,
             lambda: self._miss(token, key, mode, store, entry),
             wait_timeout=2 * conf.timeout + 1,

@@ -1,0 +1,1 @@
+"""The OpenID Connect provider, on Authlib's server components (see provider.py)."""

@@ -85,8 +85,9 @@ def test_seed_demo_subscribes_the_admins_organization(first_admin: tuple[str, st
     from billing.models import LicenseUpdate, Subscription
 
     email, password = first_admin
-    call_command("seed_demo", "--email", email, "--password", password, stdout=io.StringIO())
-    call_command("seed_demo", "--email", email, "--password", password, stdout=io.StringIO())
+    # As keywords: a generated password may start with "-", which argv would read as a flag.
+    call_command("seed_demo", email=email, password=password, stdout=io.StringIO())
+    call_command("seed_demo", email=email, password=password, stdout=io.StringIO())
     subscriptions = Subscription.objects.select_related("organization", "plan")
     assert subscriptions.count() == 3  # one per product, however often it runs
     assert {(s.status, s.plan.code, s.organization.slug) for s in subscriptions} == {

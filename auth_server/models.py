@@ -73,6 +73,11 @@ class User(Base):
         back_populates="user", order_by="Membership.created_at"
     )
 
+    @property
+    def full_name(self) -> str:
+        """The `name` claim of access and ID tokens: given then family name."""
+        return f"{self.first_name} {self.last_name}".strip()
+
 
 class Organization(Base):
     __tablename__ = "organizations"

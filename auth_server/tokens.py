@@ -69,7 +69,7 @@ class AccessTokens:
             # Names: verifiers that never call /me still know who the user is.
             "given_name": user.first_name,
             "family_name": user.last_name,
-            "name": f"{user.first_name} {user.last_name}".strip(),
+            "name": user.full_name,
             "org": str(organization.id) if organization else None,
             "role": membership.role if membership else None,
             # Name and slug let verifiers that never call /me still show the organization.

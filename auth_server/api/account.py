@@ -7,7 +7,14 @@ import uuid
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from auth_server.api.deps import BearerDep, ClientDep, DbDep, LocaleDep, ServicesDep
+from auth_server.api.deps import (
+    BearerDep,
+    ClientDep,
+    CurrentUserDep,
+    DbDep,
+    LocaleDep,
+    ServicesDep,
+)
 from auth_server.api.envelope import success
 from auth_server.audit import failures_audited
 from auth_server.errors import WrongCurrentPassword
@@ -74,12 +81,11 @@ def change_password(
 @router.delete("/account", summary="Erase the caller's account (the password confirms it)")
 def delete_account(
     body: DeleteAccountBody,
-    token: BearerDep,
+    user: CurrentUserDep,
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
 ) -> JSONResponse:
-    user = services.sessions.authenticate(db, token)
     email = user.email
     with failures_audited(
         services.audit, db, "user_deleted", client=client, email=email, user_id=user.id
@@ -97,9 +103,8 @@ def delete_account(
 
 @router.post("/logout-all", summary="Revoke every session of the caller")
 def logout_all(
-    token: BearerDep, services: ServicesDep, db: DbDep, client: ClientDep
+    user: CurrentUserDep, services: ServicesDep, db: DbDep, client: ClientDep
 ) -> JSONResponse:
-    user = services.sessions.authenticate(db, token)
     count = services.self_service.logout_all(db, user, client)
     return success({"message": "Logged out everywhere", "revokedSessions": count})
 
@@ -128,11 +133,10 @@ def list_sessions(token: BearerDep, services: ServicesDep, db: DbDep) -> JSONRes
 @router.delete("/sessions/{session_id}", summary="Revoke one of the caller's sessions")
 def revoke_session(
     session_id: uuid.UUID,
-    token: BearerDep,
+    user: CurrentUserDep,
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
 ) -> JSONResponse:
-    user = services.sessions.authenticate(db, token)
     services.self_service.revoke_session(db, user, session_id, client)
     return success({"id": str(session_id), "revoked": True})

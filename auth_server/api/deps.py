@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from auth_server.errors import InvalidServiceToken, InvalidToken
 from auth_server.i18n import CATALOGUES
+from auth_server.models import User
 from auth_server.service_auth import (
     END_USER_AGENT_HEADER,
     END_USER_IP_HEADER,
@@ -123,6 +124,14 @@ def get_bearer_token(
 
 
 BearerDep = Annotated[str, Depends(get_bearer_token)]
+
+
+def get_current_user(token: BearerDep, services: ServicesDep, db: DbDep) -> User:
+    """The user behind a valid access token of a live session (the request's one db session)."""
+    return services.sessions.authenticate(db, token)
+
+
+CurrentUserDep = Annotated[User, Depends(get_current_user)]
 
 service_token_scheme = APIKeyHeader(
     name=SERVICE_TOKEN_HEADER,

@@ -9,7 +9,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from auth_server.api.deps import BearerDep, ClientDep, DbDep, LocaleDep, ServicesDep
+from auth_server.api.deps import (
+    BearerDep,
+    ClientDep,
+    CurrentUserDep,
+    DbDep,
+    LocaleDep,
+    ServicesDep,
+)
 from auth_server.api.envelope import success
 from auth_server.api.organization_models import (
     Envelope,
@@ -113,9 +120,8 @@ def switch_organization(
     response_model=Envelope[MembersOut],
 )
 def list_members(
-    organization_id: uuid.UUID, token: BearerDep, services: ServicesDep, db: DbDep
+    organization_id: uuid.UUID, user: CurrentUserDep, services: ServicesDep, db: DbDep
 ) -> JSONResponse:
-    user = services.sessions.authenticate(db, token)
     members = services.organizations.members(db, user, organization_id)
     return success({"members": [_member_json(m) for m in members]})
 
@@ -129,12 +135,11 @@ def change_role(
     organization_id: uuid.UUID,
     user_id: uuid.UUID,
     body: RoleBody,
-    token: BearerDep,
+    actor: CurrentUserDep,
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
 ) -> JSONResponse:
-    actor = services.sessions.authenticate(db, token)
     membership = services.organizations.change_role(
         db, actor, organization_id, user_id, body.role, client
     )
@@ -149,12 +154,11 @@ def change_role(
 def remove_member(
     organization_id: uuid.UUID,
     user_id: uuid.UUID,
-    token: BearerDep,
+    actor: CurrentUserDep,
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
 ) -> JSONResponse:
-    actor = services.sessions.authenticate(db, token)
     outcome = services.organizations.remove(db, actor, organization_id, user_id, client)
     return success(
         {"userId": str(user_id), "organizationId": str(organization_id), "outcome": outcome}
@@ -176,6 +180,7 @@ def invite(
     client: ClientDep,
     locale: LocaleDep,
 ) -> JSONResponse:
+    # The IP limit first: it must count unauthenticated floods too.
     services.limits.hit_ip("invite", client.ip_address)
     actor = services.sessions.authenticate(db, token)
     # Per inviter, across organizations: invitation mails must not be a spam cannon.
@@ -192,9 +197,8 @@ def invite(
     response_model=Envelope[InvitationsOut],
 )
 def list_invitations(
-    organization_id: uuid.UUID, token: BearerDep, services: ServicesDep, db: DbDep
+    organization_id: uuid.UUID, actor: CurrentUserDep, services: ServicesDep, db: DbDep
 ) -> JSONResponse:
-    actor = services.sessions.authenticate(db, token)
     pending = services.invitations.pending(db, actor, organization_id)
     return success({"invitations": [_invitation_json(i) for i in pending]})
 
@@ -207,12 +211,11 @@ def list_invitations(
 def withdraw_invitation(
     organization_id: uuid.UUID,
     invitation_id: uuid.UUID,
-    token: BearerDep,
+    actor: CurrentUserDep,
     services: ServicesDep,
     db: DbDep,
     client: ClientDep,
 ) -> JSONResponse:
-    actor = services.sessions.authenticate(db, token)
     services.invitations.withdraw(db, actor, organization_id, invitation_id, client)
     return success({"id": str(invitation_id), "withdrawn": True})
 

@@ -25,7 +25,7 @@ def user_info(user: User, scope: str) -> UserInfo:
     if "profile" in scopes:
         membership = most_recent(user)
         claims.update(
-            name=f"{user.first_name} {user.last_name}".strip(),
+            name=user.full_name,
             given_name=user.first_name,
             family_name=user.last_name,
             org=str(membership.organization_id) if membership else None,

@@ -70,6 +70,10 @@ class Tab:
             self.errors.append(f"console error on {self.page.url}: {message.text}")
 
     def _failed(self, request: Request) -> None:
+        # A page that moves on while loading (a script sending its form at once) makes
+        # Chromium cancel what was still in flight, such as the favicon: no fault of the page.
+        if request.failure == "net::ERR_ABORTED" and not request.is_navigation_request():
+            return
         if origin_of(request.url) in self.origins:
             self.errors.append(f"request failed: {request.url} ({request.failure})")
 

@@ -16,6 +16,8 @@ from auth_server.keys import KeyStore
 from auth_server.login import Login
 from auth_server.mail_delivery import MailDelivery
 from auth_server.mailer import Mailer
+from auth_server.mfa.challenges import MfaChallenges
+from auth_server.mfa.factors import MfaFactors
 from auth_server.oidc.provider import OidcProvider
 from auth_server.organizations import Organizations
 from auth_server.outbox import MailOutbox
@@ -63,6 +65,8 @@ class Services:
     organizations: Organizations
     invitations: Invitations
     oidc: OidcProvider
+    mfa: MfaFactors
+    mfa_challenges: MfaChallenges
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -100,6 +104,7 @@ class Services:
         accounts = Accounts(settings, passwords, outbox)
         recovery = PasswordRecovery(settings, clock, passwords, sessions, outbox)
         invitations = Invitations(settings, clock, outbox, audit)
+        mfa = MfaFactors()
         return cls(
             settings=settings,
             database=database,
@@ -129,4 +134,6 @@ class Services:
             organizations=Organizations(clock, accounts, sessions, revocations, audit),
             invitations=invitations,
             oidc=OidcProvider(settings, clock, keys, tokens, sessions, revocations, audit),
+            mfa=mfa,
+            mfa_challenges=MfaChallenges(clock, mfa, lockout, audit),
         )

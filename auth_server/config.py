@@ -161,6 +161,8 @@ class Settings(BaseSettings):
     # TOTP secrets at rest. Required in production; in development, generated once into
     # DATA_DIR/mfa-key when unset.
     mfa_encryption_key: SecretStr = SecretStr("")
+    # The account's issuer name authenticator apps show next to the e-mail address.
+    mfa_issuer: str = Field(default="Rozitech", min_length=1, max_length=100)
 
     # -- trusted services: revocation feed and admin API -------------------------------
     # The credential of trusted services (X-Service-Token header). Several, comma-separated,

@@ -62,8 +62,8 @@ class MfaChallenges:
     def begin(
         self, db: Session, identity: Identity, client: ClientInfo, *, setup_required: bool = False
     ) -> MfaChallenge:
-        """A challenge for an identified user, committed (the password's lockout
-        reservation stays held until the login completes)."""
+        """A challenge for an identified user, committed with the refund of the password's
+        lockout reservation (the password was right; from here each wrong code counts)."""
         token = new_opaque_token()
         now = self.clock.database_now(db)
         db.add(
@@ -89,6 +89,7 @@ class MfaChallenges:
             email=identity.user.email,
             details={"setup_required": setup_required},
         )
+        self.lockout.refund(db, identity.user.email)
         db.commit()
         return MfaChallenge(token, methods, setup_required, CHALLENGE_TTL_SECONDS)
 

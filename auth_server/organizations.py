@@ -105,6 +105,25 @@ class Organizations:
         db.commit()
         return Switched(token, self.sessions.tokens.ttl_seconds, membership)
 
+    def set_mfa_required(
+        self,
+        db: Session,
+        actor: User,
+        organization_id: uuid.UUID,
+        required: bool,
+        client: ClientInfo,
+    ) -> Membership:
+        """ "Members must use MFA" on or off (owners only): members without a second factor
+        are sent to enrol at their next sign-in. Committed."""
+        # Owners only: the policy decides how every member signs in.
+        mine = require_role(db, actor.id, organization_id, {Role.OWNER})
+        mine.organization.mfa_required = required
+        self._audit(
+            db, "organization_mfa_policy", actor, organization_id, client, required=str(required)
+        )
+        db.commit()
+        return mine
+
     def members(self, db: Session, user: User, organization_id: uuid.UUID) -> list[Membership]:
         """Every member, oldest first; for members of the organization only."""
         require_role(db, user.id, organization_id, set(Role))

@@ -83,6 +83,11 @@ class OrganizationBody(Body):
     name: str = Field(min_length=1, max_length=200)
 
 
+class OrganizationSettingsBody(Body):
+    # Members must use MFA: those without a second factor enrol at their next sign-in.
+    mfa_required: bool = Field(strict=True)
+
+
 class SwitchOrganizationBody(Body):
     organization_id: uuid.UUID
 

@@ -13,7 +13,17 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from auth_server import __version__, logs, tracing
-from auth_server.api import account, admin, auth, clients, docs, meta, metrics, organizations
+from auth_server.api import (
+    account,
+    admin,
+    auth,
+    clients,
+    docs,
+    meta,
+    metrics,
+    mfa,
+    organizations,
+)
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
 from auth_server.api.request_log import RequestLog
@@ -85,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.include_router(auth.router)
     app.include_router(account.router)
+    app.include_router(mfa.router)
     app.include_router(organizations.router)
     app.include_router(admin.feed_router)
     app.include_router(admin.router)

@@ -35,6 +35,7 @@ NOTICES = {
     "password": N_("Your password was changed. Your other sessions were signed out."),
     "session": N_("That session was signed out."),
     "joined": N_("You joined the organization."),
+    "two_step_off": N_("Two-step verification is turned off."),
 }
 
 
@@ -68,6 +69,8 @@ def _page(
     return {
         "user": user,
         "sessions": sessions,
+        # The "Two-step verification" section (web/two_step.py).
+        "two_step": services.mfa_enrolment.status(db, user),
         "profile": profile
         or {"firstName": user.first_name, "lastName": user.last_name, "phone": user.phone or ""},
         **context,

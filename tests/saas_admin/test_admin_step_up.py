@@ -28,11 +28,13 @@ from accounts import oidc
 from accounts.sessions import TOKENS_KEY
 from accounts.signin import ACR_MFA
 from tests.auth_server.helpers import login, verified_user
+from tests.auth_server.mfa_helpers import first_step, totp_code, verify
+from tests.auth_server.pages import csrf_of
 from tests.oidc.support import Browser
 from tests.saas_admin.helpers import remint
 from tests.saas_admin.test_admin_site import admin_login
 from tests.support.auth_process import AuthServerProcess
-from tests.support.lifecycle import clocked_server
+from tests.support.lifecycle import TestClock, clocked_server
 from tests.support.smtp import SmtpSink
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ class Deployment:
     staff_organization: str
     client_id: str
     client_secret: str
+    clock: TestClock
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,7 @@ def deployment(
     smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     workdir: Path = tmp_path_factory.mktemp("admin-step-up")
-    with clocked_server(workdir, smtp_sink.port) as (server, _clock):
+    with clocked_server(workdir, smtp_sink.port) as (server, clock):
         email, password, staff = server.first_admin()
         printed = server.run_command(
             "clients", "create", "--name", "SaaS Admin (step-up tests)", "--first-party",
@@ -68,7 +71,7 @@ def deployment(
         )  # fmt: skip
         created = json.loads(printed)
         yield Deployment(
-            server, email, password, staff, created["clientId"], created["clientSecret"]
+            server, email, password, staff, created["clientId"], created["clientSecret"], clock
         )
 
 
@@ -86,27 +89,34 @@ def use_deployment(deployment: Deployment, settings: SettingsWrapper) -> Iterato
     oidc.reset()
 
 
-def sso_callback(deployment: Deployment, admin: Client) -> tuple[dict[str, str], TestResponse]:
-    """ "Sign in with Rozitech" with the admin's e-mail and password at the hosted sign-in
-    page: the authorization request's query, and the admin site's answer to the callback."""
+def authorization_request(admin: Client) -> str:
+    """ "Sign in with Rozitech" pressed: the authorization request's path and query."""
     response = admin.get("/admin/sso/login/", {"next": "/admin/"})
     assert response.status_code == 302, response.content
     authorize = urlsplit(response["Location"])
-    request = {key: values[0] for key, values in parse_qs(authorize.query).items()}
+    return f"{authorize.path}?{authorize.query}"
+
+
+def signed_in_at_provider(deployment: Deployment, authorize: str) -> httpx.Response:
+    """The hosted sign-in page with the admin's e-mail and password: where it leads."""
     provider = Browser(deployment.server)
     try:
-        page = provider.go(f"{authorize.path}?{authorize.query}")
+        page = provider.go(authorize)
         assert page.url.path == "/signin", page.url
-        answer = provider.submit(
+        return provider.submit(
             "/signin", page, email=deployment.email, password=deployment.password,
             next=page.url.params["next"],
         )  # fmt: skip
     finally:
         provider.close()
+
+
+def callback(admin: Client, answer: httpx.Response) -> TestResponse:
+    """The provider's redirect to the admin site's callback, followed there."""
     assert answer.status_code in (302, 303), answer.text[:300]
     location = answer.headers["location"]
     assert location.startswith(CALLBACK), location
-    return request, admin.get(f"/admin/sso/callback/?{urlsplit(location).query}")
+    return admin.get(f"/admin/sso/callback/?{urlsplit(location).query}")
 
 
 def refresh_refused(deployment: Deployment, refresh: str) -> bool:
@@ -114,13 +124,80 @@ def refresh_refused(deployment: Deployment, refresh: str) -> bool:
         return http.post("/api/auth/refresh", json={"refreshToken": refresh}).status_code == 401
 
 
-def test_a_password_alone_gets_the_step_up_page_not_the_admin_site(
+def test_sign_in_with_rozitech_asks_for_the_second_factor_and_enrols(
     deployment: Deployment,
 ) -> None:
     admin = Client()
-    request, response = sso_callback(deployment, admin)
-    # The authorization request asked for two-step verification.
-    assert request["acr_values"] == ACR_MFA
+    authorize = authorization_request(admin)
+    assert parse_qs(urlsplit(authorize).query)["acr_values"] == [ACR_MFA]
+    # The staff member has no factor yet: the provider has them set one up first.
+    provider = Browser(deployment.server)
+    try:
+        page = provider.go(authorize)
+        setup = provider.submit(
+            "/signin", page, email=deployment.email, password=deployment.password,
+            next=page.url.params["next"],
+        )  # fmt: skip
+        assert setup.url.path == "/signin/mfa/setup", setup.url
+        secret = setup.text.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+        next_url = str(setup.url.params["next"])
+        codes = provider.http.post(
+            "/signin/mfa/setup",
+            data={"csrf_token": csrf_of(setup), "code": totp_code(secret, deployment.clock),
+                  "next": next_url},
+        )  # fmt: skip
+        assert codes.status_code == 200 and 'id="recovery-codes"' in codes.text
+        answer = provider.go(next_url)
+    finally:
+        provider.close()
+    try:
+        response = callback(admin, answer)
+        assert response.status_code == 302 and response["Location"] == "/admin/"
+        assert admin.get("/admin/").status_code == 200
+        assert unverified_claims(admin.session[TOKENS_KEY]["access"])["amr"] == ["pwd", "otp"]
+        # Next time: the password, then a code from the app.
+        deployment.clock.advance(30)
+        admin = Client()
+        provider = Browser(deployment.server)
+        page = provider.go(authorization_request(admin))
+        step = provider.submit(
+            "/signin", page, email=deployment.email, password=deployment.password,
+            next=page.url.params["next"],
+        )  # fmt: skip
+        assert step.url.path == "/signin/mfa", step.url
+        answer = provider.submit(
+            "/signin/mfa", step, code=totp_code(secret, deployment.clock),
+            next=step.url.params["next"],
+        )  # fmt: skip
+        provider.close()
+        assert callback(admin, answer).status_code == 302
+        assert admin.get("/admin/").status_code == 200
+        # The password form has no second step: it sends the person to the button.
+        form, page = admin_login(deployment.email, deployment.password)
+        assert "uses two-step verification" in page and SESSION_KEY not in form.session
+    finally:
+        # The other tests' staff member signs in with a password alone.
+        with httpx.Client(base_url=deployment.server.base_url, timeout=30) as http:
+            deployment.clock.advance(30)
+            challenge = first_step(http, deployment.email, deployment.password)
+            code = totp_code(secret, deployment.clock)
+            access = verify(http, challenge["mfaToken"], code=code).json()["data"]["accessToken"]
+            off = http.request(
+                "DELETE", "/api/auth/mfa/totp", json={"password": deployment.password},
+                headers={"Authorization": f"Bearer {access}"},
+            )  # fmt: skip
+            assert off.status_code == 200, off.text
+
+
+def test_a_password_alone_gets_the_step_up_page_not_the_admin_site(
+    deployment: Deployment, settings: SettingsWrapper
+) -> None:
+    admin = Client()
+    # A provider that does not honour acr_values (the request made without it here).
+    settings.ADMIN_REQUIRE_MFA = False
+    answer = signed_in_at_provider(deployment, authorization_request(admin))
+    settings.ADMIN_REQUIRE_MFA = True
+    response = callback(admin, answer)
     page = response.content.decode()
     assert response.status_code == 403, page
     assert 'id="step-up"' in page and "requires two-step verification" in page
@@ -139,8 +216,9 @@ def test_without_the_setting_the_same_sign_in_is_staff(
 ) -> None:
     settings.ADMIN_REQUIRE_MFA = False
     admin = Client()
-    request, response = sso_callback(deployment, admin)
-    assert "acr_values" not in request
+    authorize = authorization_request(admin)
+    assert "acr_values" not in authorize
+    response = callback(admin, signed_in_at_provider(deployment, authorize))
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert admin.get("/admin/").status_code == 200
 

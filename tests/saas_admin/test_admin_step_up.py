@@ -173,8 +173,8 @@ def test_sign_in_with_rozitech_asks_for_the_second_factor_and_enrols(
         assert callback(admin, answer).status_code == 302
         assert admin.get("/admin/").status_code == 200
         # The password form has no second step: it sends the person to the button.
-        form, page = admin_login(deployment.email, deployment.password)
-        assert "uses two-step verification" in page and SESSION_KEY not in form.session
+        form, refusal = admin_login(deployment.email, deployment.password)
+        assert "uses two-step verification" in refusal and SESSION_KEY not in form.session
     finally:
         # The other tests' staff member signs in with a password alone.
         with httpx.Client(base_url=deployment.server.base_url, timeout=30) as http:

@@ -289,7 +289,7 @@ class Sessions:
                 AuthSession.amr,
             ).where(AuthSession.id == session_id)
         ).first()
-        return _Family(*row) if row is not None else None
+        return _Family(**row._asdict()) if row is not None else None
 
     def _live_user(self, db: Session, family: _Family, now: datetime) -> User:
         """The session's user, if the session and the user may still refresh."""

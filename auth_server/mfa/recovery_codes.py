@@ -58,7 +58,7 @@ class RecoveryCodes:
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        return spent.rowcount == 1  # type: ignore[attr-defined]
+        return bool(spent.rowcount == 1)  # type: ignore[attr-defined]
 
     def remaining(self, db: Session, user_id: uuid.UUID) -> int:
         return (

@@ -84,7 +84,7 @@ class TotpFactors:
             .values(last_used_step=matched)
             .execution_options(synchronize_session=False)
         )
-        return remembered.rowcount == 1  # type: ignore[attr-defined]
+        return bool(remembered.rowcount == 1)  # type: ignore[attr-defined]
 
     def remove(self, db: Session, user_id: uuid.UUID) -> bool:
         """Deletes the user's factor, confirmed or not; whether there was one."""

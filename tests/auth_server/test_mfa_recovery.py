@@ -7,10 +7,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from auth_server.models import AuditEvent
 from tests.auth_server.helpers import (
     PASSWORD,
     bearer,
+    database,
     login,
     unverified_claims,
     verified_user,
@@ -61,8 +64,8 @@ def http(server: AuthServerProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_a_recovery_code_works_once_and_is_mailed(
-    http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock
+def test_a_recovery_code_works_once_is_audited_and_mailed(
+    http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock, server: AuthServerProcess
 ) -> None:
     email = verified_user(http, smtp_sink)
     enrolled = enrol(http, login(http, email)["accessToken"], clock)
@@ -79,6 +82,13 @@ def test_a_recovery_code_works_once_and_is_mailed(
     assert again.status_code == 401 and again.json()["code"] == "invalid_mfa_code"
     listed = http.get(MFA, headers=bearer(used.json()["data"]["accessToken"])).json()["data"]
     assert listed["recoveryCodesRemaining"] == 9
+    with database(server) as db:
+        audited = db.scalars(
+            select(AuditEvent).where(
+                AuditEvent.email == email, AuditEvent.event == "recovery_code_used"
+            )
+        ).all()
+    assert [event.details for event in audited] == [{"remaining": 9}]
 
 
 def test_regenerated_codes_replace_the_old_ones(

@@ -114,6 +114,8 @@ def step_up(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": "Two-step verification required",
+        # As on the login page: nobody here may see the site's navigation.
+        "is_nav_sidebar_enabled": False,
         "sso_enabled": oidc.enabled(),
         "next": target,
     }

@@ -37,7 +37,7 @@ format: install
 ## Texts of the hosted pages and e-mails: extract them, update every catalogue.
 messages: install
 	$(VENV)/bin/pybabel extract --mapping babel.cfg --no-location --omit-header \
-		--output auth_server/locale/messages.pot .
+		--output auth_server/locale/messages.pot auth_server
 	$(VENV)/bin/pybabel update --domain messages --input-file auth_server/locale/messages.pot \
 		--output-dir auth_server/locale --no-fuzzy-matching --ignore-obsolete
 

@@ -13,7 +13,17 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from auth_server import __version__, logs, tracing
-from auth_server.api import account, admin, auth, clients, docs, meta, metrics, organizations
+from auth_server.api import (
+    account,
+    admin,
+    auth,
+    clients,
+    docs,
+    meta,
+    metrics,
+    organizations,
+    passkeys,
+)
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
 from auth_server.api.request_log import RequestLog
@@ -89,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.feed_router)
     app.include_router(admin.router)
     app.include_router(clients.router)
+    app.include_router(passkeys.router)
     app.include_router(oidc_routes.router)
     app.include_router(meta.router)
     app.include_router(metrics.router)

@@ -19,6 +19,7 @@ from auth_server.mailer import Mailer
 from auth_server.oidc.provider import OidcProvider
 from auth_server.organizations import Organizations
 from auth_server.outbox import MailOutbox
+from auth_server.passkeys.service import Passkeys
 from auth_server.password_flows import PasswordFlows
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
@@ -63,6 +64,7 @@ class Services:
     organizations: Organizations
     invitations: Invitations
     oidc: OidcProvider
+    passkeys: Passkeys
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -129,4 +131,5 @@ class Services:
             organizations=Organizations(clock, accounts, sessions, revocations, audit),
             invitations=invitations,
             oidc=OidcProvider(settings, clock, keys, tokens, sessions, revocations, audit),
+            passkeys=Passkeys(settings, clock, limits, audit),
         )

@@ -35,6 +35,9 @@ NOTICES = {
     "password": N_("Your password was changed. Your other sessions were signed out."),
     "session": N_("That session was signed out."),
     "joined": N_("You joined the organization."),
+    "passkey_added": N_("Your passkey was added."),
+    "passkey_renamed": N_("Your passkey was renamed."),
+    "passkey_deleted": N_("Your passkey was deleted."),
 }
 
 
@@ -68,6 +71,7 @@ def _page(
     return {
         "user": user,
         "sessions": sessions,
+        "passkeys": services.passkeys.of_user(db, user.id),
         "profile": profile
         or {"firstName": user.first_name, "lastName": user.last_name, "phone": user.phone or ""},
         **context,
@@ -90,6 +94,8 @@ def account_page(request: Request, services: ServicesDep, db: DbDep, notice: str
     return render(
         request,
         "account.html",
+        # static/passkeys.js: the passkeys section's WebAuthn calls.
+        script=True,
         **_page(request, services, db, current, notice=notice_text, error=""),
     )
 
@@ -114,7 +120,11 @@ def update_profile(
         )
     except AuthError as exc:
         return refused(
-            request, "account.html", exc, **_page(request, services, db, current, profile=profile)
+            request,
+            "account.html",
+            exc,
+            script=True,
+            **_page(request, services, db, current, profile=profile),
         )
     return RedirectResponse(f"{ACCOUNT}?notice=profile#profile", status_code=303)
 
@@ -144,7 +154,9 @@ def change_password(
             keep_session=current.session_id,
         )
     except AuthError as exc:
-        return refused(request, "account.html", exc, **_page(request, services, db, current))
+        return refused(
+            request, "account.html", exc, script=True, **_page(request, services, db, current)
+        )
     return RedirectResponse(f"{ACCOUNT}?notice=password", status_code=303)
 
 
@@ -162,7 +174,9 @@ def revoke_session(
     try:
         services.self_service.revoke_session(db, current.user, session_id, client)
     except AuthError as exc:
-        return refused(request, "account.html", exc, **_page(request, services, db, current))
+        return refused(
+            request, "account.html", exc, script=True, **_page(request, services, db, current)
+        )
     if session_id == current.session_id:
         return _signed_out(services)
     return RedirectResponse(f"{ACCOUNT}?notice=session#sessions", status_code=303)

@@ -7,11 +7,18 @@ from fastapi.responses import Response
 
 from auth_server.config import Settings
 from auth_server.errors import CsrfFailed
-from auth_server.web import account, invitation, password, signin, signup
+from auth_server.web import account, invitation, passkeys, password, signin, signup
 from auth_server.web.csrf import CsrfCookie
 from auth_server.web.render import error_page
 
-ROUTERS = (signin.router, signup.router, password.router, account.router, invitation.router)
+ROUTERS = (
+    signin.router,
+    signup.router,
+    password.router,
+    account.router,
+    invitation.router,
+    passkeys.router,
+)
 
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:

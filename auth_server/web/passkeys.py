@@ -1,0 +1,161 @@
+"""Passkeys on the hosted pages: add, rename and delete them on /account; sign in with one
+on /signin (passwordless).
+
+static/passkeys.js asks for the options (a form post with the CSRF token, answered in JSON),
+runs the browser's WebAuthn call, puts the credential's JSON in the form's hidden
+`credential` field and sends the form: the answer is then a page like any form's. Each
+action is the JSON API's own use case.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from auth_server.api.deps import ClientDep, DbDep, ServicesDep
+from auth_server.api.envelope import success
+from auth_server.errors import AuthError, EmailNotVerified, InvalidPasskeyResponse, InvalidToken
+from auth_server.web.account import ACCOUNT, _page
+from auth_server.web.csrf import CsrfDep
+from auth_server.web.render import refused
+from auth_server.web.sso import current_browser_session, safe_next, set_sso_cookie, signin_redirect
+
+router = APIRouter(include_in_schema=False)
+
+PASSKEYS = f"{ACCOUNT}/passkeys"
+# A credential's JSON: its attestation or signature, a few hundred bytes to a few KiB.
+Credential = Annotated[str, Form(max_length=32 * 1024)]
+Name = Annotated[str, Form(max_length=100)]
+
+
+def _credential(raw: str) -> Any:
+    """The form's credential field, parsed; the service refuses anything but an object."""
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidPasskeyResponse() from exc
+
+
+# -- /account ------------------------------------------------------------------------------
+
+
+@router.post(f"{PASSKEYS}/options", dependencies=[CsrfDep])
+def register_options(
+    request: Request, services: ServicesDep, db: DbDep, client: ClientDep
+) -> Response:
+    current = current_browser_session(request, services, db)
+    if current is None:
+        # Asked by the page's script: the JSON envelope, which it reads as a failure.
+        raise InvalidToken()
+    return success(services.passkeys.registration_options(db, current.user, client))
+
+
+@router.post(PASSKEYS, dependencies=[CsrfDep])
+def add_passkey(
+    request: Request,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+    credential: Credential = "",
+    passkeyName: Name = "",
+) -> Response:
+    current = current_browser_session(request, services, db)
+    if current is None:
+        return signin_redirect(ACCOUNT)
+    try:
+        services.passkeys.register(db, current.user, _credential(credential), passkeyName, client)
+    except AuthError as exc:
+        return refused(
+            request, "account.html", exc, script=True, **_page(request, services, db, current)
+        )
+    return RedirectResponse(f"{ACCOUNT}?notice=passkey_added#passkeys", status_code=303)
+
+
+@router.post(f"{PASSKEYS}/{{passkey_id}}/rename", dependencies=[CsrfDep])
+def rename_passkey(
+    passkey_id: uuid.UUID,
+    request: Request,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+    name: Name = "",
+) -> Response:
+    current = current_browser_session(request, services, db)
+    if current is None:
+        return signin_redirect(ACCOUNT)
+    try:
+        services.passkeys.rename(db, current.user, passkey_id, name, client)
+    except AuthError as exc:
+        return refused(
+            request, "account.html", exc, script=True, **_page(request, services, db, current)
+        )
+    return RedirectResponse(f"{ACCOUNT}?notice=passkey_renamed#passkeys", status_code=303)
+
+
+@router.post(f"{PASSKEYS}/{{passkey_id}}/delete", dependencies=[CsrfDep])
+def delete_passkey(
+    passkey_id: uuid.UUID,
+    request: Request,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+) -> Response:
+    current = current_browser_session(request, services, db)
+    if current is None:
+        return signin_redirect(ACCOUNT)
+    try:
+        services.passkeys.remove(db, current.user, passkey_id, client)
+    except AuthError as exc:
+        return refused(
+            request, "account.html", exc, script=True, **_page(request, services, db, current)
+        )
+    return RedirectResponse(f"{ACCOUNT}?notice=passkey_deleted#passkeys", status_code=303)
+
+
+# -- /signin -------------------------------------------------------------------------------
+
+
+@router.post("/signin/passkey/options", dependencies=[CsrfDep])
+def signin_options(services: ServicesDep, db: DbDep, client: ClientDep) -> Response:
+    return success(services.passkeys.login_options(db, client))
+
+
+@router.post("/signin/passkey", dependencies=[CsrfDep])
+def signin_with_passkey(
+    request: Request,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+    credential: Credential = "",
+    next: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    target = safe_next(next)
+    previous = current_browser_session(request, services, db)
+    try:
+        identity = services.passkeys.identify(db, _credential(credential), client)
+        session_id, secret = services.login.issue_browser_session(
+            db,
+            identity,
+            client,
+            services.settings.sso_session_ttl,
+            replaces=previous.session_id if previous else None,
+        )
+    except AuthError as exc:
+        return refused(
+            request,
+            "signin.html",
+            exc,
+            script=True,
+            next=target,
+            force=False,
+            email="",
+            unverified=isinstance(exc, EmailNotVerified),
+        )
+    response = RedirectResponse(target, status_code=303)
+    # A new cookie value at every sign-in: no session fixation.
+    set_sso_cookie(response, services, session_id, secret)
+    return response

@@ -80,7 +80,8 @@
       try {
         const answer = await fetch(form.dataset.options, {
           method: "POST",
-          body: new FormData(form),
+          // URL-encoded, as the forms post (the server takes no multipart bodies).
+          body: new URLSearchParams(new FormData(form)),
           credentials: "same-origin",
         });
         if (!answer.ok) {

@@ -288,7 +288,13 @@ class Accounts:
             last_name=self.settings.admin_organization,
             email_verified=True,
         )
-        org = Organization(id=uuid.uuid4(), name=self.settings.admin_organization, slug=slug)
+        org = Organization(
+            id=uuid.uuid4(),
+            name=self.settings.admin_organization,
+            slug=slug,
+            # Staff sign in to billing: in production they must use MFA (owners may change it).
+            mfa_required=self.settings.is_production,
+        )
         db.add_all([user, org, Membership(user=user, organization=org, role="owner")])
         for code in sorted(self.settings.product_codes):
             db.add(License(organization=org, product_code=code, status="active", expires_at=None))

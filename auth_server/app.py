@@ -21,6 +21,7 @@ from auth_server.api import (
     docs,
     meta,
     metrics,
+    mfa,
     organizations,
     passkeys,
 )
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.include_router(auth.router)
     app.include_router(account.router)
+    app.include_router(mfa.router)
     app.include_router(organizations.router)
     app.include_router(admin.feed_router)
     app.include_router(admin.router)

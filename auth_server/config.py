@@ -167,6 +167,14 @@ class Settings(BaseSettings):
     # Seconds an authorization code may wait for its exchange (RFC 6749 recommends <= 600).
     oidc_code_ttl: int = Field(default=60, ge=10, le=600)
 
+    # -- multi-factor authentication (auth_server/mfa/) --------------------------------------
+    # Fernet keys (comma-separated, the first encrypts, all decrypt: a rotation) that encrypt
+    # TOTP secrets at rest. Required in production; in development, generated once into
+    # DATA_DIR/mfa-key when unset.
+    mfa_encryption_key: SecretStr = SecretStr("")
+    # The account's issuer name authenticator apps show next to the e-mail address.
+    mfa_issuer: str = Field(default="Rozitech", min_length=1, max_length=100)
+
     # -- trusted services: revocation feed and admin API -------------------------------
     # The credential of trusted services (X-Service-Token header). Several, comma-separated,
     # during a rotation. Required in production; in development, generated once into
@@ -287,6 +295,16 @@ class Settings(BaseSettings):
         return self.data_dir / "service-token"
 
     @property
+    def mfa_key_file(self) -> Path:
+        return self.data_dir / "mfa-key"
+
+    @property
+    def mfa_encryption_keys(self) -> list[str]:
+        """The configured MFA_ENCRYPTION_KEY keys (comma-separated); maybe none."""
+        raw = self.mfa_encryption_key.get_secret_value()
+        return [key.strip() for key in raw.split(",") if key.strip()]
+
+    @property
     def service_tokens(self) -> list[str]:
         """The configured service tokens (SERVICE_TOKEN, comma-separated); maybe none."""
         raw = self.service_token.get_secret_value()
@@ -306,6 +324,9 @@ class Settings(BaseSettings):
         # A generated file would differ per replica; and the admin API must never be open.
         if not self.service_tokens:
             missing.append("SERVICE_TOKEN")
+        # A generated key would differ per replica: secrets encrypted by one unreadable by all.
+        if not self.mfa_encryption_keys:
+            missing.append("MFA_ENCRYPTION_KEY")
         if missing:
             raise ConfigurationError(
                 "ENVIRONMENT=production requires " + ", ".join(missing) + " (see .env.example)"

@@ -218,6 +218,39 @@ class InvitationEmailMismatch(AuthError):
     message = N_("This invitation was sent to another e-mail address")
 
 
+class InvalidMfaToken(AuthError):
+    """The mfaToken of a login's second step is unknown, expired, used, ended, or was
+    issued to another client address: the login starts again with the password."""
+
+    status_code = 401
+    code = "invalid_mfa_token"
+    message = N_("This sign-in attempt has expired; please sign in again")
+
+
+class InvalidMfaCode(AuthError):
+    status_code = 401
+    code = "invalid_mfa_code"
+    message = N_("The code is not correct")
+
+
+class MfaAlreadyEnabled(AuthError):
+    status_code = 409
+    code = "mfa_already_enabled"
+    message = N_("An authenticator app is already set up; disable it first")
+
+
+class MfaNotEnabled(AuthError):
+    status_code = 404
+    code = "mfa_not_enabled"
+    message = N_("No authenticator app is set up")
+
+
+class MfaSetupNotStarted(AuthError):
+    status_code = 409
+    code = "mfa_setup_not_started"
+    message = N_("Start the authenticator app setup first")
+
+
 class InvalidPasskeyResponse(AuthError):
     """A passkey's answer that is malformed or fails verification (signature, origin,
     relying party, user presence or verification, a signature counter that went back)."""

@@ -48,12 +48,6 @@ class Login:
         self.limits = limits
         self.audit = audit
 
-    def with_password(
-        self, db: Session, email: str, password: str, client: ClientInfo
-    ) -> IssuedTokens:
-        """The JSON API's login: identify, then API tokens."""
-        return self.issue_tokens(db, self.identify(db, email, password, client), client)
-
     # -- who is this -------------------------------------------------------------------
 
     def identify(self, db: Session, email: str, password: str, client: ClientInfo) -> Identity:

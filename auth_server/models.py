@@ -86,6 +86,8 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "Members must use MFA" (owners set it): a member without a factor enrols at sign-in.
+    mfa_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     licenses: Mapped[list[License]] = relationship(
         back_populates="organization", order_by="License.product_code"
@@ -357,3 +359,60 @@ class Invitation(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization] = relationship()
+
+
+class TotpFactor(Base):
+    """A user's authenticator app (RFC 6238): at most one; unconfirmed until a first code."""
+
+    __tablename__ = "mfa_totp_factors"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Fernet-encrypted (MFA_ENCRYPTION_KEY): the server must read it back to check codes,
+    # so it cannot be hashed; a database dump alone does not give the secrets away.
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The time step of the last accepted code: that code and older ones are refused (replay).
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code, stored only as its SHA-256 (80 random bits)."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once, by a compare-and-set: the code never works again.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MfaChallengeRecord(Base):
+    """The pending second step of a login (mfa/challenges.py): its token stored only as
+    its SHA-256, bound to the user, the credentials version and the client address."""
+
+    __tablename__ = "mfa_challenges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The version the password was checked under (sessions.Identity).
+    credentials_version: Mapped[int] = mapped_column(Integer)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    # The user must enrol first (an organization's policy): the token authorizes setup.
+    setup_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Wrong codes so far; the fifth ends the challenge.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Set once (compare-and-set): the login completed; or it was ended by wrong codes.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,9 +32,9 @@ from auth_server.memberships import (
     membership_of,
     require_role,
 )
-from auth_server.models import Membership, Organization, User
+from auth_server.models import AuthSession, Membership, Organization, User
 from auth_server.revocations import Revocations
-from auth_server.sessions import ClientInfo, Sessions
+from auth_server.sessions import ClientInfo, Sessions, session_amr
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,37 @@ class Organizations:
         now = self.clock.database_now(db)
         self.sessions.set_organization(db, claims.session_id, organization_id)
         membership.last_active_at = now
+        session = db.get(AuthSession, claims.session_id)
         token = self.sessions.tokens.issue(
-            user=user, session_id=claims.session_id, membership=membership, now=now
+            user=user,
+            session_id=claims.session_id,
+            membership=membership,
+            now=now,
+            # The session's login methods, as every token of the session carries them.
+            amr=session_amr(session.amr if session else None),
         )
         self._audit(db, "organization_switched", user, organization_id, client)
         db.commit()
         return Switched(token, self.sessions.tokens.ttl_seconds, membership)
+
+    def set_mfa_required(
+        self,
+        db: Session,
+        actor: User,
+        organization_id: uuid.UUID,
+        required: bool,
+        client: ClientInfo,
+    ) -> Membership:
+        """ "Members must use MFA" on or off (owners only): members without a second factor
+        are sent to enrol at their next sign-in. Committed."""
+        # Owners only: the policy decides how every member signs in.
+        mine = require_role(db, actor.id, organization_id, {Role.OWNER})
+        mine.organization.mfa_required = required
+        self._audit(
+            db, "organization_mfa_policy", actor, organization_id, client, required=str(required)
+        )
+        db.commit()
+        return mine
 
     def members(self, db: Session, user: User, organization_id: uuid.UUID) -> list[Membership]:
         """Every member, oldest first; for members of the organization only."""

@@ -47,7 +47,14 @@ from auth_server.models import OutboxMail
 
 logger = logging.getLogger("auth_server.outbox")
 
-MailTemplate = Literal["verification_code", "password_reset", "password_changed", "invitation"]
+MailTemplate = Literal[
+    "verification_code",
+    "password_reset",
+    "password_changed",
+    "invitation",
+    "recovery_code_used",
+    "mfa_reset",
+]
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 _ENQUEUED = "mail_outbox_enqueued"

@@ -1,5 +1,6 @@
 """Deletes what can never be used again: expired sessions, codes (e-mail and OpenID
-Connect), reset tokens, locks, invitations, revocation events, finished mail."""
+Connect), reset tokens, MFA challenges, locks, invitations, revocation events, finished
+mail."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from auth_server.models import (
     EmailVerification,
     Invitation,
     LoginLock,
+    MfaChallengeRecord,
     PasswordReset,
     RevocationEvent,
 )
@@ -65,6 +67,8 @@ def purge(db: Session, settings: Settings, clock: Clock, outbox: MailOutbox) -> 
             )
         ),
     )
+    # A login's second step past its five minutes (used or not) can never complete.
+    run("mfa_challenges", delete(MfaChallengeRecord).where(MfaChallengeRecord.expires_at <= now))
     # A row whose lock and counting window have both ended counts nothing any more.
     run(
         "login_locks",

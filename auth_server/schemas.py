@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from auth_server.accounts import SignupRequest
@@ -83,6 +83,11 @@ class OrganizationBody(Body):
     name: str = Field(min_length=1, max_length=200)
 
 
+class OrganizationSettingsBody(Body):
+    # Members must use MFA: those without a second factor enrol at their next sign-in.
+    mfa_required: bool = Field(strict=True)
+
+
 class SwitchOrganizationBody(Body):
     organization_id: uuid.UUID
 
@@ -98,3 +103,46 @@ class RoleBody(Body):
 
 class InvitationTokenBody(Body):
     token: str = Field(min_length=1, max_length=512)
+
+
+# -- multi-factor authentication -----------------------------------------------------------
+
+# Six digits, as authenticator apps show them (spaces around are stripped).
+TOTP_CODE = r"^[0-9]{6}$"
+
+
+class MfaVerifyBody(Body):
+    mfa_token: str = Field(min_length=1, max_length=512)
+    code: str | None = Field(default=None, pattern=TOTP_CODE)
+    # As printed (XXXX-XXXX-XXXX-XXXX); case, spaces and dashes do not matter.
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_factor(self) -> MfaVerifyBody:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("give either code or recoveryCode")
+        return self
+
+
+class MfaSetupBody(Body):
+    # The login's mfaToken when an organization's policy sends the user to enrol;
+    # without it the Bearer token says who enrols.
+    mfa_token: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class MfaConfirmBody(Body):
+    code: str = Field(pattern=TOTP_CODE)
+    mfa_token: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class MfaProofBody(Body):
+    """Authorizes a sensitive change: the current password or a code from the app."""
+
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    code: str | None = Field(default=None, pattern=TOTP_CODE)
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> MfaProofBody:
+        if (self.password is None) == (self.code is None):
+            raise ValueError("give either password or code")
+        return self

@@ -24,8 +24,8 @@ END_USER_IP_HEADER = "X-End-User-IP"
 END_USER_AGENT_HEADER = "X-End-User-Agent"
 
 
-def development_service_token(path: Path) -> str:
-    """The token in `path`, created (0600, 256 random bits) by the first process to need it.
+def development_secret(path: Path) -> str:
+    """The secret in `path`, created (0600, 256 random bits) by the first process to need it.
 
     Written to a temporary file and hard-linked into place, so that concurrent workers
     never read a half-written file and all end up with the same token.
@@ -74,7 +74,7 @@ class ServiceCredentials:
         if tokens:
             return cls(tokens)
         # Only reached outside production (check_production_ready refuses it there).
-        token = development_service_token(settings.service_token_file)
+        token = development_secret(settings.service_token_file)
         logger.info("SERVICE_TOKEN unset: using the development token in %s", token_file(settings))
         return cls([token])
 

@@ -16,6 +16,13 @@ from auth_server.keys import KeyStore
 from auth_server.login import Login
 from auth_server.mail_delivery import MailDelivery
 from auth_server.mailer import Mailer
+from auth_server.mfa.challenges import MfaChallenges
+from auth_server.mfa.enrolment import MfaEnrolment
+from auth_server.mfa.factors import MfaFactors
+from auth_server.mfa.recovery_codes import RecoveryCodes
+from auth_server.mfa.secret_box import SecretBox
+from auth_server.mfa.totp import TotpFactors
+from auth_server.mfa.verification import MfaVerification
 from auth_server.oidc.provider import OidcProvider
 from auth_server.organizations import Organizations
 from auth_server.outbox import MailOutbox
@@ -64,6 +71,10 @@ class Services:
     organizations: Organizations
     invitations: Invitations
     oidc: OidcProvider
+    mfa: MfaFactors
+    mfa_challenges: MfaChallenges
+    mfa_enrolment: MfaEnrolment
+    mfa_verification: MfaVerification
     passkeys: Passkeys
 
     @classmethod
@@ -102,6 +113,10 @@ class Services:
         accounts = Accounts(settings, passwords, outbox)
         recovery = PasswordRecovery(settings, clock, passwords, sessions, outbox)
         invitations = Invitations(settings, clock, outbox, audit)
+        mfa = MfaFactors()
+        mfa_challenges = MfaChallenges(clock, mfa, lockout, audit)
+        totp = TotpFactors(SecretBox.from_settings(settings), settings.mfa_issuer)
+        recovery_codes = RecoveryCodes()
         return cls(
             settings=settings,
             database=database,
@@ -131,5 +146,13 @@ class Services:
             organizations=Organizations(clock, accounts, sessions, revocations, audit),
             invitations=invitations,
             oidc=OidcProvider(settings, clock, keys, tokens, sessions, revocations, audit),
+            mfa=mfa,
+            mfa_challenges=mfa_challenges,
+            mfa_enrolment=MfaEnrolment(
+                clock, mfa, totp, recovery_codes, passwords, lockout, revocations, outbox, audit
+            ),
+            mfa_verification=MfaVerification(
+                clock, mfa, mfa_challenges, totp, recovery_codes, outbox, audit
+            ),
             passkeys=Passkeys(settings, clock, limits, audit),
         )

@@ -108,6 +108,12 @@ class _Family:
     revoked_at: datetime | None
     expires_at: datetime
     organization_id: uuid.UUID | None
+    amr: str | None
+
+
+def session_amr(stored: str | None) -> tuple[str, ...]:
+    """A session row's `amr`; NULL on sessions older than revision 0008: password logins."""
+    return tuple(stored.split()) if stored else ("pwd",)
 
 
 def _same(stored: str | None, presented: str) -> bool:
@@ -152,7 +158,9 @@ class Sessions:
             parent_id=parent_id,
         )
         membership = membership_in(identity.user, session.organization_id)
-        return self._issue(db, identity.user, session.id, token, session.created_at, membership)
+        return self._issue(
+            db, identity.user, session.id, token, session.created_at, membership, identity.amr
+        )
 
     def open(
         self,
@@ -260,7 +268,9 @@ class Sessions:
             )
             if rotated.rowcount == 1:  # type: ignore[attr-defined]
                 membership = self._active(db, session_id, user, family.organization_id)
-                return self._issue(db, user, session_id, successor, now, membership)
+                # Refresh keeps the login's methods: a rotation proves nothing new.
+                amr = session_amr(family.amr)
+                return self._issue(db, user, session_id, successor, now, membership, amr)
             db.rollback()
         raise InvalidRefreshToken()
 
@@ -276,9 +286,10 @@ class Sessions:
                 AuthSession.revoked_at,
                 AuthSession.expires_at,
                 AuthSession.organization_id,
+                AuthSession.amr,
             ).where(AuthSession.id == session_id)
         ).first()
-        return _Family(*row) if row is not None else None
+        return _Family(**row._asdict()) if row is not None else None
 
     def _live_user(self, db: Session, family: _Family, now: datetime) -> User:
         """The session's user, if the session and the user may still refresh."""
@@ -351,7 +362,8 @@ class Sessions:
             .execution_options(synchronize_session=False)
         )
         membership = self._active(db, session_id, user, family.organization_id)
-        return self._issue(db, user, session_id, successor, now, membership)
+        amr = session_amr(family.amr)
+        return self._issue(db, user, session_id, successor, now, membership, amr)
 
     def _active(
         self, db: Session, session_id: uuid.UUID, user: User, stored: uuid.UUID | None
@@ -384,9 +396,10 @@ class Sessions:
         refresh_token: RefreshTokenParts,
         now: datetime,
         membership: Membership | None,
+        amr: tuple[str, ...],
     ) -> IssuedTokens:
         access_token = self.tokens.issue(
-            user=user, session_id=session_id, membership=membership, now=now
+            user=user, session_id=session_id, membership=membership, now=now, amr=amr
         )
         # Not committed here: the caller commits with its audit event (when refreshes are
         # audited), in one transaction, so tokens and their audit row exist together.

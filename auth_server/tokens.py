@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ import jwt
 from auth_server.entitlements import usable_products
 from auth_server.errors import InvalidRefreshToken, InvalidToken
 from auth_server.keys import ALGORITHM, KeyStore
+from auth_server.mfa import acr_for
 from auth_server.models import Membership, User
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]
@@ -53,8 +54,10 @@ class AccessTokens:
         session_id: uuid.UUID,
         membership: Membership | None,
         now: datetime,
+        amr: Sequence[str],
     ) -> str:
-        """`membership` is the session's active one: `org`, `role` and `licenses` are its."""
+        """`membership` is the session's active one: `org`, `role` and `licenses` are its;
+        `amr` how the session's user proved who they are (its login's methods)."""
         organization = membership.organization if membership else None
         claims = {
             "iss": self.issuer,
@@ -78,6 +81,9 @@ class AccessTokens:
             # Product codes only, no per-license details: the token stays small, and a
             # change reaches verifiers as a licenses_changed event (revocations.py).
             "licenses": usable_products(organization.licenses, now) if organization else [],
+            # RFC 8176 methods and the class they make: verifiers can demand a second factor.
+            "amr": list(amr),
+            "acr": acr_for(amr),
         }
         return jwt.encode(
             claims, self.keys.signer, algorithm=ALGORITHM, headers={"kid": self.keys.signer_kid}

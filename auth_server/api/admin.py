@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 
 from auth_server.administration import LicenseUpdate, UserChange
-from auth_server.api.deps import DbDep, ServiceDep, ServicesDep
+from auth_server.api.deps import DbDep, LocaleDep, ServiceDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.models import License
 from auth_server.presenters import iso, user_json
@@ -87,6 +87,20 @@ def delete_user(
         db, user_id, reason="user_deleted", client=service, details={"actor": "service"}
     )
     return success({"id": str(user_id), "deleted": True, "revokedSessions": count})
+
+
+@router.delete(
+    "/users/{user_id}/mfa",
+    summary="Reset a user's second factors (authenticator app, recovery codes)",
+    description="Audited; the user is mailed; every session of the user is revoked (whoever "
+    "holds one may be who took the factor over). The user then signs in with the password "
+    "and, if an organization requires it, enrols again.",
+)
+def reset_mfa(
+    user_id: uuid.UUID, services: ServicesDep, db: DbDep, service: ServiceDep, locale: LocaleDep
+) -> JSONResponse:
+    count = services.mfa_enrolment.reset(db, user_id, service, locale)
+    return success({"id": str(user_id), "mfaReset": True, "revokedSessions": count})
 
 
 @router.post("/sessions/{session_id}/revoke", summary="Revoke one session of any user")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from auth_server.api.deps import BearerDep, ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.errors import RefreshTokenReused
+from auth_server.mfa.challenges import MfaChallenge
 from auth_server.models import AuthSession
 from auth_server.presenters import identity_json
 from auth_server.schemas import EmailBody, LoginBody, RefreshTokenBody, SignupBody, VerifyEmailBody
@@ -26,6 +27,18 @@ def _tokens_json(issued: IssuedTokens) -> dict[str, Any]:
         "tokenType": "Bearer",
         "expiresIn": issued.expires_in,
     }
+
+
+def mfa_challenge_json(challenge: MfaChallenge) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "mfaRequired": True,
+        "mfaToken": challenge.token,
+        "methods": challenge.methods,
+        "expiresIn": challenge.expires_in,
+    }
+    if challenge.setup_required:
+        answer["mfaSetupRequired"] = True
+    return answer
 
 
 @router.post("/signup", status_code=201, summary="Create an account and its organization")
@@ -78,10 +91,25 @@ def resend_verification(
     )
 
 
-@router.post("/login", summary="Exchange e-mail and password for tokens")
+def login_json(issued: IssuedTokens) -> dict[str, Any]:
+    """The answer of a completed login: tokens, user, organization, licenses."""
+    return {**_tokens_json(issued), **identity_json(issued.user, issued.membership)}
+
+
+@router.post(
+    "/login",
+    summary="Exchange e-mail and password for tokens (or for an mfaToken: second step)",
+    description="With a second factor enrolled (or required by an organization's policy) "
+    "the answer is `{mfaRequired: true, mfaToken, methods, expiresIn}` and no tokens: "
+    "complete the login with POST /api/auth/mfa/verify (or /mfa/totp/setup and /confirm "
+    "when `mfaSetupRequired`).",
+)
 def login(body: LoginBody, services: ServicesDep, db: DbDep, client: ClientDep) -> JSONResponse:
-    issued = services.login.with_password(db, body.email, body.password, client)
-    return success({**_tokens_json(issued), **identity_json(issued.user, issued.membership)})
+    identity = services.login.identify(db, body.email, body.password, client)
+    challenge = services.mfa_verification.challenge(db, identity, client)
+    if challenge is not None:
+        return success(mfa_challenge_json(challenge))
+    return success(login_json(services.login.issue_tokens(db, identity, client)))
 
 
 @router.post("/refresh", summary="Rotate a refresh token")

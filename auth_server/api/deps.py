@@ -124,6 +124,8 @@ def get_bearer_token(
 
 
 BearerDep = Annotated[str, Depends(get_bearer_token)]
+# The bearer token if one was sent (endpoints that accept another credential instead).
+OptionalBearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def get_current_user(token: BearerDep, services: ServicesDep, db: DbDep) -> User:

@@ -35,6 +35,7 @@ from auth_server.schemas import (
     InvitationBody,
     InvitationTokenBody,
     OrganizationBody,
+    OrganizationSettingsBody,
     RoleBody,
     SwitchOrganizationBody,
 )
@@ -110,6 +111,30 @@ def switch_organization(
             "tokenType": "Bearer",
             "expiresIn": switched.expires_in,
             "organization": {**membership_json(switched.membership), "active": True},
+        }
+    )
+
+
+@router.patch(
+    ORG,
+    summary="Change an organization's settings (owners): mfaRequired, members must use MFA",
+)
+def update_organization(
+    organization_id: uuid.UUID,
+    body: OrganizationSettingsBody,
+    user: CurrentUserDep,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+) -> JSONResponse:
+    membership = services.organizations.set_mfa_required(
+        db, user, organization_id, body.mfa_required, client
+    )
+    return success(
+        {
+            **membership_json(membership),
+            "active": False,
+            "mfaRequired": membership.organization.mfa_required,
         }
     )
 

@@ -10,7 +10,8 @@ from auth_server.models import User
 
 # Discovery's claims_supported: what this provider can say (ID token and userinfo).
 CLAIMS_SUPPORTED = [
-    *("iss", "aud", "sub", "exp", "iat", "auth_time", "nonce", "sid", "amr", "at_hash"),
+    *("iss", "aud", "sub", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr"),
+    "at_hash",
     *("email", "email_verified", "name", "given_name", "family_name", "org", "role"),
 ]
 

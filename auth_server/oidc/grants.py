@@ -16,6 +16,7 @@ from joserfc.jwk import RSAKey
 
 from auth_server.errors import InvalidRefreshToken
 from auth_server.keys import ALGORITHM
+from auth_server.mfa import acr_for
 from auth_server.models import User
 from auth_server.oidc.claims import user_info
 from auth_server.oidc.models import AuthorizationCode, OidcGrant
@@ -76,8 +77,8 @@ class CodeMixin:
     def get_auth_time(self) -> int:
         return int(self.row.auth_time.timestamp())
 
-    def get_acr(self) -> None:
-        return None
+    def get_acr(self) -> str:
+        return acr_for(self.row.amr)
 
     def get_amr(self) -> list[str] | None:
         return list(self.row.amr) or None

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import httpx
 import jwt
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from auth_server.keys import generate_private_key_pem, key_id
 from tests.auth_server.helpers import login, new_email, signup
+from tests.auth_server.mfa_helpers import enrolling_login
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
@@ -58,6 +60,7 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "JWT_PRIVATE_KEY" in result.stderr and "SMTP_HOST" in result.stderr
+    assert "MFA_ENCRYPTION_KEY" in result.stderr
     assert not (tmp_path / "keys").exists()  # no development key was generated
 
 
@@ -92,13 +95,16 @@ def test_production_signs_with_the_configured_key(tmp_path: Path, smtp_sink: Smt
         environment="production",
         jwt_private_key=current.decode(),
         jwt_previous_public_keys=retired_public.decode(),
+        mfa_encryption_key=Fernet.generate_key().decode(),
         admin_password="a-strong-admin-passphrase",
     ).migrate()
     server.create_admin()
     server.start()
     try:
         with httpx.Client(base_url=server.base_url) as client:
-            token = login(client, "admin@rozitech.com", "a-strong-admin-passphrase")["accessToken"]
+            # In production the staff organization requires MFA: the admin enrols first.
+            signed_in = enrolling_login(client, "admin@rozitech.com", "a-strong-admin-passphrase")
+            token = signed_in["accessToken"]
             kids = [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]]
     finally:
         server.stop()

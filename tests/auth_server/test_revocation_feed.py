@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -212,6 +213,7 @@ def test_production_refuses_to_start_without_a_service_token(tmp_path: Path) -> 
             "ENVIRONMENT": "production",
             "JWT_PRIVATE_KEY": "configured",
             "SMTP_HOST": "smtp.example.com",
+            "MFA_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "SERVICE_TOKEN": token,
         }
         result = subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 from auth_server.keys import generate_private_key_pem
 from tests.auth_server.helpers import PASSWORD, verified_user
@@ -65,6 +66,7 @@ def test_production_pins_https(tmp_path: Path, smtp_sink: SmtpSink) -> None:
         smtp_port=smtp_sink.port,
         environment="production",
         jwt_private_key=generate_private_key_pem().decode(),
+        mfa_encryption_key=Fernet.generate_key().decode(),
     ).migrate()
     server.start()
     try:

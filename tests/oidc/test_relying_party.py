@@ -55,6 +55,7 @@ def test_confidential_client_signs_in_refreshes_revokes_and_logs_out(
     )
     claims.validate()
     assert claims["aud"] == client.client_id and claims["amr"] == ["pwd"]
+    assert claims["acr"] == "urn:rozitech:acr:pwd"  # no second factor in this sign-in
     assert claims["sid"] and claims["auth_time"] <= claims["iat"]
     # The access token carries today's claims: resource servers verify it as before.
     access = unverified_claims(token["access_token"])

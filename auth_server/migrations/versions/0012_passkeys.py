@@ -2,7 +2,7 @@
 single-use challenges (stored as their SHA-256).
 
 Revision ID: 0012_passkeys
-Revises: 0010_audit_request_id
+Revises: 0011_mfa
 Create Date: 2026-11-29 23:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import auth_server.models
 
 revision: str = "0012_passkeys"
-down_revision: str | None = "0010_audit_request_id"
+down_revision: str | None = "0011_mfa"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

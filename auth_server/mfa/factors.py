@@ -1,0 +1,35 @@
+"""What second factors a user has, and whether they must have one (organization policy)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from auth_server.mfa import METHOD_RECOVERY_CODE, METHOD_TOTP
+from auth_server.models import RecoveryCode, TotpFactor, User
+
+
+class MfaFactors:
+    def methods(self, db: Session, user_id: uuid.UUID) -> list[str]:
+        """The second-factor methods the user can use now ("totp", "recovery_code")."""
+        found: list[str] = []
+        if db.scalar(select(exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed))):
+            found.append(METHOD_TOTP)
+            # Recovery codes only stand in for an enrolled factor, never on their own.
+            if db.scalar(
+                select(
+                    exists().where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+                )
+            ):
+                found.append(METHOD_RECOVERY_CODE)
+        return found
+
+    def policy_requires(self, user: User) -> bool:
+        """An organization the user belongs to demands MFA of its members."""
+        return any(m.organization.mfa_required for m in user.memberships)
+
+    def required(self, db: Session, user: User) -> bool:
+        """The login needs a second step: a factor is enrolled, or a policy demands one."""
+        return bool(self.methods(db, user.id)) or self.policy_requires(user)

@@ -154,5 +154,5 @@ class Services:
             mfa_verification=MfaVerification(
                 clock, mfa, mfa_challenges, totp, recovery_codes, outbox, audit
             ),
-            passkeys=Passkeys(settings, clock, limits, audit),
+            passkeys=Passkeys(settings, clock, limits, audit, mfa_challenges),
         )

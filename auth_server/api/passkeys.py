@@ -1,4 +1,5 @@
-"""Passkeys over the JSON API: register, list, rename, delete (Bearer); passwordless login.
+"""Passkeys over the JSON API: register, rename, delete (Bearer; GET /api/auth/mfa lists
+them); sign in with one alone, or prove one as a password login's second factor.
 
 The options endpoints answer what `navigator.credentials.create()` / `.get()` take as
 `publicKey` (binary fields base64url-encoded, as WebAuthn's JSON forms); the verify
@@ -15,11 +16,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from auth_server.api.auth import _tokens_json
+from auth_server.api.auth import login_json
 from auth_server.api.deps import ClientDep, CurrentUserDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.passkeys.models import Passkey
-from auth_server.presenters import identity_json, iso
+from auth_server.presenters import iso
 from auth_server.schemas import Body
 
 router = APIRouter(prefix="/api/auth", tags=["passkeys"])
@@ -39,6 +40,10 @@ class RenamePasskeyBody(Body):
 
 class PasskeyLoginBody(Body):
     credential: dict[str, Any]
+
+
+class MfaTokenBody(Body):
+    mfa_token: str = Field(min_length=1, max_length=512)
 
 
 def passkey_json(passkey: Passkey) -> dict[str, Any]:
@@ -74,11 +79,6 @@ def register_verify(
     return success(passkey_json(passkey), status_code=201)
 
 
-@router.get("/mfa/webauthn", summary="The caller's passkeys")
-def list_passkeys(user: CurrentUserDep, services: ServicesDep, db: DbDep) -> JSONResponse:
-    return success({"passkeys": [passkey_json(p) for p in services.passkeys.of_user(db, user.id)]})
-
-
 @router.patch("/mfa/webauthn/{passkey_id}", summary="Rename a passkey")
 def rename_passkey(
     passkey_id: uuid.UUID,
@@ -104,6 +104,18 @@ def delete_passkey(
     return success({"message": "Passkey deleted"})
 
 
+@router.post(
+    "/mfa/webauthn/options",
+    summary="Options to prove a passkey as a login's second factor",
+    description="Body: the login's `mfaToken`; send the passkey's answer to /mfa/verify as "
+    "`{mfaToken, webauthn}`.",
+)
+def second_factor_options(
+    body: MfaTokenBody, services: ServicesDep, db: DbDep, client: ClientDep
+) -> JSONResponse:
+    return success(services.passkeys.second_factor_options(db, body.mfa_token, client))
+
+
 @router.post("/webauthn/login/options", summary="Options to sign in with a passkey alone")
 def login_options(services: ServicesDep, db: DbDep, client: ClientDep) -> JSONResponse:
     return success(services.passkeys.login_options(db, client))
@@ -116,4 +128,4 @@ def login_verify(
     identity = services.passkeys.identify(db, body.credential, client)
     # The password login's second half: the session, its audit row, the passkey's counter.
     issued = services.login.issue_tokens(db, identity, client)
-    return success({**_tokens_json(issued), **identity_json(issued.user, issued.membership)})
+    return success(login_json(issued))

@@ -47,11 +47,13 @@ from auth_server.errors import (
     AccountDisabled,
     AuthError,
     EmailNotVerified,
+    InvalidMfaToken,
     InvalidPasskeyResponse,
     PasskeyExists,
     PasskeyNotFound,
     UnknownPasskey,
 )
+from auth_server.mfa.challenges import MfaChallenges, PendingLogin
 from auth_server.models import User
 from auth_server.passkeys.ceremonies import CEREMONY_SECONDS, Ceremonies, Purpose
 from auth_server.passkeys.models import Passkey
@@ -88,12 +90,18 @@ class ProvenPasskey:
 
 class Passkeys:
     def __init__(
-        self, settings: Settings, clock: Clock, limits: RateLimits, audit: AuditLog
+        self,
+        settings: Settings,
+        clock: Clock,
+        limits: RateLimits,
+        audit: AuditLog,
+        mfa_challenges: MfaChallenges,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.limits = limits
         self.audit = audit
+        self.mfa_challenges = mfa_challenges
         self.ceremonies = Ceremonies(clock)
 
     # -- the user's passkeys -------------------------------------------------------------
@@ -199,12 +207,6 @@ class Passkeys:
         )
         db.commit()
 
-    def remove_all(self, db: Session, user_id: uuid.UUID) -> int:
-        """Deletes every passkey of the user (an admin's reset of the factors); the caller
-        audits and commits."""
-        deleted = db.execute(delete(Passkey).where(Passkey.user_id == user_id))
-        return int(deleted.rowcount)  # type: ignore[attr-defined]
-
     def _own(self, db: Session, user: User, passkey_id: uuid.UUID) -> Passkey:
         passkey = db.get(Passkey, passkey_id)
         # Someone else's passkey is "not found" too: its id tells nothing.
@@ -273,6 +275,57 @@ class Passkeys:
         )
         return exc
 
+    # -- the second factor of a password login -------------------------------------------
+
+    def second_factor_options(
+        self, db: Session, mfa_token: str, client: ClientInfo
+    ) -> dict[str, Any]:
+        """Options for the pending login of `mfa_token`: one of the user's passkeys."""
+        self.limits.hit_ip("passkey-mfa", client.ip_address)
+        pending = _with_factor(self.mfa_challenges.pending(db, mfa_token, client))
+        user_id = pending.identity.user.id
+        options = generate_authentication_options(
+            rp_id=self.settings.webauthn_rp_id,
+            challenge=self.ceremonies.begin(
+                db, Purpose.MFA, user_id=user_id, login_challenge_id=pending.challenge_id
+            ),
+            timeout=CEREMONY_SECONDS * 1000,
+            allow_credentials=self._descriptors(db, user_id),
+            # The password was the first factor: presence of the key is the second.
+            user_verification=UserVerificationRequirement.PREFERRED,
+        )
+        return options_json(options)
+
+    def second_factor(
+        self, db: Session, pending: PendingLogin, credential: Any, client: ClientInfo
+    ) -> Identity:
+        """The pending login's identity with "hwk" or "swk" added when the answer is one of
+        the user's passkeys signing this login's challenge; the challenge spent, not
+        committed (issuing the session commits, with the passkey's counter). Anything
+        else counts as a wrong factor (MfaChallenges.failed)."""
+        user_id = _with_factor(pending).identity.user.id
+        try:
+            parsed = _assertion(credential)
+            challenge = self.ceremonies.spend(
+                db,
+                parsed.response.client_data_json,
+                Purpose.MFA,
+                user_id=user_id,
+                login_challenge_id=pending.challenge_id,
+            )
+            # Only the user's own passkeys: another account's is as wrong as a bad code.
+            passkey = db.scalar(
+                select(Passkey).where(
+                    Passkey.credential_id == parsed.id, Passkey.user_id == user_id
+                )
+            )
+            if passkey is None:
+                raise UnknownPasskey()
+            proven = self._verify(passkey, parsed, challenge, require_user_verification=False)
+        except AuthError:
+            self.mfa_challenges.failed(db, pending, client)
+        return self.mfa_challenges.passed(db, pending, proven.amr)
+
     # -- the answer ---------------------------------------------------------------------
 
     def _verify(
@@ -304,6 +357,20 @@ class Passkeys:
         passkey.backed_up = verified.credential_backed_up
         passkey.last_used_at = self.clock.now()
         return ProvenPasskey(passkey=passkey, amr=amr_of(passkey))
+
+
+def _with_factor(pending: PendingLogin) -> PendingLogin:
+    # A login a policy sent to enrol a first factor has no passkey to prove yet.
+    if pending.setup_required:
+        raise InvalidMfaToken()
+    return pending
+
+
+def delete_passkeys(db: Session, user_id: uuid.UUID) -> int:
+    """Deletes every passkey of the user (an admin's reset of the factors); the caller
+    audits and commits. Returns how many there were."""
+    deleted = db.execute(delete(Passkey).where(Passkey.user_id == user_id))
+    return int(deleted.rowcount)  # type: ignore[attr-defined]
 
 
 def _attestation(credential: Any) -> RegistrationCredential:

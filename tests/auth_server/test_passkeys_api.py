@@ -5,17 +5,14 @@ foreign challenges, wrong origin or relying party, a cloned authenticator's coun
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from auth_server.models import AuthSession
 from tests.auth_server.helpers import (
+    PASSWORD,
     bearer,
-    database,
     login,
     set_user_fields,
     unverified_claims,
@@ -27,7 +24,7 @@ from tests.support.smtp import SmtpSink
 
 REGISTER = "/api/auth/mfa/webauthn/register"
 LOGIN = "/api/auth/webauthn/login"
-LIST = "/api/auth/mfa/webauthn"
+PASSKEYS = "/api/auth/mfa/webauthn"
 
 
 @pytest.fixture
@@ -67,15 +64,16 @@ def passkey_login(client: httpx.Client, credential: Any) -> httpx.Response:
 
 
 def listed(client: httpx.Client, access: dict[str, str]) -> list[dict[str, Any]]:
-    passkeys: list[dict[str, Any]] = client.get(LIST, headers=access).json()["data"]["passkeys"]
+    passkeys: list[dict[str, Any]] = client.get("/api/auth/mfa", headers=access).json()["data"][
+        "passkeys"
+    ]
     return passkeys
 
 
-def session_amr(server: AuthServerProcess, access_token: str) -> str | None:
-    """How the session of an access token was signed in (its row's amr)."""
-    session_id = uuid.UUID(unverified_claims(access_token)["sid"])
-    with database(server) as db:
-        return db.scalar(select(AuthSession.amr).where(AuthSession.id == session_id))
+def amr(access_token: str) -> list[str]:
+    claims = unverified_claims(access_token)
+    methods: list[str] = claims["amr"]
+    return methods
 
 
 def assert_refused(response: httpx.Response, status: int, code: str) -> None:
@@ -97,10 +95,7 @@ def test_registration_options_offer_a_discoverable_passkey(
 
 
 def test_passwordless_login_gives_the_login_answer(
-    client: httpx.Client,
-    smtp_sink: SmtpSink,
-    authenticator: SoftAuthenticator,
-    auth_server: AuthServerProcess,
+    client: httpx.Client, smtp_sink: SmtpSink, authenticator: SoftAuthenticator
 ) -> None:
     email, access = signed_in(client, smtp_sink)
     passkey = enrolled(client, access, authenticator)
@@ -116,7 +111,9 @@ def test_passwordless_login_gives_the_login_answer(
     assert answer.status_code == 200, answer.text
     data = answer.json()["data"]
     assert data["user"]["email"] == email and data["tokenType"] == "Bearer"
-    assert session_amr(auth_server, data["accessToken"]) == "hwk"
+    assert amr(data["accessToken"]) == ["hwk"]
+    # A passkey with user verification is both factors: the context class says so.
+    assert unverified_claims(data["accessToken"])["acr"] == "urn:rozitech:acr:mfa"
     assert listed(client, access)[0]["lastUsedAt"] is not None
 
 
@@ -128,7 +125,7 @@ def test_a_synced_passkey_signs_in_as_swk(
     passkey = enrolled(client, access, synced)
     assert passkey["deviceType"] == "multi_device" and passkey["backedUp"] is True
     answer = passkey_login(client, synced.get(options(client, LOGIN)))
-    assert session_amr(auth_server, answer.json()["data"]["accessToken"]) == "swk"
+    assert amr(answer.json()["data"]["accessToken"]) == ["swk"]
 
 
 def test_malformed_credentials_are_refused_and_store_nothing(
@@ -233,7 +230,7 @@ def test_rename_and_delete_only_ones_own(
     _email, access = signed_in(client, smtp_sink)
     passkey = enrolled(client, access, authenticator)
     _other, other_access = signed_in(client, smtp_sink)
-    path = f"{LIST}/{passkey['id']}"
+    path = f"{PASSKEYS}/{passkey['id']}"
     assert_refused(
         client.patch(path, json={"name": "Mine"}, headers=other_access), 404, "passkey_not_found"
     )
@@ -245,5 +242,88 @@ def test_rename_and_delete_only_ones_own(
     assert client.delete(path, headers=access).status_code == 200
     assert listed(client, access) == []
     # Deleted: it signs no one in any more.
+    refused = passkey_login(client, authenticator.get(options(client, LOGIN)))
+    assert_refused(refused, 401, "unknown_passkey")
+
+
+# -- the second factor of a password login --------------------------------------------------
+
+
+def password_login(client: httpx.Client, email: str) -> dict[str, Any]:
+    response = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def second_factor(client: httpx.Client, mfa_token: str, credential: Any) -> httpx.Response:
+    return client.post("/api/auth/mfa/verify", json={"mfaToken": mfa_token, "webauthn": credential})
+
+
+def second_factor_options(client: httpx.Client, mfa_token: str) -> Any:
+    response = client.post(f"{PASSKEYS}/options", json={"mfaToken": mfa_token})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def test_a_passkey_completes_a_password_login(
+    client: httpx.Client, smtp_sink: SmtpSink, authenticator: SoftAuthenticator
+) -> None:
+    email, access = signed_in(client, smtp_sink)
+    enrolled(client, access, authenticator)
+    challenge = password_login(client, email)
+    assert challenge["mfaRequired"] is True and challenge["methods"] == ["webauthn"]
+    assert "accessToken" not in challenge
+    request = second_factor_options(client, challenge["mfaToken"])
+    # Only this user's passkeys are offered.
+    assert [c["id"] for c in request["allowCredentials"]] == list(authenticator.credentials)
+    assertion = authenticator.get(request)
+    done = second_factor(client, challenge["mfaToken"], assertion)
+    assert done.status_code == 200, done.text
+    assert done.json()["data"]["user"]["email"] == email
+    assert amr(done.json()["data"]["accessToken"]) == ["pwd", "hwk"]
+    # The mfaToken and the ceremony are spent.
+    assert_refused(
+        second_factor(client, challenge["mfaToken"], assertion), 401, "invalid_mfa_token"
+    )
+
+
+def test_a_wrong_passkey_counts_as_a_wrong_factor(
+    client: httpx.Client, smtp_sink: SmtpSink, authenticator: SoftAuthenticator
+) -> None:
+    email, access = signed_in(client, smtp_sink)
+    enrolled(client, access, authenticator)
+    # Another user's passkey, registered and valid, answering this login's challenge.
+    _other, other_access = signed_in(client, smtp_sink)
+    intruder = SoftAuthenticator(authenticator.origin)
+    enrolled(client, other_access, intruder)
+    token = password_login(client, email)["mfaToken"]
+    foreign = second_factor(client, token, intruder.get(second_factor_options(client, token)))
+    assert_refused(foreign, 401, "invalid_mfa_code")
+    # A passwordless login's challenge is not this login's.
+    borrowed = authenticator.get(options(client, LOGIN))
+    assert_refused(second_factor(client, token, borrowed), 401, "invalid_mfa_code")
+    assert_refused(second_factor(client, token, {"id": 1}), 401, "invalid_mfa_code")
+    # Still the user's own attempt to finish: the right passkey completes it.
+    done = second_factor(client, token, authenticator.get(second_factor_options(client, token)))
+    assert done.status_code == 200, done.text
+
+
+def test_an_admin_reset_deletes_the_passkeys(
+    client: httpx.Client,
+    smtp_sink: SmtpSink,
+    authenticator: SoftAuthenticator,
+    auth_server: AuthServerProcess,
+) -> None:
+    email = verified_user(client, smtp_sink)
+    token = login(client, email)["accessToken"]
+    enrolled(client, bearer(token), authenticator)
+    user_id = unverified_claims(token)["sub"]
+    reset = client.delete(f"/api/admin/users/{user_id}/mfa", headers=auth_server.service_headers())
+    assert reset.status_code == 200, reset.text
+    # The password alone logs in again, and the passkey signs no one in.
+    access = login(client, email)["accessToken"]
+    assert amr(access) == ["pwd"]
+    assert listed(client, bearer(access)) == []
     refused = passkey_login(client, authenticator.get(options(client, LOGIN)))
     assert_refused(refused, 401, "unknown_passkey")

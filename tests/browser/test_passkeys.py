@@ -216,7 +216,7 @@ def test_api_register_list_rename_and_passwordless_login(
     )
     assert again.status_code == 400 and again.json()["code"] == "invalid_passkey_challenge"
 
-    listed = http.get("/api/auth/mfa/webauthn", headers=access).json()["data"]["passkeys"]
+    listed = http.get("/api/auth/mfa", headers=access).json()["data"]["passkeys"]
     assert [p["id"] for p in listed] == [passkey["id"]]
     renamed = http.patch(
         f"/api/auth/mfa/webauthn/{passkey['id']}", json={"name": "My phone"}, headers=access
@@ -271,4 +271,28 @@ def test_disabled_account_cannot_sign_in_with_its_passkey(
         "/api/auth/webauthn/login/verify", json={"credential": ceremony(page, "get", request)}
     )
     assert refused.status_code == 403 and refused.json()["code"] == "account_disabled"
+    tab.assert_clean()
+
+
+def test_api_password_then_passkey(tab: Tab, http: httpx.Client, smtp_sink: SmtpSink) -> None:
+    email = verified_user(http, smtp_sink)
+    access = bearer(login(http, email)["accessToken"])
+    page = tab.visit("/signin", "api-origin")
+    creation = http.post("/api/auth/mfa/webauthn/register/options", headers=access).json()["data"]
+    http.post(
+        "/api/auth/mfa/webauthn/register/verify",
+        json={"credential": ceremony(page, "create", creation)},
+        headers=access,
+    ).raise_for_status()
+
+    first = http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    challenge = first.json()["data"]
+    assert challenge["mfaRequired"] is True and challenge["methods"] == ["webauthn"]
+    token = challenge["mfaToken"]
+    request = http.post("/api/auth/mfa/webauthn/options", json={"mfaToken": token})
+    assertion = ceremony(page, "get", request.json()["data"])
+    done = http.post("/api/auth/mfa/verify", json={"mfaToken": token, "webauthn": assertion})
+    assert done.status_code == 200, done.text
+    claims = unverified_claims(done.json()["data"]["accessToken"])
+    assert claims["amr"] == ["pwd", "hwk"] and claims["acr"] == "urn:rozitech:acr:mfa"
     tab.assert_clean()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
 from auth_server.api.auth import login_json
@@ -15,10 +16,11 @@ from auth_server.api.deps import (
     LocaleDep,
     OptionalBearerDep,
     ServicesDep,
+    get_bearer_token,
 )
 from auth_server.api.envelope import success
 from auth_server.api.passkeys import passkey_json
-from auth_server.errors import InvalidMfaCode, InvalidMfaToken, InvalidToken
+from auth_server.errors import InvalidMfaCode, InvalidMfaToken
 from auth_server.mfa import AMR_OTP
 from auth_server.mfa.challenges import PendingLogin
 from auth_server.mfa.enrolment import Proof
@@ -49,7 +51,7 @@ def _enrolling_user(
     db: Session,
     services: Services,
     client: ClientInfo,
-    bearer: OptionalBearerDep,
+    bearer: HTTPAuthorizationCredentials | None,
     mfa_token: str | None,
 ) -> tuple[User, PendingLogin | None]:
     """Who enrols: the Bearer token's user, or the user of a login that a policy sent to
@@ -60,9 +62,7 @@ def _enrolling_user(
         if not pending.setup_required:
             raise InvalidMfaToken()
         return pending.identity.user, pending
-    if bearer is None or not bearer.credentials:
-        raise InvalidToken("Missing bearer token")
-    return services.sessions.authenticate(db, bearer.credentials), None
+    return services.sessions.authenticate(db, get_bearer_token(bearer)), None
 
 
 @router.post(

@@ -20,6 +20,7 @@ from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.errors import InvalidMfaCode, InvalidMfaToken, RateLimited
 from auth_server.i18n import N_
+from auth_server.login import AMR_PASSWORD
 from auth_server.mfa.factors import MfaFactors
 from auth_server.models import MfaChallengeRecord, User
 from auth_server.ratelimit import Lockout
@@ -120,7 +121,9 @@ class MfaChallenges:
             or user.credentials_version != row.credentials_version
         ):
             raise InvalidMfaToken()
-        identity = Identity(user=user, credentials_version=row.credentials_version, amr=("pwd",))
+        identity = Identity(
+            user=user, credentials_version=row.credentials_version, amr=(AMR_PASSWORD,)
+        )
         return PendingLogin(identity, row.id, row.setup_required)
 
     def failed(self, db: Session, pending: PendingLogin, client: ClientInfo) -> NoReturn:
@@ -136,14 +139,28 @@ class MfaChallenges:
             .returning(MfaChallengeRecord.attempts)
         )
         db.commit()
+        locked: RateLimited | None = None
         try:
             # Counted like a password guess (reserve, then keep it): codes cannot be
             # guessed faster than passwords, and both fill the same budget.
             self.lockout.reserve(db, user.email)
-            locked = self.lockout.register_failure(db, user.email)
-        except RateLimited:
-            locked = True
-        ended = locked or (attempts or MAX_ATTEMPTS) >= MAX_ATTEMPTS
+            if self.lockout.register_failure(db, user.email):
+                locked = RateLimited(
+                    N_("Too many failed logins; try again later"),
+                    retry_after=self.lockout.lockout_seconds,
+                )
+                self.audit.add(
+                    db,
+                    "lockout",
+                    outcome="locked",
+                    client=client,
+                    email=user.email,
+                    user_id=user.id,
+                    details={"seconds": self.lockout.lockout_seconds},
+                )
+        except RateLimited as exc:
+            locked = exc  # already locked (its own Retry-After): nothing more counted
+        ended = locked is not None or (attempts or MAX_ATTEMPTS) >= MAX_ATTEMPTS
         if ended:
             db.execute(
                 update(MfaChallengeRecord)
@@ -153,18 +170,15 @@ class MfaChallenges:
         self.audit.add(
             db,
             "mfa_failed",
-            outcome="locked" if locked else "failure",
+            outcome="failure" if locked is None else "locked",
             client=client,
             user_id=user.id,
             email=user.email,
             details={"attempts": attempts, "ended": ended},
         )
         db.commit()
-        if locked:
-            raise RateLimited(
-                N_("Too many failed logins; try again later"),
-                retry_after=self.lockout.lockout_seconds,
-            )
+        if locked is not None:
+            raise locked
         raise InvalidMfaCode()
 
     def passed(self, db: Session, pending: PendingLogin, method_amr: str) -> Identity:

@@ -47,6 +47,17 @@ class TotpFactors:
         factor.confirmed = False
         factor.last_used_step = None
         factor.created_at = now
+        return self._enrolment(secret, email)
+
+    def unconfirmed(self, db: Session, user_id: uuid.UUID, email: str) -> TotpEnrolment | None:
+        """The enrolment started and not yet confirmed, shown again (a page reloaded, a
+        wrong first code); None when there is none."""
+        factor = db.get(TotpFactor, user_id)
+        if factor is None or factor.confirmed:
+            return None
+        return self._enrolment(self.box.decrypt(factor.secret_encrypted), email)
+
+    def _enrolment(self, secret: str, email: str) -> TotpEnrolment:
         uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=self.issuer)
         return TotpEnrolment(secret, uri, _qr_svg(uri))
 

@@ -18,6 +18,7 @@ from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.keys import ALGORITHM, KeyStore
+from auth_server.mfa import ACR_MFA, ACR_PASSWORD
 from auth_server.models import AuthSession
 from auth_server.oidc.claims import CLAIMS_SUPPORTED
 from auth_server.oidc.clients import SCOPES, Clients
@@ -182,6 +183,8 @@ class OidcProvider:
             "scopes_supported": list(SCOPES),
             "claims_supported": CLAIMS_SUPPORTED,
             "prompt_values_supported": ["none", "login", "consent"],
+            # acr_values=urn:rozitech:acr:mfa asks for a second factor (oidc/routes.py).
+            "acr_values_supported": [ACR_MFA, ACR_PASSWORD],
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
+from auth_server.mfa import ACR_MFA, acr_for
 from auth_server.oidc.adapter import StarletteOAuth2Request, read_oauth2_request
 from auth_server.oidc.pages import scope_texts
 from auth_server.oidc.provider import (
@@ -31,6 +32,7 @@ from auth_server.oidc.provider import (
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
 from auth_server.web.csrf import require_csrf
+from auth_server.web.mfa import step_up
 from auth_server.web.render import render, text
 from auth_server.web.sso import (
     BrowserSession,
@@ -97,6 +99,14 @@ def _authorize(
                 force_login=browser is not None,
                 login_hint=data.get("login_hint"),
             )
+        if _asks_mfa(data) and acr_for(browser.amr) != ACR_MFA:
+            # The client asked for a second factor this browser session never gave: the
+            # second step (or enrolment) first, then this request again.
+            if "none" in prompts:
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+            return step_up(
+                services, db, client_info, browser, _authorize_url(data, drop_prompt="login")
+            )
         row = oauth.client.row
         asks = "consent" in prompts or services.oidc.needs_consent(
             db, row, browser.user.id, oauth.scope
@@ -118,6 +128,12 @@ def _authorize(
             return _error_page(request, error)
         response: Response = server.handle_error_response(oauth, error)
         return response
+
+
+def _asks_mfa(data: dict[str, str]) -> bool:
+    """acr_values names the class of a sign-in with a second factor (a voluntary claim,
+    OIDC Core 3.1.2.1; this provider honours it, and the ID token's `acr` says so)."""
+    return ACR_MFA in data.get("acr_values", "").split()
 
 
 def _too_old(services: Services, browser: BrowserSession, data: dict[str, str]) -> bool:

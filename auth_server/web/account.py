@@ -38,6 +38,7 @@ NOTICES = {
     "passkey_added": N_("Your passkey was added."),
     "passkey_renamed": N_("Your passkey was renamed."),
     "passkey_deleted": N_("Your passkey was deleted."),
+    "two_step_off": N_("Two-step verification is turned off."),
 }
 
 
@@ -72,6 +73,8 @@ def _page(
         "user": user,
         "sessions": sessions,
         "passkeys": services.passkeys.of_user(db, user.id),
+        # The "Two-step verification" section (web/two_step.py).
+        "two_step": services.mfa_enrolment.status(db, user),
         "profile": profile
         or {"firstName": user.first_name, "lastName": user.last_name, "phone": user.phone or ""},
         **context,

@@ -16,10 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError
 from auth_server.web.csrf import CsrfDep
+from auth_server.web.mfa import second_step
 from auth_server.web.render import refused, render
-from auth_server.web.signin import open_browser_session
 from auth_server.web.signup import signup_form
-from auth_server.web.sso import current_browser_session, set_sso_cookie
+from auth_server.web.sso import current_browser_session, open_browser_session, set_sso_cookie
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,15 +91,19 @@ def signin_and_accept(
     token: Token = "",
 ) -> Response:
     try:
-        user, session_id, secret = open_browser_session(
-            request, services, db, client, email, password
-        )
+        identity = services.login.identify(db, email, password, client)
     except AuthError as exc:
         return refused(
             request, "accept_invitation.html", exc, signed_in=False, token=token, email=email
         )
+    # A second factor first; back on this page, signed in, the e-mailed link joins (the
+    # token never goes into the second step's URLs).
+    second = second_step(services, db, client, identity, PAGE)
+    if second is not None:
+        return second
+    session_id, secret = open_browser_session(request, services, db, client, identity)
     try:
-        services.invitations.accept(db, user, token, client)
+        services.invitations.accept(db, identity.user, token, client)
         response: Response = RedirectResponse(JOINED, status_code=303)
     except AuthError as exc:
         # Signed in all the same: the page says why the invitation was refused.

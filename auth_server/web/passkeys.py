@@ -22,7 +22,13 @@ from auth_server.errors import AuthError, EmailNotVerified, InvalidPasskeyRespon
 from auth_server.web.account import ACCOUNT, _page
 from auth_server.web.csrf import CsrfDep
 from auth_server.web.render import refused
-from auth_server.web.sso import current_browser_session, safe_next, set_sso_cookie, signin_redirect
+from auth_server.web.sso import (
+    current_browser_session,
+    open_browser_session,
+    safe_next,
+    set_sso_cookie,
+    signin_redirect,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,16 +140,9 @@ def signin_with_passkey(
     next: Annotated[str, Form(max_length=2048)] = "",
 ) -> Response:
     target = safe_next(next)
-    previous = current_browser_session(request, services, db)
     try:
         identity = services.passkeys.identify(db, _credential(credential), client)
-        session_id, secret = services.login.issue_browser_session(
-            db,
-            identity,
-            client,
-            services.settings.sso_session_ttl,
-            replaces=previous.session_id if previous else None,
-        )
+        session_id, secret = open_browser_session(request, services, db, client, identity)
     except AuthError as exc:
         return refused(
             request,

@@ -7,15 +7,26 @@ from fastapi.responses import Response
 
 from auth_server.config import Settings
 from auth_server.errors import CsrfFailed
-from auth_server.web import account, invitation, passkeys, password, signin, signup
+from auth_server.web import (
+    account,
+    invitation,
+    mfa,
+    passkeys,
+    password,
+    signin,
+    signup,
+    two_step,
+)
 from auth_server.web.csrf import CsrfCookie
 from auth_server.web.render import error_page
 
 ROUTERS = (
     signin.router,
+    mfa.router,
     signup.router,
     password.router,
     account.router,
+    two_step.router,
     invitation.router,
     passkeys.router,
 )

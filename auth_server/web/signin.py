@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError, EmailNotVerified
 from auth_server.i18n import N_
-from auth_server.models import User
-from auth_server.services import Services
-from auth_server.sessions import ClientInfo
+from auth_server.web.mfa import second_step
 from auth_server.web.render import refused, render, text
 from auth_server.web.sso import (
     CsrfDep,
     clear_sso_cookie,
     current_browser_session,
+    open_browser_session,
     safe_next,
     set_sso_cookie,
 )
@@ -31,23 +28,6 @@ NOTICES = {
     "verified": N_("Your email address is verified. You can sign in now."),
     "reset": N_("Your password was reset. Please sign in with the new one."),
 }
-
-
-def open_browser_session(
-    request: Request, services: Services, db: Session, client: ClientInfo, email: str, password: str
-) -> tuple[User, uuid.UUID, str]:
-    """Signs this browser in (replacing its earlier session): the user, the new session's
-    id and cookie secret. The JSON API's flow: the same limits, lockout, audit and answers."""
-    previous = current_browser_session(request, services, db)
-    identity = services.login.identify(db, email, password, client)
-    session_id, secret = services.login.issue_browser_session(
-        db,
-        identity,
-        client,
-        services.settings.sso_session_ttl,
-        replaces=previous.session_id if previous else None,
-    )
-    return identity.user, session_id, secret
 
 
 @router.get("/signin")
@@ -91,9 +71,7 @@ def signin(
 ) -> Response:
     target = safe_next(next)
     try:
-        _user, session_id, secret = open_browser_session(
-            request, services, db, client, email, password
-        )
+        identity = services.login.identify(db, email, password, client)
     except AuthError as exc:
         # One page for unknown e-mail and wrong password: the message is the error's own.
         return refused(
@@ -106,6 +84,11 @@ def signin(
             email=email,
             unverified=isinstance(exc, EmailNotVerified),
         )
+    # A second factor enrolled, or demanded by an organization: no session before it.
+    second = second_step(services, db, client, identity, target)
+    if second is not None:
+        return second
+    session_id, secret = open_browser_session(request, services, db, client, identity)
     response = RedirectResponse(target, status_code=303)
     # A new cookie value at every sign-in: no session fixation.
     set_sso_cookie(response, services, session_id, secret)

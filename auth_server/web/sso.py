@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from auth_server.models import AuthSession, User
 from auth_server.services import Services
+from auth_server.sessions import ClientInfo, Identity
 from auth_server.tokens import hash_opaque_token
 from auth_server.web.csrf import CsrfDep, csrf_token, require_csrf
 
@@ -35,6 +36,7 @@ __all__ = [
     "csrf_token",
     "current_browser_session",
     "end_browser_session",
+    "open_browser_session",
     "require_csrf",
     "safe_next",
     "set_sso_cookie",
@@ -119,6 +121,21 @@ def end_browser_session(
     """Revokes the session in the caller's transaction (with its revocation event, so the
     feed carries it); the caller commits."""
     services.revocations.revoke_session(db, session_id, reason=reason)
+
+
+def open_browser_session(
+    request: Request, services: Services, db: Session, client: ClientInfo, identity: Identity
+) -> tuple[uuid.UUID, str]:
+    """Signs this browser in as `identity` (after its password, and its second factor when
+    it has one), replacing its earlier session: the new session's id and cookie secret."""
+    previous = current_browser_session(request, services, db)
+    return services.login.issue_browser_session(
+        db,
+        identity,
+        client,
+        services.settings.sso_session_ttl,
+        replaces=previous.session_id if previous else None,
+    )
 
 
 def set_sso_cookie(

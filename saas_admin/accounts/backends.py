@@ -15,7 +15,7 @@ from rozitech_auth.errors import AuthError, AuthServerRejected, AuthServerUnavai
 from rozitech_auth.tokens import VerifiedToken, unverified_claims
 
 from accounts.models import User
-from accounts.staff import is_staff_identity
+from accounts.staff import has_staff_rights, needs_step_up
 from organizations.mirror import mirror_membership
 
 
@@ -65,6 +65,12 @@ def login_through_auth_server(
         ) from exc
     except AuthError as exc:
         raise LoginRefused(str(api_exception(exc).detail)) from exc
+    if data.get("mfaRequired"):
+        # The password form has no second step; no tokens were issued, the pending
+        # challenge expires on its own.
+        raise LoginRefused(
+            "This account uses two-step verification: please use “Sign in with Rozitech”."
+        )
     token = str(data["accessToken"])
     organization = data.get("organization") or None
     # The claims come straight from the auth server's login answer, not from a client.
@@ -81,7 +87,8 @@ def login_through_auth_server(
     user = sync_user(verified)
     assert isinstance(user, User)
     mirror_membership(user, AuthToken(token, verified))
-    set_staff(user, is_staff_identity(organization))
+    set_staff(user, has_staff_rights(organization, claims))
+    user.step_up_needed = needs_step_up(organization, claims)
     user.auth_server_tokens = {"access": token, "refresh": str(data["refreshToken"])}
     return user
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rozitech_auth.django.authentication import end_user
 
 from accounts.backends import LoginRefused, login_through_auth_server
+from accounts.models import User
 from accounts.sessions import end_auth_server_session
 
 
@@ -39,3 +40,16 @@ class AuthServerAdminLoginForm(AdminAuthenticationForm):
                     end_auth_server_session(user.auth_server_tokens["refresh"], who)
                 raise
         return self.cleaned_data
+
+    def confirm_login_allowed(self, user: User) -> None:
+        if user.step_up_needed:
+            # Staff, but with a password alone while ADMIN_REQUIRE_MFA is on: this form has
+            # no second step, "Sign in with Rozitech" has.
+            raise forms.ValidationError(
+                _(
+                    "The admin site requires two-step verification: "
+                    "please use “Sign in with Rozitech”."
+                ),
+                code="mfa_required",
+            )
+        super().confirm_login_allowed(user)

@@ -19,6 +19,10 @@ class User(AbstractUser):
     # accounts.backends.login_through_auth_server and moved into the Django session (server
     # side) by accounts.sessions when Django logs the user in.
     auth_server_tokens: dict[str, str] | None = None
+    # Not a field: a staff identity whose token lacks the second factor the admin site
+    # requires (accounts.staff.needs_step_up), set with the staff flags: it is offered the
+    # step-up page instead of staff rights.
+    step_up_needed: bool = False
 
     class Meta:
         db_table = "accounts_user"

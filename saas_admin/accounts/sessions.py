@@ -36,7 +36,7 @@ from rozitech_auth.errors import AuthServerRejected, AuthServerUnavailable, Toke
 from accounts import oidc
 from accounts.backends import set_staff
 from accounts.models import User
-from accounts.staff import is_staff_identity
+from accounts.staff import has_staff_rights, needs_step_up
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +98,12 @@ def current_user(request: HttpRequest, pair: dict[str, str]) -> User:
 
 def verified_user(access_token: str) -> User:
     """The user of an access token as the auth server answers now (/me), mirrored locally,
-    staff flags re-derived. TokenError when refused, AuthServerUnavailable in an outage."""
+    staff flags re-derived (a second factor in its `amr` when ADMIN_REQUIRE_MFA is on).
+    TokenError when refused, AuthServerUnavailable in an outage."""
     user, auth = SessionCheck().authenticate_credentials(access_token)
     assert isinstance(user, User) and isinstance(auth, AuthToken)
-    set_staff(user, is_staff_identity(auth.organization))
+    set_staff(user, has_staff_rights(auth.organization, auth.claims))
+    user.step_up_needed = needs_step_up(auth.organization, auth.claims)
     return user
 
 

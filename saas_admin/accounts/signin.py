@@ -5,6 +5,10 @@ The sign-in ends like the password form's login: the access and refresh tokens i
 session (accounts.sessions), the user and staff flags from the auth server's answer to /me
 with the new access token, so that the session ends when the auth-server session ends.
 The ID token (validated by Authlib) is kept too: it is the `id_token_hint` of the logout.
+
+With ADMIN_REQUIRE_MFA the authorization request asks for two-step verification
+(`acr_values`), and a staff sign-in whose token's `amr` still names no second factor gets
+the step-up page (its button starts the sign-in again) instead of staff rights.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME, login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -27,6 +32,8 @@ from accounts.sessions import ID_TOKEN_KEY, end_auth_server_session, verified_us
 # Where the sign-in goes once done: checked to be a path of this site when it is stored.
 NEXT_KEY = "rozitech_signin_next"
 BACKEND = "accounts.backends.AuthServerBackend"
+# The `acr` of a sign-in with a second factor, as the auth server names it (OIDC acr_values).
+ACR_MFA = "urn:rozitech:acr:mfa"
 
 
 def _absolute(request: HttpRequest, configured: str, view: str) -> str:
@@ -46,8 +53,11 @@ def start(request: HttpRequest) -> HttpResponse:
     )
     request.session[NEXT_KEY] = target if safe and target else reverse("admin:index")
     redirect_uri = _absolute(request, settings.SAAS_ADMIN_OIDC_REDIRECT_URI, "sso-callback")
+    # Asks the provider for a second factor up front; the callback still checks `amr`
+    # (acr_values is a request, not a guarantee).
+    extra = {"acr_values": ACR_MFA} if settings.ADMIN_REQUIRE_MFA else {}
     try:
-        response: HttpResponse = oidc.provider().authorize_redirect(request, redirect_uri)
+        response: HttpResponse = oidc.provider().authorize_redirect(request, redirect_uri, **extra)
     except AuthServerUnavailable as exc:
         return unavailable(exc)
     return response
@@ -77,6 +87,8 @@ def callback(request: HttpRequest) -> HttpResponse:
         # Not let in: the tokens issued for this site must not live on. The person stays
         # signed in at the auth server (other products may be theirs).
         end_auth_server_session(tokens["refresh"], end_user(request), oidc_bound=True)
+        if user.step_up_needed:
+            return step_up(request)
         return refused(request, "This account has no access to the admin site.", 403)
     user.auth_server_tokens = tokens
     # Cycles the session key (no fixation); accounts.sessions binds the tokens to it.
@@ -86,8 +98,26 @@ def callback(request: HttpRequest) -> HttpResponse:
 
 
 def login_page(request: HttpRequest) -> HttpResponse:
-    """The admin site's login view, its page showing the button when a client is set."""
+    """The admin site's login view, its page showing the button when a client is set; the
+    step-up page for a session whose staff sign-in lacks the required second factor."""
+    if getattr(request.user, "step_up_needed", False):
+        # Ended (here and at the auth server): the sign-in with a second factor starts anew.
+        logout(request)
+        return step_up(request)
     return admin.site.login(request, extra_context={"sso_enabled": oidc.enabled()})
+
+
+def step_up(request: HttpRequest) -> HttpResponse:
+    """The page saying that the admin site requires a second factor, its button starting
+    "Sign in with Rozitech" again (which asks for one); 403: no staff rights were given."""
+    target = request.session.get(NEXT_KEY) or request.GET.get(REDIRECT_FIELD_NAME, "")
+    context = {
+        **admin.site.each_context(request),
+        "title": "Two-step verification required",
+        "sso_enabled": oidc.enabled(),
+        "next": target,
+    }
+    return TemplateResponse(request, "accounts/step_up.html", context, status=403)
 
 
 def refused(request: HttpRequest, message: str, status: int) -> HttpResponse:

@@ -1,4 +1,5 @@
-"""Who is staff: owners and admins of the staff organization, named by its id.
+"""Who is staff: owners and admins of the staff organization, named by its id, signed in
+with a second factor when ADMIN_REQUIRE_MFA is on.
 
 By id, never by slug: slugs come from the company names people type at sign-up, so a slug
 can be squatted ("ROZITECH!"); the id is the one `python -m auth_server create-admin`
@@ -45,3 +46,34 @@ def is_staff_identity(organization: Mapping[str, Any] | None) -> bool:
         _parse(str(organization.get("id") or "")) == staff_id
         and organization.get("role") in MANAGER_ROLES
     )
+
+
+# The `amr` values (RFC 8176) that name a second factor: a one-time code ("otp": TOTP or a
+# recovery code) or a passkey, device-bound ("hwk") or synced ("swk"). A synced passkey
+# counts too: it is bound to the origin like a device-bound one, so phishing-resistant.
+SECOND_FACTORS = frozenset({"otp", "hwk", "swk"})
+
+
+def has_second_factor(claims: Mapping[str, Any]) -> bool:
+    """True when a token's `amr` names a second factor; a token without `amr` has none."""
+    amr = claims.get("amr")
+    # A JSON array of strings; anything else (a forged or odd token) names no factor.
+    return isinstance(amr, list) and any(
+        isinstance(value, str) and value in SECOND_FACTORS for value in amr
+    )
+
+
+def needs_step_up(organization: Mapping[str, Any] | None, claims: Mapping[str, Any]) -> bool:
+    """True for a staff identity whose token lacks the second factor the admin site demands:
+    it gets no staff rights, only the way to sign in again with one."""
+    return (
+        bool(settings.ADMIN_REQUIRE_MFA)
+        and is_staff_identity(organization)
+        and not has_second_factor(claims)
+    )
+
+
+def has_staff_rights(organization: Mapping[str, Any] | None, claims: Mapping[str, Any]) -> bool:
+    """Staff and superuser rights for a verified token: a staff identity, with the second
+    factor when one is required."""
+    return is_staff_identity(organization) and not needs_step_up(organization, claims)

@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDeni
 from rest_framework.request import Request
 
 from accounts.models import User
-from accounts.staff import is_staff_identity
+from accounts.staff import has_staff_rights
 from organizations.models import Membership, Organization
 
 
@@ -40,10 +40,11 @@ def membership_of(user: Any, organization: Organization) -> Membership | None:
 def is_staff(user: Any) -> bool:
     """Staff as this request's verified identity says, never as stored at some login: a
     bearer token's organization and role (`auth_context`); for a Django session, the flag
-    accounts.middleware re-derived from the auth server on this very request."""
+    accounts.middleware re-derived from the auth server on this very request. Either way
+    with a second factor when ADMIN_REQUIRE_MFA is on."""
     auth = getattr(user, "auth_context", None)
     if auth is not None:
-        return is_staff_identity(auth.organization)
+        return has_staff_rights(auth.organization, auth.claims)
     return bool(getattr(user, "is_staff", False))
 
 

@@ -25,7 +25,8 @@ from tests.support.smtp import SmtpSink, body_text, verification_code
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-# The pages this module opens; a new page must be added here (see the first test).
+# The pages this module (or the one named) opens; a new page must be added here (see the
+# first test).
 PAGES = {
     "/api-docs",
     "/signin",
@@ -35,6 +36,9 @@ PAGES = {
     "/reset-password",
     "/account",
     "/accept-invitation",
+    # Two-step verification's pages: opened in test_mfa_pages.py.
+    "/signin/mfa",
+    "/signin/mfa/setup",
 }
 NEW_PASSWORD = "a brand new passphrase"
 

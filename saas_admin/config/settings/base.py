@@ -149,6 +149,10 @@ SAAS_ADMIN_STAFF_ORGANIZATION_ID = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION
 SAAS_ADMIN_STAFF_ORGANIZATION_FILE = os.environ.get("SAAS_ADMIN_STAFF_ORGANIZATION_FILE") or str(
     DATA_DIR / "staff-organization"
 )
+# The admin site (and staff rights through the API) only for a token whose `amr` names a
+# second factor (otp, hwk, swk); staff signed in with a password alone are asked to step up
+# (accounts.signin). On by default in production, off in development and tests.
+ADMIN_REQUIRE_MFA = env_bool("ADMIN_REQUIRE_MFA", ENVIRONMENT == "production")
 
 # "Sign in with Rozitech" (accounts.signin): the SaaS Admin as an OpenID Connect client of the
 # auth server. `make run` registers it and passes both; no client id: no button.

@@ -1,4 +1,4 @@
-// Passkeys on the hosted pages. A form marked data-passkey ("register" or "signin") is
+// Passkeys on the hosted pages. A form marked data-passkey ("register", "signin" or "mfa") is
 // shown only where the browser has WebAuthn. Its submit asks data-options for the
 // ceremony's options (a post carrying the form's CSRF token), runs the browser's WebAuthn
 // call, puts the credential's JSON in the hidden `credential` field and sends the form.

@@ -1,5 +1,6 @@
 """Passkeys on the hosted pages: add, rename and delete them on /account; sign in with one
-on /signin (passwordless).
+on /signin (passwordless), or prove one as the second step after the password
+(/signin/mfa/passkey, beside web/mfa.py's code page, on the same pending challenge).
 
 static/passkeys.js asks for the options (a form post with the CSRF token, answered in JSON),
 runs the browser's WebAuthn call, puts the credential's JSON in the form's hidden
@@ -12,16 +13,30 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
-from auth_server.errors import AuthError, EmailNotVerified, InvalidPasskeyResponse, InvalidToken
+from auth_server.errors import AuthError, EmailNotVerified, InvalidMfaCode, InvalidToken
+from auth_server.mfa import METHOD_TOTP
+from auth_server.mfa.challenges import PendingLogin
+from auth_server.services import Services
 from auth_server.web.account import ACCOUNT, _page
 from auth_server.web.csrf import CsrfDep
-from auth_server.web.render import refused
+from auth_server.web.mfa import (
+    MFA_COOKIE,
+    MFA_PATH,
+    PASSKEY_PATH,
+    _pending,
+    _restart,
+    _signed_in,
+    _wrong_code,
+)
+from auth_server.web.render import error_headers, error_text, refused, render
 from auth_server.web.sso import (
     current_browser_session,
     open_browser_session,
@@ -39,11 +54,12 @@ Name = Annotated[str, Form(max_length=100)]
 
 
 def _credential(raw: str) -> Any:
-    """The form's credential field, parsed; the service refuses anything but an object."""
+    """The form's credential field, parsed (None when it is no JSON at all): the service
+    refuses anything but a credential object."""
     try:
         return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidPasskeyResponse() from exc
+    except ValueError:
+        return None
 
 
 # -- /account ------------------------------------------------------------------------------
@@ -158,3 +174,79 @@ def signin_with_passkey(
     # A new cookie value at every sign-in: no session fixation.
     set_sso_cookie(response, services, session_id, secret)
     return response
+
+
+# -- /signin/mfa/passkey: the second step ---------------------------------------------------
+
+MFA_PASSKEY = PASSKEY_PATH
+
+
+def _second_step_page(
+    request: Request,
+    services: Services,
+    db: Session,
+    pending: PendingLogin,
+    target: str,
+    exc: AuthError | None = None,
+) -> Response:
+    methods = services.mfa.methods(db, pending.identity.user.id)
+    return render(
+        request,
+        "mfa_passkey.html",
+        status_code=exc.status_code if exc else 200,
+        headers=error_headers(exc) if exc else None,
+        script=True,
+        error=error_text(request, exc) if exc else "",
+        next=target,
+        # The link to the code page, for a user who also has an authenticator app.
+        code=f"{MFA_PATH}?{urlencode({'next': target})}" if METHOD_TOTP in methods else "",
+    )
+
+
+@router.get(MFA_PASSKEY)
+def second_step_page(
+    request: Request, services: ServicesDep, db: DbDep, client: ClientDep, next: str = ""
+) -> Response:
+    target = safe_next(next)
+    try:
+        pending = _pending(request, services, db, client)
+    except AuthError as exc:
+        return _restart(request, services, exc, target)
+    return _second_step_page(request, services, db, pending, target)
+
+
+@router.post(f"{MFA_PASSKEY}/options", dependencies=[CsrfDep])
+def second_step_options(
+    request: Request, services: ServicesDep, db: DbDep, client: ClientDep
+) -> Response:
+    # The pending login is the challenge cookie's (sent to /signin/mfa/... only).
+    token = request.cookies.get(MFA_COOKIE, "")
+    return success(services.passkeys.second_factor_options(db, token, client))
+
+
+@router.post(MFA_PASSKEY, dependencies=[CsrfDep])
+def second_step(
+    request: Request,
+    services: ServicesDep,
+    db: DbDep,
+    client: ClientDep,
+    credential: Credential = "",
+    next: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    target = safe_next(next)
+    try:
+        # Per IP, like the code page and the JSON API's /mfa/verify.
+        services.limits.hit_ip("mfa-verify", client.ip_address)
+        pending = _pending(request, services, db, client)
+        identity = services.passkeys.second_factor(db, pending, _credential(credential), client)
+    except InvalidMfaCode as exc:
+        return _wrong_code(
+            request, services, db, client, exc, target,
+            lambda error: _second_step_page(request, services, db, pending, target, error),
+        )  # fmt: skip
+    except AuthError as exc:
+        # Expired, used, locked out, rate-limited: the attempt starts again.
+        return _restart(request, services, exc, target)
+    return _signed_in(
+        request, services, db, client, identity, RedirectResponse(target, status_code=303)
+    )

@@ -296,3 +296,28 @@ def test_api_password_then_passkey(tab: Tab, http: httpx.Client, smtp_sink: Smtp
     claims = unverified_claims(done.json()["data"]["accessToken"])
     assert claims["amr"] == ["pwd", "hwk"] and claims["acr"] == "urn:rozitech:acr:mfa"
     tab.assert_clean()
+
+
+def test_password_then_passkey_on_the_hosted_pages(
+    tab: Tab, server: AuthServerProcess, http: httpx.Client, smtp_sink: SmtpSink
+) -> None:
+    email = verified_user(http, smtp_sink)
+    page = sign_in_with_password(tab, email)
+    page.get_by_label("Name of the new passkey").fill("Laptop")
+    submit(page, "Add a passkey")
+    with page.expect_navigation():
+        page.locator('form[action="/signout"] button').click()
+
+    # The password now leads to the second step: the user's passkey (no app, no code page).
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    submit(page, "Sign in")
+    assert page.url.startswith(f"{tab.origin}/signin/mfa/passkey?next=")
+    tab.screenshot("second-step-passkey")
+    assert not page.get_by_text("Use your authenticator app instead").is_visible()
+    submit(page, "Use a passkey")
+    assert page.url.endswith("/account")
+    assert page.get_by_text(f"Signed in as {email}.").is_visible()
+    tab.screenshot("account-after-second-step")
+    tab.assert_clean()
+    assert browser_session_amr(server, email) == "pwd hwk"

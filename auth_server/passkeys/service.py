@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from hmac import compare_digest
 from typing import Any
 
@@ -69,7 +68,7 @@ _BAD_ANSWER = (WebAuthnException, ValueError, TypeError, KeyError)
 
 
 def amr_of(passkey: Passkey) -> str:
-    """ "hwk" for a device-bound passkey, "swk" for a synced (multi-device) one."""
+    """The passkey's amr value: "hwk" bound to its device, "swk" synced (multi-device)."""
     single = passkey.device_type == CredentialDeviceType.SINGLE_DEVICE
     return AMR_HARDWARE_KEY if single else AMR_SOFTWARE_KEY
 
@@ -78,14 +77,6 @@ def options_json(options: Any) -> dict[str, Any]:
     """py_webauthn's options as the JSON object a browser's WebAuthn call takes."""
     data: dict[str, Any] = json.loads(options_to_json(options))
     return data
-
-
-@dataclass(frozen=True)
-class ProvenPasskey:
-    """A verified assertion: the passkey (its counter and last use updated, uncommitted)."""
-
-    passkey: Passkey
-    amr: str
 
 
 class Passkeys:
@@ -153,6 +144,7 @@ class Passkeys:
         except _BAD_ANSWER as exc:
             raise InvalidPasskeyResponse() from exc
         passkey = Passkey(
+            id=uuid.uuid4(),  # now, for the audit row's details
             user_id=user.id,
             credential_id=bytes_to_base64url(verified.credential_id),
             public_key=verified.credential_public_key,
@@ -252,7 +244,7 @@ class Passkeys:
         if handle is not None and not compare_digest(handle, user.id.bytes):
             raise self._refused(db, user, client, InvalidPasskeyResponse())
         try:
-            proven = self._verify(passkey, parsed, challenge, require_user_verification=True)
+            amr = self._verify(passkey, parsed, challenge, require_user_verification=True)
         except InvalidPasskeyResponse as exc:
             raise self._refused(db, user, client, exc) from exc
         # The same gates as a password login, after the proof: no account state leaks.
@@ -260,7 +252,7 @@ class Passkeys:
             raise self._refused(db, user, client, AccountDisabled())
         if not user.email_verified:
             raise self._refused(db, user, client, EmailNotVerified())
-        return Identity(user=user, credentials_version=user.credentials_version, amr=(proven.amr,))
+        return Identity(user=user, credentials_version=user.credentials_version, amr=(amr,))
 
     def _refused(self, db: Session, user: User, client: ClientInfo, exc: AuthError) -> AuthError:
         db.rollback()
@@ -321,10 +313,10 @@ class Passkeys:
             )
             if passkey is None:
                 raise UnknownPasskey()
-            proven = self._verify(passkey, parsed, challenge, require_user_verification=False)
+            amr = self._verify(passkey, parsed, challenge, require_user_verification=False)
         except AuthError:
             self.mfa_challenges.failed(db, pending, client)
-        return self.mfa_challenges.passed(db, pending, proven.amr)
+        return self.mfa_challenges.passed(db, pending, amr)
 
     # -- the answer ---------------------------------------------------------------------
 
@@ -335,9 +327,10 @@ class Passkeys:
         challenge: bytes,
         *,
         require_user_verification: bool,
-    ) -> ProvenPasskey:
+    ) -> str:
         """Checks the assertion against the stored public key and counter; on success the
-        passkey's counter, backup state and last use are updated (the caller commits)."""
+        passkey's counter, backup state and last use are updated (the caller commits) and
+        its amr value is returned."""
         try:
             verified = verify_authentication_response(
                 credential=parsed,
@@ -356,7 +349,7 @@ class Passkeys:
         passkey.device_type = verified.credential_device_type.value
         passkey.backed_up = verified.credential_backed_up
         passkey.last_used_at = self.clock.now()
-        return ProvenPasskey(passkey=passkey, amr=amr_of(passkey))
+        return amr_of(passkey)
 
 
 def _with_factor(pending: PendingLogin) -> PendingLogin:

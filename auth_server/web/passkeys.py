@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
 from auth_server.errors import AuthError, EmailNotVerified, InvalidMfaCode, InvalidToken
+from auth_server.i18n import N_
 from auth_server.mfa import METHOD_TOTP
 from auth_server.mfa.challenges import PendingLogin
 from auth_server.services import Services
@@ -179,6 +180,7 @@ def signin_with_passkey(
 # -- /signin/mfa/passkey: the second step ---------------------------------------------------
 
 MFA_PASSKEY = PASSKEY_PATH
+WRONG_PASSKEY = N_("This passkey was not accepted. Try again, or start again.")
 
 
 def _second_step_page(
@@ -242,7 +244,10 @@ def second_step(
     except InvalidMfaCode as exc:
         return _wrong_code(
             request, services, db, client, exc, target,
-            lambda error: _second_step_page(request, services, db, pending, target, error),
+            # Said of the passkey, not of a code (the status and counting stay the same).
+            lambda _: _second_step_page(
+                request, services, db, pending, target, InvalidMfaCode(WRONG_PASSKEY)
+            ),
         )  # fmt: skip
     except AuthError as exc:
         # Expired, used, locked out, rate-limited: the attempt starts again.

@@ -48,6 +48,7 @@ class RecoveryCodes:
     def use(self, db: Session, user_id: uuid.UUID, code: str, now: datetime) -> bool:
         """Spends the code if it is one of the user's unused ones. Compare-and-set: of two
         concurrent uses exactly one succeeds. Not committed."""
+        # Found by its hash in SQL: timing can tell nothing useful about an 80-bit code.
         spent = db.execute(
             update(RecoveryCode)
             .where(

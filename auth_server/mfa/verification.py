@@ -40,11 +40,10 @@ class MfaVerification:
         """After the password: a challenge when the user has a factor (setup_required
         when only a policy demands one, which the user must first enrol), else None (the
         caller issues the session at once)."""
-        if self.factors.methods(db, identity.user.id):
-            return self.challenges.begin(db, identity, client)
-        if self.factors.policy_requires(identity.user):
-            return self.challenges.begin(db, identity, client, setup_required=True)
-        return None
+        if not self.factors.required(db, identity.user):
+            return None
+        enrolled = bool(self.factors.methods(db, identity.user.id))
+        return self.challenges.begin(db, identity, client, setup_required=not enrolled)
 
     def verify(
         self,

@@ -191,5 +191,7 @@ def test_an_organization_policy_sends_members_to_enrol(
     assert len(done["recoveryCodes"]) == 10
     claims = unverified_claims(done["accessToken"])
     assert claims["amr"] == ["pwd", "otp"] and claims["acr"] == "urn:rozitech:acr:mfa"
+    listed = http.get(MFA, headers=bearer(done["accessToken"])).json()["data"]
+    assert listed["requiredByOrganization"] is True
     # Enrolled now: the next login asks for a code, not for setup.
     assert first_step(http, member_email)["methods"] == ["totp", "recovery_code"]

@@ -4,6 +4,7 @@ the mfaToken's limits (expiry, address, single use), disable; amr and acr in the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tests.auth_server.helpers import PASSWORD, bearer, login, unverified_claims, verified_user
 from tests.auth_server.mfa_helpers import MFA, enrol, first_step, totp_code, verify
 from tests.support.auth_process import AuthServerProcess
+from tests.support.databases import NEEDS_POSTGRES
 from tests.support.lifecycle import TestClock, clocked_server
 from tests.support.smtp import SmtpSink
 
@@ -57,6 +59,12 @@ def test_enrol_then_log_in_with_a_code(
     assert data["qrSvg"].startswith("<svg")
     # Not enrolled until a code confirms it: the password alone still logs in.
     assert "accessToken" in login(http, email)
+    wrong = http.post(
+        f"{MFA}/totp/confirm",
+        json={"code": f"{(int(totp_code(data['secret'], clock)) + 1) % 1_000_000:06d}"},
+        headers=bearer(session["accessToken"]),
+    )
+    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_mfa_code"
     confirmed = http.post(
         f"{MFA}/totp/confirm",
         json={"code": totp_code(data["secret"], clock)},
@@ -68,6 +76,8 @@ def test_enrol_then_log_in_with_a_code(
     listed = http.get(MFA, headers=bearer(session["accessToken"])).json()["data"]
     assert listed["methods"] == ["totp", "recovery_code"]
     assert listed["totp"]["enabled"] is True and listed["recoveryCodesRemaining"] == 10
+    twice = http.post(f"{MFA}/totp/setup", json={}, headers=bearer(session["accessToken"]))
+    assert twice.status_code == 409 and twice.json()["code"] == "mfa_already_enabled"
 
     clock.advance(30)  # the confirmation's code was spent: the next one
     challenge = first_step(http, email)
@@ -210,3 +220,19 @@ def test_unknown_tokens_and_missing_credentials_get_401(http: httpx.Client) -> N
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "invalid_token"
     forged = http.post(f"{MFA}/totp/setup", json={"mfaToken": "not-a-token"})
     assert forged.status_code == 401 and forged.json()["code"] == "invalid_mfa_token"
+
+
+@NEEDS_POSTGRES
+def test_concurrent_verifications_spend_the_token_once(
+    http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock
+) -> None:
+    email = verified_user(http, smtp_sink)
+    enrolled = enrol(http, login(http, email)["accessToken"], clock)
+    clock.advance(30)
+    token = first_step(http, email)["mfaToken"]
+    code = totp_code(enrolled.secret, clock)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: verify(http, token, code=code), range(6)))
+    statuses = sorted(answer.status_code for answer in answers)
+    # One login; the others find the code spent or the token used, never a 500.
+    assert statuses == [200, 401, 401, 401, 401, 401], [a.text for a in answers]

@@ -256,7 +256,7 @@ def verify_code(
     )
 
 
-# -- enrolment an organization's policy demands -------------------------------------------
+# -- enrolment while signing in (an organization's policy, or a client's acr_values) ---
 
 
 def enrolment(services: Services, db: Session, user: User, client: ClientInfo) -> TotpEnrolment:
@@ -273,7 +273,7 @@ def setup_page(
     action: str,
     next: str,
     cancel: str,
-    policy: bool,
+    reason: str = "",
     exc: AuthError | None = None,
 ) -> Response:
     """The enrolment form: QR code, the secret for typing in, the first code."""
@@ -291,8 +291,14 @@ def setup_page(
         action=action,
         next=next,
         cancel=cancel,
-        policy=policy,
+        reason=reason,
     )
+
+
+def _reason(services: Services, user: User) -> str:
+    """Why this sign-in must set a factor up: an organization's "policy", or the "service"
+    signed in to asked for one (OIDC acr_values)."""
+    return "policy" if services.mfa.policy_requires(user) else "service"
 
 
 def recovery_codes_page(request: Request, codes: list[str], next: str) -> Response:
@@ -301,7 +307,7 @@ def recovery_codes_page(request: Request, codes: list[str], next: str) -> Respon
 
 
 @router.get(SETUP_PATH)
-def policy_setup_page(
+def signin_setup_page(
     request: Request, services: ServicesDep, db: DbDep, client: ClientDep, next: str = ""
 ) -> Response:
     target = safe_next(next)
@@ -312,11 +318,14 @@ def policy_setup_page(
         setup = enrolment(services, db, pending.identity.user, client)
     except AuthError as exc:
         return _restart(request, services, exc, target)
-    return setup_page(request, setup, action=SETUP_PATH, next=target, cancel="/signin", policy=True)
+    reason = _reason(services, pending.identity.user)
+    return setup_page(
+        request, setup, action=SETUP_PATH, next=target, cancel="/signin", reason=reason
+    )
 
 
 @router.post(SETUP_PATH, dependencies=[CsrfDep])
-def policy_setup(
+def signin_setup(
     request: Request,
     services: ServicesDep,
     db: DbDep,
@@ -346,7 +355,7 @@ def policy_setup(
             request, services, db, client, exc, target,
             lambda error: setup_page(
                 request, enrolment(services, db, user, client), action=SETUP_PATH,
-                next=target, cancel="/signin", policy=True, exc=error,
+                next=target, cancel="/signin", reason=_reason(services, user), exc=error,
             ),
         )  # fmt: skip
     except AuthError as exc:

@@ -72,9 +72,7 @@ def start_setup(request: Request, services: ServicesDep, db: DbDep, client: Clie
         setup = enrolment(services, db, current.user, client)
     except AuthError as exc:
         return _account_refused(request, services, db, current, exc)
-    return setup_page(
-        request, setup, action=f"{SECTION}/confirm", next=BACK, cancel=BACK, policy=False
-    )
+    return setup_page(request, setup, action=f"{SECTION}/confirm", next=BACK, cancel=BACK)
 
 
 @router.post(f"{SECTION}/confirm", dependencies=[CsrfDep])
@@ -91,7 +89,7 @@ def confirm(
     except InvalidMfaCode as exc:
         setup = enrolment(services, db, current.user, client)
         return setup_page(
-            request, setup, action=f"{SECTION}/confirm", next=BACK, cancel=BACK, policy=False,
+            request, setup, action=f"{SECTION}/confirm", next=BACK, cancel=BACK,
             exc=exc,
         )  # fmt: skip
     except AuthError as exc:

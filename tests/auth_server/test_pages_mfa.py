@@ -15,6 +15,7 @@ import pytest
 
 from tests.auth_server.helpers import PASSWORD, bearer, login, verified_user
 from tests.auth_server.mfa_helpers import totp_code
+from tests.auth_server.organization_helpers import invited, person
 from tests.auth_server.pages import browser, csrf_of, post_form, sign_in
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import TestClock, clocked_server
@@ -282,3 +283,30 @@ def test_a_policy_sends_a_member_without_a_factor_to_enrol(
     assert len(CODES.findall(done.text)) == 10 and 'href="/account#sessions"' in done.text
     assert any(c.startswith("rz_sso=") for c in done.headers.get_list("set-cookie"))
     assert "Recovery codes left: 10." in http.get("/account").text
+
+
+def test_signing_in_on_the_invitation_page_takes_the_second_step_first(
+    http: httpx.Client,
+    api: httpx.Client,
+    enrolled: Enrolled,
+    smtp_sink: SmtpSink,
+    clock: TestClock,
+) -> None:
+    inviter = person(api, smtp_sink)
+    token = invited(api, smtp_sink, inviter, inviter.own_org, enrolled.email)
+    step = post_form(
+        http, "/accept-invitation/signin", page="/accept-invitation",
+        email=enrolled.email, password=PASSWORD, token=token,
+    )  # fmt: skip
+    # No session and no membership before the code; the token stays out of the URLs.
+    assert step.status_code == 303
+    assert step.headers["location"] == "/signin/mfa?next=%2Faccept-invitation"
+    assert http.get("/account").status_code == 303
+    done = post_form(
+        http, "/signin/mfa", page=step.headers["location"], next="/accept-invitation",
+        code=totp_code(enrolled.secret, clock),
+    )  # fmt: skip
+    assert done.status_code == 303 and done.headers["location"] == "/accept-invitation"
+    # Signed in now: the invitation (the mailed link again) joins.
+    joined = post_form(http, "/accept-invitation", page="/accept-invitation", token=token)
+    assert joined.status_code == 303 and joined.headers["location"] == "/account?notice=joined"

@@ -115,6 +115,7 @@ def test_a_password_session_asked_for_mfa_enrols_first(
     rp, url, verifier = authorization(server, client, acr_values=ACR_MFA)
     setup = browser.go(url)
     assert setup.url.path == "/signin/mfa/setup", setup.url
+    assert "The service you are signing in to requires two-step verification" in setup.text
     secret = setup.text.split('id="totp-secret">', 1)[1].split("<", 1)[0]
     codes_page = browser.http.post(
         "/signin/mfa/setup",

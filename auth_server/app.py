@@ -23,6 +23,7 @@ from auth_server.api import (
     metrics,
     mfa,
     organizations,
+    passkeys,
 )
 from auth_server.api.envelope import install_error_handlers
 from auth_server.api.limits import RequestBodyGuard
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.feed_router)
     app.include_router(admin.router)
     app.include_router(clients.router)
+    app.include_router(passkeys.router)
     app.include_router(oidc_routes.router)
     app.include_router(meta.router)
     app.include_router(metrics.router)

@@ -6,6 +6,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -152,6 +153,16 @@ class Settings(BaseSettings):
     # Seconds a browser session lasts from its sign-in; then the password is asked again.
     sso_session_ttl: int = Field(default=12 * 3600, ge=60, le=90 * 86400)
 
+    # -- passkeys (WebAuthn) ---------------------------------------------------------------
+    # The relying party id passkeys are bound to: this server's host or a parent domain of
+    # it. Default: the host of AUTH_PUBLIC_URL. Changing it orphans every registered passkey.
+    webauthn_rp_id: str = ""
+    # The name an authenticator shows next to the account when a passkey is made.
+    webauthn_rp_name: str = "Rozitech"
+    # Origins (scheme://host[:port], comma-separated) whose pages may use the passkeys; an
+    # answer signed for any other origin is refused. Default: AUTH_PUBLIC_URL's origin.
+    webauthn_origins: str = ""
+
     # -- OpenID Connect provider --------------------------------------------------------
     # Seconds an authorization code may wait for its exchange (RFC 6749 recommends <= 600).
     oidc_code_ttl: int = Field(default=60, ge=10, le=600)
@@ -227,6 +238,11 @@ class Settings(BaseSettings):
         if not self.password_reset_url:
             base = self.auth_public_url.rstrip("/")
             self.password_reset_url = f"{base}/reset-password#token={{token}}"
+        public = urlsplit(self.auth_public_url)
+        if not self.webauthn_rp_id:
+            self.webauthn_rp_id = public.hostname or "localhost"
+        if not self.webauthn_origins:
+            self.webauthn_origins = f"{public.scheme}://{public.netloc}"
         if not self.invitation_accept_url:
             base = self.auth_public_url.rstrip("/")
             self.invitation_accept_url = f"{base}/accept-invitation#token={{token}}"
@@ -261,6 +277,14 @@ class Settings(BaseSettings):
         selected: two deployments on one Redis would otherwise apply each other's events.
         """
         return redis_channel(self.revocation_channel, self.redis_prefix, self.redis_url)
+
+    @property
+    def webauthn_origin_list(self) -> list[str]:
+        return [
+            origin.strip().rstrip("/")
+            for origin in self.webauthn_origins.split(",")
+            if origin.strip()
+        ]
 
     @property
     def keys_dir(self) -> Path:

@@ -249,3 +249,36 @@ class MfaSetupNotStarted(AuthError):
     status_code = 409
     code = "mfa_setup_not_started"
     message = N_("Start the authenticator app setup first")
+
+
+class InvalidPasskeyResponse(AuthError):
+    """A passkey's answer that is malformed or fails verification (signature, origin,
+    relying party, user presence or verification, a signature counter that went back)."""
+
+    code = "invalid_passkey_response"
+    message = N_("The passkey's answer could not be verified")
+
+
+class InvalidPasskeyChallenge(AuthError):
+    """The ceremony the answer signs is unknown, expired, already used or someone else's."""
+
+    code = "invalid_passkey_challenge"
+    message = N_("This passkey request has expired or was already used; please try again")
+
+
+class UnknownPasskey(AuthError):
+    status_code = 401
+    code = "unknown_passkey"
+    message = N_("This passkey is not registered here")
+
+
+class PasskeyNotFound(AuthError):
+    status_code = 404
+    code = "passkey_not_found"
+    message = N_("No such passkey")
+
+
+class PasskeyExists(AuthError):
+    status_code = 409
+    code = "passkey_exists"
+    message = N_("This passkey is already registered")

@@ -23,6 +23,7 @@ from auth_server.models import (
 )
 from auth_server.oidc.models import AuthorizationCode
 from auth_server.outbox import MailOutbox
+from auth_server.passkeys.models import WebAuthnChallenge
 
 SESSION_MARGIN = timedelta(hours=1)
 
@@ -91,6 +92,12 @@ def purge(db: Session, settings: Settings, clock: Clock, outbox: MailOutbox) -> 
     run(
         "oidc_authorization_codes",
         delete(AuthorizationCode).where(AuthorizationCode.expires_at <= dead_before),
+    )
+    # Passkey ceremonies: a spent or expired challenge is refused already, whether or not
+    # its row is here.
+    run(
+        "webauthn_challenges",
+        delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at <= now),
     )
     if settings.audit_retention_days:
         cutoff = now - timedelta(days=settings.audit_retention_days)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -116,11 +117,14 @@ class MfaVerifyBody(Body):
     code: str | None = Field(default=None, pattern=TOTP_CODE)
     # As printed (XXXX-XXXX-XXXX-XXXX); case, spaces and dashes do not matter.
     recovery_code: str | None = Field(default=None, min_length=1, max_length=64)
+    # A passkey's answer to POST /api/auth/mfa/webauthn/options (WebAuthn's JSON form).
+    webauthn: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _one_factor(self) -> MfaVerifyBody:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("give either code or recoveryCode")
+        given = (self.code, self.recovery_code, self.webauthn)
+        if sum(factor is not None for factor in given) != 1:
+            raise ValueError("give one of code, recoveryCode or webauthn")
         return self
 
 

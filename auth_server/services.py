@@ -26,6 +26,7 @@ from auth_server.mfa.verification import MfaVerification
 from auth_server.oidc.provider import OidcProvider
 from auth_server.organizations import Organizations
 from auth_server.outbox import MailOutbox
+from auth_server.passkeys.service import Passkeys
 from auth_server.password_flows import PasswordFlows
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
@@ -74,6 +75,7 @@ class Services:
     mfa_challenges: MfaChallenges
     mfa_enrolment: MfaEnrolment
     mfa_verification: MfaVerification
+    passkeys: Passkeys
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -152,4 +154,5 @@ class Services:
             mfa_verification=MfaVerification(
                 clock, mfa, mfa_challenges, totp, recovery_codes, outbox, audit
             ),
+            passkeys=Passkeys(settings, clock, limits, audit, mfa_challenges),
         )

@@ -19,6 +19,7 @@ from auth_server.api.deps import (
     get_bearer_token,
 )
 from auth_server.api.envelope import success
+from auth_server.api.passkeys import passkey_json
 from auth_server.errors import InvalidMfaCode, InvalidMfaToken
 from auth_server.mfa import AMR_OTP
 from auth_server.mfa.challenges import PendingLogin
@@ -41,6 +42,7 @@ def status(user: CurrentUserDep, services: ServicesDep, db: DbDep) -> JSONRespon
             "totp": {"enabled": found.totp_enabled, "confirmedAt": iso(found.totp_confirmed_at)},
             "recoveryCodesRemaining": found.recovery_codes_remaining,
             "requiredByOrganization": found.required_by_organization,
+            "passkeys": [passkey_json(p) for p in services.passkeys.of_user(db, user.id)],
         }
     )
 
@@ -141,8 +143,9 @@ def regenerate_recovery_codes(
 
 @router.post(
     "/verify",
-    summary="Complete a login with a code from the app or a recovery code",
-    description="`{mfaToken, code}` or `{mfaToken, recoveryCode}`; answers as /login does. "
+    summary="Complete a login with a code from the app, a recovery code or a passkey",
+    description="`{mfaToken, code}`, `{mfaToken, recoveryCode}` or `{mfaToken, webauthn}` "
+    "(the passkey's answer to /mfa/webauthn/options); answers as /login does. "
     "The mfaToken lasts 5 minutes, works once, from the address that logged in; the fifth "
     "wrong code ends it, and every wrong code counts toward the account's lockout.",
 )
@@ -152,7 +155,10 @@ def verify(
     # Per IP, like login: codes are short, the budget of guesses must be too.
     services.limits.hit_ip("mfa-verify", client.ip_address)
     pending = services.mfa_challenges.pending(db, body.mfa_token, client)
-    identity = services.mfa_verification.verify(
-        db, pending, client, locale, code=body.code, recovery_code=body.recovery_code
-    )
+    if body.webauthn is not None:
+        identity = services.passkeys.second_factor(db, pending, body.webauthn, client)
+    else:
+        identity = services.mfa_verification.verify(
+            db, pending, client, locale, code=body.code, recovery_code=body.recovery_code
+        )
     return success(login_json(services.login.issue_tokens(db, identity, client)))

@@ -7,6 +7,7 @@ AMR_OTP = "otp"
 # The methods a login's second step may offer (MfaChallenge.methods, `methods` of the API).
 METHOD_TOTP = "totp"
 METHOD_RECOVERY_CODE = "recovery_code"
+METHOD_WEBAUTHN = "webauthn"  # a passkey (auth_server/passkeys)
 # The `acr` claim: a second factor was presented, or the password alone.
 ACR_MFA = "urn:rozitech:acr:mfa"
 ACR_PASSWORD = "urn:rozitech:acr:pwd"  # noqa: S105 - a class name, not a secret

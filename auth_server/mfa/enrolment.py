@@ -28,6 +28,7 @@ from auth_server.mfa.recovery_codes import RecoveryCodes
 from auth_server.mfa.totp import TotpEnrolment, TotpFactors
 from auth_server.models import TotpFactor, User
 from auth_server.outbox import MailOutbox
+from auth_server.passkeys.service import delete_passkeys
 from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout
 from auth_server.revocations import Revocations
@@ -186,6 +187,7 @@ class MfaEnrolment:
             raise UserNotFound()
         had_totp = self.totp.remove(db, user.id)
         self.recovery_codes.remove(db, user.id)
+        passkeys = delete_passkeys(db, user.id)
         self.outbox.enqueue(db, to=user.email, template="mfa_reset", locale=locale)
         count = self.revocations.revoke_user(db, user.id, reason="mfa_reset")
         self.audit.add(
@@ -194,7 +196,7 @@ class MfaEnrolment:
             client=client,
             email=user.email,
             user_id=user.id,
-            details={**ACTOR, "totp": had_totp, "sessions": count},
+            details={**ACTOR, "totp": had_totp, "passkeys": passkeys, "sessions": count},
         )
         db.commit()
         return count

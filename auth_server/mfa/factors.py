@@ -7,13 +7,15 @@ import uuid
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from auth_server.mfa import METHOD_RECOVERY_CODE, METHOD_TOTP
+from auth_server.mfa import METHOD_RECOVERY_CODE, METHOD_TOTP, METHOD_WEBAUTHN
 from auth_server.models import RecoveryCode, TotpFactor, User
+from auth_server.passkeys.models import Passkey
 
 
 class MfaFactors:
     def methods(self, db: Session, user_id: uuid.UUID) -> list[str]:
-        """The second-factor methods the user can use now ("totp", "recovery_code")."""
+        """The second-factor methods the user can use now ("totp", "recovery_code",
+        "webauthn")."""
         found: list[str] = []
         if db.scalar(select(exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed))):
             found.append(METHOD_TOTP)
@@ -24,6 +26,8 @@ class MfaFactors:
                 )
             ):
                 found.append(METHOD_RECOVERY_CODE)
+        if db.scalar(select(exists().where(Passkey.user_id == user_id))):
+            found.append(METHOD_WEBAUTHN)
         return found
 
     def policy_requires(self, user: User) -> bool:

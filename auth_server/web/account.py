@@ -35,6 +35,9 @@ NOTICES = {
     "password": N_("Your password was changed. Your other sessions were signed out."),
     "session": N_("That session was signed out."),
     "joined": N_("You joined the organization."),
+    "passkey_added": N_("Your passkey was added."),
+    "passkey_renamed": N_("Your passkey was renamed."),
+    "passkey_deleted": N_("Your passkey was deleted."),
     "two_step_off": N_("Two-step verification is turned off."),
 }
 
@@ -69,6 +72,7 @@ def _page(
     return {
         "user": user,
         "sessions": sessions,
+        "passkeys": services.passkeys.of_user(db, user.id),
         # The "Two-step verification" section (web/two_step.py).
         "two_step": services.mfa_enrolment.status(db, user),
         "profile": profile
@@ -93,6 +97,8 @@ def account_page(request: Request, services: ServicesDep, db: DbDep, notice: str
     return render(
         request,
         "account.html",
+        # static/passkeys.js: the passkeys section's WebAuthn calls.
+        script=True,
         **_page(request, services, db, current, notice=notice_text, error=""),
     )
 
@@ -117,7 +123,11 @@ def update_profile(
         )
     except AuthError as exc:
         return refused(
-            request, "account.html", exc, **_page(request, services, db, current, profile=profile)
+            request,
+            "account.html",
+            exc,
+            script=True,
+            **_page(request, services, db, current, profile=profile),
         )
     return RedirectResponse(f"{ACCOUNT}?notice=profile#profile", status_code=303)
 
@@ -147,7 +157,9 @@ def change_password(
             keep_session=current.session_id,
         )
     except AuthError as exc:
-        return refused(request, "account.html", exc, **_page(request, services, db, current))
+        return refused(
+            request, "account.html", exc, script=True, **_page(request, services, db, current)
+        )
     return RedirectResponse(f"{ACCOUNT}?notice=password", status_code=303)
 
 
@@ -165,7 +177,9 @@ def revoke_session(
     try:
         services.self_service.revoke_session(db, current.user, session_id, client)
     except AuthError as exc:
-        return refused(request, "account.html", exc, **_page(request, services, db, current))
+        return refused(
+            request, "account.html", exc, script=True, **_page(request, services, db, current)
+        )
     if session_id == current.session_id:
         return _signed_out(services)
     return RedirectResponse(f"{ACCOUNT}?notice=session#sessions", status_code=303)

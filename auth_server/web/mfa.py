@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from auth_server.api.deps import ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.errors import AuthError, InvalidMfaCode, InvalidMfaToken, ValidationFailed
 from auth_server.i18n import N_
-from auth_server.mfa import AMR_OTP
+from auth_server.mfa import AMR_OTP, METHOD_TOTP, METHOD_WEBAUTHN
 from auth_server.mfa.challenges import MfaChallenge, PendingLogin
 from auth_server.mfa.totp import TotpEnrolment
 from auth_server.models import User
@@ -41,6 +41,7 @@ router = APIRouter(include_in_schema=False)
 
 MFA_PATH = "/signin/mfa"
 SETUP_PATH = f"{MFA_PATH}/setup"
+PASSKEY_PATH = f"{MFA_PATH}/passkey"  # web/passkeys.py
 MFA_COOKIE = "rz_mfa"
 Code = Annotated[str, Form(max_length=64)]
 Next = Annotated[str, Form(max_length=2048)]
@@ -107,7 +108,15 @@ def _restart(request: Request, services: Services, exc: AuthError, target: str) 
     """The attempt is over (expired, used, too many wrong codes, locked out): the sign-in
     page with the reason, its status and Retry-After; the challenge's cookie dropped."""
     response = refused(
-        request, "signin.html", exc, next=target, force=False, email="", unverified=False
+        request,
+        "signin.html",
+        exc,
+        # static/passkeys.js: the passwordless sign-in.
+        script=True,
+        next=target,
+        force=False,
+        email="",
+        unverified=False,
     )
     _clear_challenge(response, services)
     return response
@@ -157,7 +166,11 @@ def _wrong_code(
 
 
 def _code_page(
-    request: Request, target: str, recovery: bool, exc: AuthError | None = None
+    request: Request,
+    target: str,
+    recovery: bool,
+    passkey: bool = False,
+    exc: AuthError | None = None,
 ) -> Response:
     field = "recoveryCode" if recovery else "code"
     # The link to the other kind of code.
@@ -173,6 +186,7 @@ def _code_page(
         recovery=recovery,
         action=MFA_PATH,
         switch=f"{MFA_PATH}?{urlencode(other)}",
+        passkey=f"{PASSKEY_PATH}?{urlencode({'next': target})}" if passkey else "",
     )
 
 
@@ -192,7 +206,11 @@ def code_page(
         return _restart(request, services, exc, target)
     if pending.setup_required:
         return RedirectResponse(f"{SETUP_PATH}?{urlencode({'next': target})}", status_code=303)
-    return _code_page(request, target, method == RECOVERY)
+    methods = services.mfa.methods(db, pending.identity.user.id)
+    # Passkeys only: their own step (web/passkeys.py); with an app too, a link to it.
+    if METHOD_TOTP not in methods:
+        return RedirectResponse(f"{PASSKEY_PATH}?{urlencode({'next': target})}", status_code=303)
+    return _code_page(request, target, method == RECOVERY, METHOD_WEBAUTHN in methods)
 
 
 @router.post(MFA_PATH, dependencies=[CsrfDep])
@@ -216,7 +234,7 @@ def verify_code(
         services.limits.hit_ip("mfa-verify", client.ip_address)
         pending = _pending(request, services, db, client)
         if not given:
-            return _code_page(request, target, recovery, ValidationFailed(N_("Enter the code")))
+            return _code_page(request, target, recovery, exc=ValidationFailed(N_("Enter the code")))
         identity = services.mfa_verification.verify(
             db,
             pending,
@@ -228,7 +246,7 @@ def verify_code(
     except InvalidMfaCode as exc:
         return _wrong_code(
             request, services, db, client, exc, target,
-            lambda error: _code_page(request, target, recovery, error),
+            lambda error: _code_page(request, target, recovery, exc=error),
         )  # fmt: skip
     except AuthError as exc:
         # Expired, used, locked out, rate-limited: the attempt starts again.

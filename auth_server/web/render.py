@@ -49,7 +49,8 @@ def render(
         errors=dict(errors or {}),
         **context,
     )
-    scripts = "script-src 'self'; " if script else ""
+    # A page's own script may also call this origin (passkeys.js asks for WebAuthn options).
+    scripts = "script-src 'self'; connect-src 'self'; " if script else ""
     return HTMLResponse(
         html,
         status_code=status_code,

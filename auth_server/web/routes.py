@@ -7,7 +7,16 @@ from fastapi.responses import Response
 
 from auth_server.config import Settings
 from auth_server.errors import CsrfFailed
-from auth_server.web import account, invitation, mfa, password, signin, signup, two_step
+from auth_server.web import (
+    account,
+    invitation,
+    mfa,
+    passkeys,
+    password,
+    signin,
+    signup,
+    two_step,
+)
 from auth_server.web.csrf import CsrfCookie
 from auth_server.web.render import error_page
 
@@ -19,6 +28,7 @@ ROUTERS = (
     account.router,
     two_step.router,
     invitation.router,
+    passkeys.router,
 )
 
 

@@ -47,6 +47,8 @@ def signin_page(
     return render(
         request,
         "signin.html",
+        # static/passkeys.js: the passwordless sign-in's WebAuthn call.
+        script=True,
         next=target,
         force=bool(force),
         email=login_hint[:254],
@@ -76,6 +78,7 @@ def signin(
             request,
             "signin.html",
             exc,
+            script=True,
             next=target,
             force=bool(force),
             email=email,

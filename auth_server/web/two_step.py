@@ -49,6 +49,8 @@ def _account_refused(
         request,
         "account.html",
         status_code=exc.status_code,
+        # static/passkeys.js: the passkeys section.
+        script=True,
         headers=error_headers(exc),
         errors=errors,
         error=error_text(request, exc),

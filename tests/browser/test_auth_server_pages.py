@@ -39,6 +39,8 @@ PAGES = {
     # Two-step verification's pages: opened in test_mfa_pages.py.
     "/signin/mfa",
     "/signin/mfa/setup",
+    # The passkey second step: opened in test_passkeys.py.
+    "/signin/mfa/passkey",
 }
 NEW_PASSWORD = "a brand new passphrase"
 

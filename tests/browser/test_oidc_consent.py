@@ -54,7 +54,7 @@ def test_consent_for_a_third_party_client(
     # Not signed in: the hosted sign-in page, then the consent page.
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_role("heading").inner_text() == (
         "Partner Insurance wants to use your Rozitech account"

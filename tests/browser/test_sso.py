@@ -118,7 +118,8 @@ def sign_in_at_rozitech(
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     with page.expect_navigation(wait_until="networkidle"):
-        page.locator("form button[type=submit]").click()
+        # By its name: the page also offers "Sign in with a passkey".
+        page.get_by_role("button", name="Sign in", exact=True).click()
     return page
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 
 def normalize_database_url(url: str) -> str:
@@ -42,10 +41,6 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-
-    def session(self) -> Iterator[Session]:
-        with self.session_factory() as session:
-            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

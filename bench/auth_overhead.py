@@ -31,8 +31,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.workers import postgres_server, worker_rss_mib  # noqa: E402
 from tests.support.auth_process import AuthServerProcess  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
+from tests.support.saas_process import SaasAdminProcess, saas_database  # noqa: E402
 
 # simplejwt: its JWTAuthentication on the same tokens and key (the `bench` extra).
 CASES = ["none", "local", "hybrid", "simplejwt", "remote-warm", "remote-cold"]
@@ -155,6 +157,33 @@ def token_costs(workdir: Path, auth: AuthServerProcess, refresh_token: str) -> s
     ).stdout  # fmt: skip
 
 
+def scaling(workdir: Path, auth: AuthServerProcess, tokens: list[str], seconds: float) -> None:
+    """An authenticated endpoint (GET /api/auth/verify, hybrid) of the SaaS Admin as in
+    production (gunicorn, gthread) with 1 and 2 workers on PostgreSQL: req/s and memory."""
+    if postgres_server() is None:
+        print("scaling: skipped, no PostgreSQL server (set AUTH_DATABASE_URL)")
+        return
+    rows = {}
+    for workers in (1, 2):
+        with saas_database(workdir / f"scaling-{workers}") as url:
+            settings = {**saas_env(workdir, auth), "DATABASE_URL": url}
+            replica = SaasAdminProcess(url, workers, workdir, "gunicorn", **settings)
+            replica.migrate().start()
+            try:
+                run_case(replica.port, "/api/auth/verify", tokens, 0.5)  # warm-up
+                sample = run_case(replica.port, "/api/auth/verify", tokens, seconds)
+                assert replica.pid is not None
+                rss = worker_rss_mib(replica.pid)
+            finally:
+                replica.stop()
+        rows[workers] = (sample.count / sample.seconds, statistics.mean(rss), len(rss))
+    print(f"scaling: SaaS Admin on PostgreSQL, gunicorn gthread workers, {len(tokens)} clients")
+    print(f"  {'workers':<10}{'req/s':>10}{'RSS MiB/worker':>16}")
+    for workers, (rps, rss_mib, count) in rows.items():
+        print(f"  {workers:<10}{rps:>10.0f}{rss_mib:>16.1f}  ({count} measured)")
+    print(f"  {'2 vs 1':<10}{rows[2][0] / rows[1][0]:>10.2f}")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -212,6 +241,7 @@ def main() -> None:
             )
         # In process: one token's verification, against simplejwt's and a bare decode.
         print(token_costs(workdir, auth, sessions[0]["refreshToken"]), end="")
+        scaling(workdir, auth, tokens, args.seconds)
     finally:
         if saas is not None:
             saas.terminate()

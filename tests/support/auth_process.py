@@ -29,9 +29,12 @@ class AuthServerProcess:
         database_url: str,
         data_dir: Path | None = None,
         smtp_port: int | None = None,
+        workers: int = 1,
         **settings: Any,
     ) -> None:
         self.database_url = database_url
+        # uvicorn worker processes (`serve --workers`): more than 1 only for the benchmarks.
+        self.workers = workers
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="auth-data-"))
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -110,7 +113,7 @@ class AuthServerProcess:
     def _start(self, timeout: float, ready_statuses: set[int]) -> AuthServerProcess:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "auth_server", "serve"],
+            [sys.executable, "-m", "auth_server", "serve", "--workers", str(self.workers)],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,

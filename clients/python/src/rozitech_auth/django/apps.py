@@ -23,7 +23,7 @@ class RozitechAuthConfig(AppConfig):
         # A local user saved or deleted here: the next token reads the row again.
         for signal in (post_save, post_delete):
             signal.connect(
-                _forget_user, sender=settings.AUTH_USER_MODEL, dispatch_uid="rozitech_auth.user"
+                _user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="rozitech_auth.user"
             )
 
 
@@ -32,11 +32,11 @@ def _reset_on_setting_change(*, setting: str, **_kwargs: Any) -> None:
         reset_all()
 
 
-def _forget_user(*, instance: Any, **_kwargs: Any) -> None:
+def _user_saved(*, instance: Any, **_kwargs: Any) -> None:
     from rozitech_auth.conf import client_settings
-    from rozitech_auth.django.authentication import forget_user
+    from rozitech_auth.django.authentication import user_saved
 
-    forget_user(getattr(instance, client_settings().user_id_field, None))
+    user_saved(getattr(instance, client_settings().user_id_field, None))
 
 
 def reset_all() -> None:

@@ -213,9 +213,9 @@ def reset_state() -> None:
     old.close()
 
 
-def forget_user(user_id: Any) -> None:
-    """Drops the synced local user of this auth server id (its row changed here)."""
-    _users.forget(user_id)
+def user_saved(user_id: Any) -> None:
+    """The local user of this auth server id was saved or deleted here: re-read next time."""
+    _users.saved(user_id)
 
 
 def revocation_status() -> dict[str, str]:
@@ -371,13 +371,14 @@ class RemoteJWTAuthentication(BaseAuthentication):
             synced = users.get(verified, ttl)
             if synced is not None:
                 return synced.user, synced.synced_at + ttl
-        generation = users.generation
-        user = sync_user(verified)
-        token_verified.send(sender=type(self), user=user, token=AuthToken(token, verified))
-        if ttl <= 0:
-            return user, 0.0
-        synced = users.put(verified, user, ttl, generation)
-        return user, synced.synced_at + ttl
+
+        def sync() -> AbstractBaseUser:
+            user = sync_user(verified)
+            token_verified.send(sender=type(self), user=user, token=AuthToken(token, verified))
+            return user
+
+        synced = users.sync(verified, ttl, sync)
+        return synced.user, synced.synced_at + ttl
 
     def _result(
         self, user: AbstractBaseUser, verified: VerifiedToken, token: str

@@ -5,7 +5,7 @@ query."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,10 @@ class LocalUsers:
     def __init__(self, max_entries: int = 10_000) -> None:
         self._store: ProcessStore[SyncedUser] = ProcessStore(max_entries)
         self._lock = threading.Lock()
+        # Bumped by every forget: a sync that saw it change does not store what it read.
         self.generation = 0
+        # The user id this thread is syncing (its own writes do not forget the entry).
+        self._syncing = threading.local()
 
     def get(self, verified: VerifiedToken, ttl: float) -> SyncedUser | None:
         found = self._store.get(str(verified.user_id))
@@ -103,15 +106,31 @@ class LocalUsers:
         # Anything new in the token (an e-mail, a role, a license) is synced and announced.
         return found if found.says == token_says(verified) else None
 
-    def put(
-        self, verified: VerifiedToken, user: AbstractBaseUser, ttl: float, generation: int
+    def sync(
+        self, verified: VerifiedToken, ttl: float, sync: Callable[[], AbstractBaseUser]
     ) -> SyncedUser:
-        entry = SyncedUser(user, token_says(verified), tokens.now())
+        """`sync()`'s user (read, written, announced), stored unless a `forget` came while
+        it ran: then what it read may be outdated already. Its own writes do not count."""
+        key, started = str(verified.user_id), tokens.now()
+        generation = self.generation
+        self._syncing.key = key
+        try:
+            user = sync()
+        finally:
+            self._syncing.key = None
+        # Its age counts from before the read: never younger than what it holds.
+        entry = SyncedUser(user, token_says(verified), started)
         with self._lock:
-            # A forget() since the sync began may concern what the sync read: not stored.
-            if generation == self.generation:
-                self._store.set(str(verified.user_id), entry, ttl)
+            if ttl > 0 and generation == self.generation:
+                self._store.set(key, entry, ttl)
         return entry
+
+    def saved(self, user_id: Any) -> None:
+        """A local user saved or deleted in this process (post_save, post_delete)."""
+        # Per thread: getattr, the attribute exists only where a sync set it.
+        if user_id is not None and str(user_id).lower() == getattr(self._syncing, "key", None):
+            return  # this thread's sync writing the row: the entry it makes has the write
+        self.forget(user_id)
 
     def forget(self, user_id: Any) -> None:
         if user_id is None:

@@ -105,12 +105,11 @@ def main() -> None:
     scaling(workdir, args.concurrency, args.seconds)
 
 
-def bench_server(database_url: str, workdir: Path, workers: int = 1) -> AuthServerProcess:
+def bench_server(database_url: str, workdir: Path) -> AuthServerProcess:
     """Migrated, with its first admin; not started."""
     server = AuthServerProcess(
         database_url,
         workdir,
-        workers=workers,
         environment="development",
         admin_password=PASSWORD,
         # The bench's repeated wrong passwords must not trip the lockout or the IP limit.
@@ -168,7 +167,7 @@ def scaling(workdir: Path, concurrency: int, seconds: float) -> None:
     rows = {}
     for workers in (1, 2):
         with temporary_database(workdir / f"pg-{workers}") as url:
-            server = bench_server(url, workdir / f"pg-{workers}", workers).start()
+            server = bench_server(url, workdir / f"pg-{workers}").start(workers=workers)
             try:
                 sessions = [sign_in(server.base_url) for _ in range(concurrency)]
                 logins = asyncio.run(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
@@ -401,7 +401,9 @@ def _copy_model(user: AbstractBaseUser) -> AbstractBaseUser:
     clone.__dict__.update(user.__dict__)
     model_state = user._state
     clone._state = type(model_state).__new__(type(model_state))
-    clone._state.__dict__.update(model_state.__getstate__())
+    # A dict (the stubs say object): its fields and a copy of its caches.
+    copied = cast(dict[str, Any], model_state.__getstate__())
+    clone._state.__dict__.update(copied)
     return clone
 
 

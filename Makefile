@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format messages bench bench-client bench-revocation clean
+.PHONY: install run test lint format messages bench-deps bench bench-client bench-revocation clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,11 +41,15 @@ messages: install
 	$(VENV)/bin/pybabel update --domain messages --input-file auth_server/locale/messages.pot \
 		--output-dir auth_server/locale --no-fuzzy-matching --ignore-obsolete
 
-bench: install
+## The bench extra (simplejwt, the comparison case; py-spy) for these targets only.
+bench-deps: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+
+bench: bench-deps
 	$(PY) -m bench.auth_server
 
 ## SaaS Admin / client library: what authentication costs a DRF endpoint (about a minute).
-bench-client: install
+bench-client: bench-deps
 	$(PY) bench/auth_overhead.py
 
 ## Hybrid mode: logout -> refusal at a SaaS Admin replica, p50/p99, Redis and polling.

@@ -57,10 +57,11 @@ from auth_server.tokens import (
     is_legacy_refresh_token,
 )
 
-# Loads what the contract's user/organization/licenses shapes need, in two queries.
+# Loads what the contract's user/organization/licenses shapes need, in two queries after
+# the user's: the memberships with their organizations (joined), then the licenses.
 WITH_IDENTITY = (
     selectinload(User.memberships)
-    .selectinload(Membership.organization)
+    .joinedload(Membership.organization)
     .selectinload(Organization.licenses)
 )
 

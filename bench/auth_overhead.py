@@ -31,10 +31,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.workers import postgres_server, worker_rss_mib  # noqa: E402
 from tests.support.auth_process import AuthServerProcess  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
+from tests.support.saas_process import SaasAdminProcess, saas_database  # noqa: E402
 
-CASES = ["none", "local", "hybrid", "remote-warm", "remote-cold"]
+# simplejwt: its JWTAuthentication on the same tokens and key (the `bench` extra).
+CASES = ["none", "local", "hybrid", "simplejwt", "remote-warm", "remote-cold"]
 ADMIN_PASSWORD = "bench-admin-passphrase-1234"
 
 
@@ -45,8 +48,9 @@ class Sample:
     latencies: list[float] = field(default_factory=list)
 
 
-def start_saas_admin(workdir: Path, auth: AuthServerProcess) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def saas_env(workdir: Path, auth: AuthServerProcess) -> dict[str, str]:
+    """The SaaS Admin's environment: hybrid's feed polled (no Redis), as on the embedded
+    default, over its own SQLite database."""
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'saas_admin'}{os.pathsep}{ROOT}",
@@ -62,6 +66,12 @@ def start_saas_admin(workdir: Path, auth: AuthServerProcess) -> tuple[subprocess
     }
     # The embedded default: a process-local cache (REDIS_URL would make it Redis).
     env.pop("REDIS_URL", None)
+    return env
+
+
+def start_saas_admin(workdir: Path, auth: AuthServerProcess) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = saas_env(workdir, auth)
     subprocess.run(
         [sys.executable, str(ROOT / "saas_admin" / "manage.py"), "migrate", "-v", "0"],
         env=env, check=True, timeout=120,
@@ -127,6 +137,53 @@ def run_case(port: int, path: str, tokens: list[str], seconds: float) -> Sample:
     return sample
 
 
+def login(auth: AuthServerProcess) -> dict[str, str]:
+    response = httpx.post(
+        f"{auth.base_url}/api/auth/login",
+        json={"email": "admin@rozitech.com", "password": ADMIN_PASSWORD},
+        timeout=30,
+    )
+    response.raise_for_status()
+    data: dict[str, str] = response.json()["data"]
+    return data
+
+
+def token_costs(workdir: Path, auth: AuthServerProcess, refresh_token: str) -> str:
+    """bench/token_costs.py's figures, run in the SaaS Admin's environment."""
+    env = {**saas_env(workdir, auth), "BENCH_REFRESH_TOKEN": refresh_token}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "token_costs.py")],
+        env=env, check=True, timeout=600, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def scaling(workdir: Path, auth: AuthServerProcess, tokens: list[str], seconds: float) -> None:
+    """An authenticated endpoint (GET /api/auth/verify, hybrid) of the SaaS Admin as in
+    production (gunicorn, gthread) with 1 and 2 workers on PostgreSQL: req/s and memory."""
+    if postgres_server() is None:
+        print("scaling: skipped, no PostgreSQL server (set AUTH_DATABASE_URL)")
+        return
+    rows = {}
+    for workers in (1, 2):
+        with saas_database(workdir / f"scaling-{workers}") as url:
+            settings = {**saas_env(workdir, auth), "DATABASE_URL": url}
+            replica = SaasAdminProcess(url, workers, workdir, "gunicorn", **settings)
+            replica.migrate().start()
+            try:
+                run_case(replica.port, "/api/auth/verify", tokens, 0.5)  # warm-up
+                sample = run_case(replica.port, "/api/auth/verify", tokens, seconds)
+                assert replica.pid is not None
+                rss = worker_rss_mib(replica.pid)
+            finally:
+                replica.stop()
+        rows[workers] = (sample.count / sample.seconds, statistics.mean(rss), len(rss))
+    print(f"scaling: SaaS Admin on PostgreSQL, gunicorn gthread workers, {len(tokens)} clients")
+    print(f"  {'workers':<10}{'req/s':>10}{'RSS MiB/worker':>16}")
+    for workers, (rps, rss_mib, count) in rows.items():
+        print(f"  {workers:<10}{rps:>10.0f}{rss_mib:>16.1f}  ({count} measured)")
+    print(f"  {'2 vs 1':<10}{rows[2][0] / rows[1][0]:>10.2f}")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -147,15 +204,8 @@ def main() -> None:
     try:
         auth.migrate().start()
         auth.create_admin()
-        with httpx.Client(base_url=auth.base_url, timeout=30) as http:
-            tokens = []
-            for _ in range(args.clients):
-                response = http.post(
-                    "/api/auth/login",
-                    json={"email": "admin@rozitech.com", "password": ADMIN_PASSWORD},
-                )
-                response.raise_for_status()
-                tokens.append(response.json()["data"]["accessToken"])
+        sessions = [login(auth) for _ in range(args.clients + 1)]
+        tokens = [session["accessToken"] for session in sessions[1:]]
         saas, base = start_saas_admin(workdir, auth)
         port = int(base.rsplit(":", 1)[1])
         print(
@@ -189,6 +239,9 @@ def main() -> None:
                 f"{case:<14}{rps:>9.0f}{p50 * 1000:>9.2f}{p99 * 1000:>9.2f}"
                 f"   {rps / base_rps:>24.2f} {p50 / base_p50:>4.2f} {p99 / base_p99:>4.2f}"
             )
+        # In process: one token's verification, against simplejwt's and a bare decode.
+        print(token_costs(workdir, auth, sessions[0]["refreshToken"]), end="")
+        scaling(workdir, auth, tokens, args.seconds)
     finally:
         if saas is not None:
             saas.terminate()

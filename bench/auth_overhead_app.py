@@ -1,5 +1,6 @@
-"""The SaaS Admin serving five copies of one small DRF endpoint, one per authentication
-setup; bench/auth_overhead.py runs it in a real server process (uvicorn)."""
+"""The SaaS Admin serving six copies of one small DRF endpoint, one per authentication
+setup (simplejwt's JWTAuthentication as the comparison); bench/auth_overhead.py runs it in a
+real server process (uvicorn)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import os
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "saas_admin"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 import django
 from django.conf import settings
 
+from bench.simplejwt_case import simplejwt_settings
+
 settings.ROOT_URLCONF = __name__
+settings.SIMPLE_JWT = simplejwt_settings(
+    os.environ["AUTH_SERVICE_URL"], os.environ.get("AUTH_JWT_AUDIENCE", "rozitech")
+)
 django.setup()
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
@@ -23,6 +30,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
+from rest_framework_simplejwt.authentication import JWTAuthentication  # noqa: E402
 from rozitech_auth.django.authentication import RemoteJWTAuthentication  # noqa: E402
 
 
@@ -62,6 +70,10 @@ class HybridHello(LocalHello):
     authentication_classes = [HybridAuthentication]
 
 
+class SimpleJWTHello(LocalHello):
+    authentication_classes = [JWTAuthentication]
+
+
 class RemoteHello(LocalHello):
     authentication_classes = [RemoteAuthentication]
 
@@ -74,6 +86,7 @@ urlpatterns = [
     path("none", Hello.as_view()),
     path("local", LocalHello.as_view()),
     path("hybrid", HybridHello.as_view()),
+    path("simplejwt", SimpleJWTHello.as_view()),
     path("remote-warm", RemoteHello.as_view()),
     path("remote-cold", ColdRemoteHello.as_view()),
 ]

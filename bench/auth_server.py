@@ -3,7 +3,9 @@
 Prints, measured side by side in this run:
 - login latency as a ratio to one argon2 verification in this process (target <= 1.2),
   and unknown-e-mail login latency as a ratio to wrong-password login latency (~1.0);
-- refresh/s and /me requests/s with 16 concurrent clients, each as a ratio to /health/s.
+- refresh/s and /me requests/s with 16 concurrent clients, each as a ratio to /health/s;
+- scaling, on a fresh PostgreSQL database (AUTH_DATABASE_URL's server, or the local one):
+  login/s and refresh/s with 1 and 2 uvicorn workers, and each worker's resident memory.
 
 Usage: make bench, or .venv/bin/python -m bench.auth_server [--seconds 5] [--concurrency 16]
 """
@@ -22,7 +24,9 @@ import httpx
 
 from auth_server.config import Settings
 from auth_server.passwords import Passwords
+from bench.workers import postgres_server, worker_rss_mib
 from tests.support.auth_process import AuthServerProcess
+from tests.support.databases import temporary_database
 
 PASSWORD = "bench-password-0123"
 # Enough for the wrong vs unknown ratio to settle on a loaded machine.
@@ -93,8 +97,18 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-auth-"))
+    server = bench_server(f"sqlite:///{workdir / 'auth.sqlite3'}", workdir).start()
+    try:
+        run(server, args.concurrency, args.seconds)
+    finally:
+        server.stop()
+    scaling(workdir, args.concurrency, args.seconds)
+
+
+def bench_server(database_url: str, workdir: Path) -> AuthServerProcess:
+    """Migrated, with its first admin; not started."""
     server = AuthServerProcess(
-        f"sqlite:///{workdir / 'auth.sqlite3'}",
+        database_url,
         workdir,
         environment="development",
         admin_password=PASSWORD,
@@ -103,22 +117,84 @@ def main() -> None:
         rate_limit_per_ip="1000000/minute",
     ).migrate()
     server.create_admin()
-    server.start()
-    try:
-        run(server, args.concurrency, args.seconds)
-    finally:
-        server.stop()
+    return server
+
+
+def sign_in(base_url: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{base_url}/api/auth/login",
+        json={"email": "admin@rozitech.com", "password": PASSWORD},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, str] = response.json()["data"]
+    return data
+
+
+def login_worker(client: httpx.AsyncClient, _i: int) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        body = {"email": "admin@rozitech.com", "password": PASSWORD}
+        response = await client.post("/api/auth/login", json=body)
+        assert response.status_code == 200, response.text
+
+    return step
+
+
+def refresh_workers(
+    sessions: list[dict[str, str]],
+) -> Callable[[httpx.AsyncClient, int], Callable[[], Awaitable[None]]]:
+    """Client i rotates the refresh token of sessions[i], chaining each answer's token."""
+    refresh_tokens = [s["refreshToken"] for s in sessions]
+
+    def make(client: httpx.AsyncClient, i: int) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            response = await client.post(
+                "/api/auth/refresh", json={"refreshToken": refresh_tokens[i]}
+            )
+            assert response.status_code == 200, response.text
+            refresh_tokens[i] = response.json()["data"]["refreshToken"]
+
+        return step
+
+    return make
+
+
+def scaling(workdir: Path, concurrency: int, seconds: float) -> None:
+    """login/s and refresh/s with 1 and 2 workers on PostgreSQL, side by side."""
+    if postgres_server() is None:
+        print("scaling: skipped, no PostgreSQL server (set AUTH_DATABASE_URL)")
+        return
+    rows = {}
+    for workers in (1, 2):
+        with temporary_database(workdir / f"pg-{workers}") as url:
+            server = bench_server(url, workdir / f"pg-{workers}").start(workers=workers)
+            try:
+                sessions = [sign_in(server.base_url) for _ in range(concurrency)]
+                logins = asyncio.run(
+                    throughput(server.base_url, concurrency, seconds, login_worker)
+                )
+                refreshes = asyncio.run(
+                    throughput(server.base_url, concurrency, seconds, refresh_workers(sessions))
+                )
+                assert server.pid is not None
+                rss = worker_rss_mib(server.pid)
+            finally:
+                server.stop()
+        rows[workers] = (logins, refreshes, statistics.mean(rss), len(rss))
+    print(f"scaling: auth server on PostgreSQL, uvicorn workers, {concurrency} concurrent clients")
+    print(f"  {'workers':<10}{'login/s':>10}{'refresh/s':>11}{'RSS MiB/worker':>16}")
+    for workers, (logins, refreshes, rss_mib, count) in rows.items():
+        print(
+            f"  {workers:<10}{logins:>10.1f}{refreshes:>11.1f}{rss_mib:>16.1f}  ({count} measured)"
+        )
+    one, two = rows[1], rows[2]
+    print(f"  {'2 vs 1':<10}{two[0] / one[0]:>10.2f}{two[1] / one[1]:>11.2f}")
 
 
 def run(server: AuthServerProcess, concurrency: int, seconds: float) -> None:
     admin = "admin@rozitech.com"
+    sessions = [sign_in(server.base_url) for _ in range(concurrency)]
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        sessions = [
-            client.post("/api/auth/login", json={"email": admin, "password": PASSWORD}).json()[
-                "data"
-            ]
-            for _ in range(concurrency)
-        ]
         medians = interleaved_medians(
             {
                 "verify": Argon2Reference(),
@@ -128,8 +204,6 @@ def run(server: AuthServerProcess, concurrency: int, seconds: float) -> None:
             }
         )
     verify, login, wrong, unknown = (medians[k] for k in ("verify", "login", "wrong", "unknown"))
-
-    refresh_tokens = [s["refreshToken"] for s in sessions]
 
     def health_worker(client: httpx.AsyncClient, _i: int) -> Callable[[], Awaitable[None]]:
         async def step() -> None:
@@ -145,19 +219,11 @@ def run(server: AuthServerProcess, concurrency: int, seconds: float) -> None:
 
         return step
 
-    def refresh_worker(client: httpx.AsyncClient, i: int) -> Callable[[], Awaitable[None]]:
-        async def step() -> None:
-            response = await client.post(
-                "/api/auth/refresh", json={"refreshToken": refresh_tokens[i]}
-            )
-            assert response.status_code == 200, response.text
-            refresh_tokens[i] = response.json()["data"]["refreshToken"]
-
-        return step
-
     health = asyncio.run(throughput(server.base_url, concurrency, seconds, health_worker))
     me = asyncio.run(throughput(server.base_url, concurrency, seconds, me_worker))
-    refresh = asyncio.run(throughput(server.base_url, concurrency, seconds, refresh_worker))
+    refresh = asyncio.run(
+        throughput(server.base_url, concurrency, seconds, refresh_workers(sessions))
+    )
 
     print(f"auth server benchmark: 1 uvicorn worker, SQLite, {concurrency} concurrent clients")
     row("argon2id verify (in process)", verify * 1000, "ms")

@@ -27,8 +27,10 @@ the auth server, which owns membership, wins. Events come again (every backfill)
 one twice changes nothing. A removed member's older tokens cannot bring a row back: hybrid
 verification refuses them (outdated) for as long as they could verify.
 
-A new token of an unchanged member costs one query and no write. No network call: the token
-(or /api/auth/me in remote mode) carries the organization's name and slug.
+A new token of an unchanged member costs no query: the client library does not announce a
+token that says what the last one said (rozitech_auth.django.users.LocalUsers); when it does,
+an unchanged row costs one query and no write. No network call: the token (or
+/api/auth/me in remote mode) carries the organization's name and slug.
 """
 
 from __future__ import annotations

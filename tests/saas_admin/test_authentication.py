@@ -323,9 +323,16 @@ def test_no_query_on_the_steady_path_and_no_write_when_nothing_changed(
     assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
     with django_assert_num_queries(0):
         assert api.get("/protected", headers=bearer(account.access_token)).status_code == 200
-    # A new token of the same, unchanged member: the user and the membership are read
-    # (core's sync, then the SaaS Admin's organization mirror), nothing is written.
-    token = AuthServerClient().refresh_token(account.refresh_token)["accessToken"]
+    # A new token of the same, unchanged member says what the last one said: its synced
+    # user is reused (LocalUsers), not read again, and the mirror is not asked again.
+    refreshed = AuthServerClient().refresh_token(account.refresh_token)
+    token = refreshed["accessToken"]
+    with django_assert_num_queries(0):
+        assert api.get("/protected", headers=bearer(token)).status_code == 200
+    # Synced again (the caches emptied, as after the TTL): the user and the membership are
+    # read (core's sync, then the SaaS Admin's organization mirror), nothing is written.
+    settings.AUTH_VERIFY_MODE = mode  # a settings change empties the caches
+    token = AuthServerClient().refresh_token(refreshed["refreshToken"])["accessToken"]
     with CaptureQueriesContext(connection) as queries:
         assert api.get("/protected", headers=bearer(token)).status_code == 200
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]

@@ -99,18 +99,21 @@ class AuthServerProcess:
             raise RuntimeError(f"auth_server {args} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def start(self, timeout: float = 30.0) -> AuthServerProcess:
-        """Start and wait until /health says the server and its database are up."""
-        return self._start(timeout, ready_statuses={200})
+    def start(self, timeout: float = 30.0, workers: int = 1) -> AuthServerProcess:
+        """Start and wait until /health says the server and its database are up. `workers`:
+        uvicorn worker processes (`serve --workers`; more than 1 for the benchmarks)."""
+        return self._start(timeout, ready_statuses={200}, workers=workers)
 
     def start_unhealthy(self, timeout: float = 30.0) -> AuthServerProcess:
         """Start and wait until the server answers, whatever its health."""
         return self._start(timeout, ready_statuses={200, 503})
 
-    def _start(self, timeout: float, ready_statuses: set[int]) -> AuthServerProcess:
+    def _start(
+        self, timeout: float, ready_statuses: set[int], workers: int = 1
+    ) -> AuthServerProcess:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "auth_server", "serve"],
+            [sys.executable, "-m", "auth_server", "serve", "--workers", str(workers)],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,

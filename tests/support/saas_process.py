@@ -118,5 +118,10 @@ class SaasAdminProcess:
         end(self._process, timeout=15)
         self._process = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's (master's, with several workers) process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

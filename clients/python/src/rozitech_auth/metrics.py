@@ -8,9 +8,9 @@ say how (the breaker: open in any live process; the feed: its most recent succes
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -57,19 +57,38 @@ JWKS_REFRESHES = Counter(
 )
 
 
-@contextmanager
-def verification(mode: str) -> Iterator[None]:
-    """Counts the verification made inside the block, by its outcome."""
-    try:
-        yield
-    except AuthError as exc:
-        VERIFICATIONS.labels(mode, exc.code).inc()
-        raise
-    VERIFICATIONS.labels(mode, "success").inc()
+class verification:  # lower case: used as the function it replaced (`with ...(mode):`)
+    """Counts the verification made inside the block, by its outcome. A class, not a
+    generator: this runs on every authenticated request, and the cached path is ~10 us."""
+
+    __slots__ = ("mode",)
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, _tb: Any
+    ) -> None:
+        if kind is None:
+            _successes(self.mode).inc()
+        elif isinstance(exc, AuthError):
+            VERIFICATIONS.labels(self.mode, exc.code).inc()
+
+
+@functools.cache
+def _successes(mode: str) -> Any:
+    # The labelled child, looked up once per mode (labels() takes a lock each call).
+    return VERIFICATIONS.labels(mode, "success")
+
+
+_CACHE_RESULTS = {True: CACHE_LOOKUPS.labels("hit"), False: CACHE_LOOKUPS.labels("miss")}
 
 
 def cache_lookup(hit: bool) -> None:
-    CACHE_LOOKUPS.labels("hit" if hit else "miss").inc()
+    _CACHE_RESULTS[hit].inc()
 
 
 def breaker_changed(is_open: bool, opened: bool = False) -> None:

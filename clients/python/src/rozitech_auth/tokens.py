@@ -10,9 +10,11 @@ The hook is `LocalVerifier(revocations=...)`; only the feed is missing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
+import types
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -332,10 +334,7 @@ class LocalVerifier:
         )
 
     def verify(self, token: str) -> VerifiedToken:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenInvalid() from exc
+        header = _header(token.partition(".")[0])
         kid = header.get("kid")
         # Checked before any key lookup: a token naming another algorithm is not ours.
         if header.get("alg") not in ALGORITHMS or not isinstance(kid, str) or not kid:
@@ -380,6 +379,18 @@ class LocalVerifier:
             mode=self.mode,
             organization=_organization_from_claims(claims) if org else None,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _header(segment: str) -> Mapping[str, Any]:
+    """A token's header (unverified: it only picks the key; PyJWT's decode checks it again).
+    The tokens of one signing key share it, so it is parsed once, not on every new token."""
+    try:
+        # PyJWT's parser, given the header segment alone (empty payload and signature).
+        # Read-only: one cached mapping is shared by every token of that key.
+        return types.MappingProxyType(jwt.get_unverified_header(f"{segment}.."))
+    except jwt.PyJWTError as exc:
+        raise TokenInvalid() from exc
 
 
 def _organization_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,10 @@ class ProcessStore(Generic[E]):
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
 
 class SingleFlight:
     """Concurrent calls for one key run the function once; the others wait for its result."""
@@ -176,6 +180,8 @@ class Verification(Generic[E]):
 
     def revocation_feed(self) -> RevocationFeed:
         """Hybrid mode's revocation set; its thread starts on first use in each process."""
+        if self.feed is not None:
+            return self.feed  # set once: no lock on every request
         with self.lock:
             if self.feed is None:
                 self.feed = RevocationFeed(client_settings(), on_event=self.on_event)

@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.core.signals import setting_changed
+from django.db.models.signals import post_delete, post_save
 
 
 class RozitechAuthConfig(AppConfig):
@@ -18,11 +20,23 @@ class RozitechAuthConfig(AppConfig):
         # not on the first request.
         client_settings()
         setting_changed.connect(_reset_on_setting_change, dispatch_uid="rozitech_auth.reset")
+        # A local user saved or deleted here: the next token reads the row again.
+        for signal in (post_save, post_delete):
+            signal.connect(
+                _user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="rozitech_auth.user"
+            )
 
 
 def _reset_on_setting_change(*, setting: str, **_kwargs: Any) -> None:
     if setting.startswith("AUTH_") or setting == "CACHES":
         reset_all()
+
+
+def _user_saved(*, instance: Any, **_kwargs: Any) -> None:
+    from rozitech_auth.conf import client_settings
+    from rozitech_auth.django.authentication import user_saved
+
+    user_saved(getattr(instance, client_settings().user_id_field, None))
 
 
 def reset_all() -> None:

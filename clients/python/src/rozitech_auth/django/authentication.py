@@ -18,11 +18,10 @@ role and licenses, so views can check access without another call.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
@@ -34,7 +33,7 @@ from rozitech_auth import licenses, metrics, tokens
 from rozitech_auth.conf import check_verify_mode, client_settings
 from rozitech_auth.django.exceptions import api_exception
 from rozitech_auth.django.signals import announce, token_verified
-from rozitech_auth.django.users import sync_user
+from rozitech_auth.django.users import LocalUsers, sync_user
 from rozitech_auth.end_user import EndUser, end_user_of
 from rozitech_auth.errors import (
     AccountInactive,
@@ -46,7 +45,7 @@ from rozitech_auth.errors import (
 )
 from rozitech_auth.revocations import RevocationFeed
 from rozitech_auth.tokens import LocalVerifier, VerifiedToken, token_digest
-from rozitech_auth.verification import ProcessStore, Verification, bearer_token
+from rozitech_auth.verification import VERIFIERS, ProcessStore, Verification, bearer_token
 
 __all__ = [
     "AuthToken",
@@ -191,19 +190,32 @@ class TieredStore:
             self.front.set(key, entry, ttl)
 
 
-def _new_state() -> Verification[CacheEntry]:
+def _on_feed_event(event: Mapping[str, Any]) -> None:
+    # A revocation or membership change of a user: their synced local user is re-read.
+    _users.forget_event(event)
     # Membership events of hybrid's feed become the membership_changed signal.
-    return Verification(on_event=announce)
+    announce(event)
+
+
+def _new_state() -> Verification[CacheEntry]:
+    return Verification(on_event=_on_feed_event)
 
 
 _state = _new_state()
+_users = LocalUsers()
 
 
 def reset_state() -> None:
-    global _state
+    global _state, _users
     old, _state = _state, _new_state()
+    _users = LocalUsers()
     # The old state's feed thread stops (settings changed, or a test reset the state).
     old.close()
+
+
+def user_saved(user_id: Any) -> None:
+    """The local user of this auth server id was saved or deleted here: re-read next time."""
+    _users.saved(user_id)
 
 
 def revocation_status() -> dict[str, str]:
@@ -278,7 +290,9 @@ class RemoteJWTAuthentication(BaseAuthentication):
 
     def authenticate_credentials(self, token: str) -> tuple[AbstractBaseUser, AuthToken]:
         conf = client_settings()
-        mode = check_verify_mode(self.verify_mode) if self.verify_mode else conf.verify_mode
+        mode = self.verify_mode or conf.verify_mode
+        if mode not in VERIFIERS:
+            check_verify_mode(mode)  # a subclass's unknown mode: the configuration error
         state = _state
         mode = state.effective_mode(mode)
         feed = state.revocation_feed() if mode == "hybrid" else None
@@ -293,7 +307,6 @@ class RemoteJWTAuthentication(BaseAuthentication):
     def _verify(
         self, token: str, mode: str, feed: RevocationFeed | None, store: EntryStore
     ) -> tuple[AbstractBaseUser, AuthToken]:
-        conf = client_settings()
         # The TTL is part of the key: a 5-minute entry must not serve a 1-minute class.
         key = f"core.auth:v1:{mode}:{self.cache_ttl}:{token_digest(token)}"
         entry = store.get(key)
@@ -314,7 +327,7 @@ class RemoteJWTAuthentication(BaseAuthentication):
         verified, user = _state.flights.do(
             key,
             lambda: self._miss(token, key, mode, store, entry),
-            wait_timeout=2 * conf.timeout + 1,
+            wait_timeout=2 * client_settings().timeout + 1,
         )
         return self._result(user, verified, token)
 
@@ -334,20 +347,38 @@ class RemoteJWTAuthentication(BaseAuthentication):
                     rejected = CacheEntry(None, None, 0.0, exc.message)
                     store.set(key, rejected, negative_ttl)
                 raise
-        user = sync_user(verified)
-        token_verified.send(sender=type(self), user=user, token=AuthToken(token, verified))
+        user, user_fresh_until = self._local_user(token, verified)
         if self.cache_ttl > 0:
             current = tokens.now()
             to_exp = verified.expires_at - current
             if mode == "remote":
                 # The server's answer is reused for min(TTL, whole seconds left until `exp`).
                 ttl = min(self.cache_ttl, math.floor(to_exp))
-                store.set(key, CacheEntry(verified, user, current + ttl), ttl)
+                fresh_until = min(user_fresh_until, current + ttl)
+                store.set(key, CacheEntry(verified, user, fresh_until), ttl)
             else:
-                # The claims stay valid until `exp`; the local user is re-read after the TTL.
-                fresh_until = current + min(self.cache_ttl, to_exp)
+                # The claims stay valid until `exp`; the local user is re-read after the TTL
+                # from its sync (not from this token: a cached user is never older than it).
+                fresh_until = min(user_fresh_until, current + to_exp)
                 store.set(key, CacheEntry(verified, user, fresh_until), to_exp)
         return verified, user
+
+    def _local_user(self, token: str, verified: VerifiedToken) -> tuple[AbstractBaseUser, float]:
+        """The token's local user and until when it may be reused: a known user's token
+        that says nothing new costs no query (LocalUsers); otherwise synced and announced."""
+        users, ttl = _users, self.cache_ttl
+        if ttl > 0:
+            synced = users.get(verified, ttl)
+            if synced is not None:
+                return synced.user, synced.synced_at + ttl
+
+        def sync() -> AbstractBaseUser:
+            user = sync_user(verified)
+            token_verified.send(sender=type(self), user=user, token=AuthToken(token, verified))
+            return user
+
+        synced = users.sync(verified, ttl, sync)
+        return synced.user, synced.synced_at + ttl
 
     def _result(
         self, user: AbstractBaseUser, verified: VerifiedToken, token: str
@@ -356,10 +387,24 @@ class RemoteJWTAuthentication(BaseAuthentication):
         if not user.is_active:
             raise AccountInactive()
         # A copy per request: a cached instance is shared by threads and later requests.
-        user = copy.copy(user)
+        user = _copy_model(user)
         auth = AuthToken(token, verified)
         user.auth_context = auth  # type: ignore[attr-defined]
         return user, auth
+
+
+def _copy_model(user: AbstractBaseUser) -> AbstractBaseUser:
+    """copy.copy(user) without the pickle protocol's detour (__reduce__, model_unpickle, the
+    app registry; 9 us of a 30 us request): the fields, and the instance state copied as
+    Django's own ModelState.__getstate__ copies it (its caches not shared)."""
+    clone = type(user).__new__(type(user))
+    clone.__dict__.update(user.__dict__)
+    model_state = user._state
+    clone._state = type(model_state).__new__(type(model_state))
+    # A dict (the stubs say object): its fields and a copy of its caches.
+    copied = cast(dict[str, Any], model_state.__getstate__())
+    clone._state.__dict__.update(copied)
+    return clone
 
 
 def _issued_ahead(token: str) -> bool:

@@ -10,9 +10,11 @@ from django.dispatch import Signal
 
 from rozitech_auth.revocations import MEMBERSHIP_CHANGED
 
-# Sent when a token was verified afresh (not served from the cache) and its local user
-# synced: `user` and `token` (an AuthToken). Receivers mirror what else the token says,
-# e.g. the organization and role; they run at most once per token and cache TTL.
+# Sent when a token's local user was synced: `user` and `token` (an AuthToken). Receivers
+# mirror what else the token says, e.g. the organization and role. Not for a known user's
+# token that says nothing new (LocalUsers: same fields, organization, role and licenses as
+# the last one announced, within the cache TTL, no local save or feed event since): so at
+# most once per token and cache TTL, and usually once per user and change.
 token_verified = Signal()
 
 # Sent (hybrid mode) for each `membership_changed` event of the auth server's revocation

@@ -130,12 +130,17 @@ LocaleDep = Annotated[str, Depends(get_locale)]
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
 
 
-async def get_bearer_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
+def bearer_token_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The token of an Authorization header, or InvalidToken when there is none."""
     if credentials is None or not credentials.credentials:
         raise InvalidToken("Missing bearer token")
     return credentials.credentials
+
+
+async def get_bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    return bearer_token_of(credentials)
 
 
 BearerDep = Annotated[str, Depends(get_bearer_token)]

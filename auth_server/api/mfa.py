@@ -16,7 +16,7 @@ from auth_server.api.deps import (
     LocaleDep,
     OptionalBearerDep,
     ServicesDep,
-    get_bearer_token,
+    bearer_token_of,
 )
 from auth_server.api.envelope import success
 from auth_server.api.passkeys import passkey_json
@@ -62,7 +62,7 @@ def _enrolling_user(
         if not pending.setup_required:
             raise InvalidMfaToken()
         return pending.identity.user, pending
-    return services.sessions.authenticate(db, get_bearer_token(bearer)), None
+    return services.sessions.authenticate(db, bearer_token_of(bearer)), None
 
 
 @router.post(

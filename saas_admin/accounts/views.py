@@ -50,6 +50,19 @@ class LoginBody(serializers.Serializer[None]):
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
 
+class MfaVerifyBody(serializers.Serializer[None]):
+    mfaToken = serializers.CharField(max_length=512)
+    code = serializers.CharField(max_length=16, required=False)
+    recoveryCode = serializers.CharField(max_length=64, required=False)
+    webauthn = serializers.DictField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [name for name in ("code", "recoveryCode", "webauthn") if name in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError("Give exactly one of code, recoveryCode, webauthn")
+        return attrs
+
+
 class RefreshBody(serializers.Serializer[None]):
     refreshToken = serializers.CharField(max_length=512)
 
@@ -87,6 +100,20 @@ class LoginView(PassThroughView):
             body.validated_data["email"], body.validated_data["password"],
             end_user=end_user(request),
         )  # fmt: skip
+        return Response({"success": True, "data": data})
+
+
+class MfaVerifyView(PassThroughView):
+    """The login's second step, for a front end that logged in through this service."""
+
+    @extend_schema(request=MfaVerifyBody, responses=PASSED_THROUGH)
+    def post(self, request: Request) -> Response:
+        body = MfaVerifyBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        factor = dict(body.validated_data)
+        data = get_auth_client().verify_mfa(
+            factor.pop("mfaToken"), factor, end_user=end_user(request)
+        )
         return Response({"success": True, "data": data})
 
 

@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import signin
 from accounts.forms import AuthServerAdminLoginForm
-from accounts.views import LoginView, LogoutView, RefreshView, VerifyView
+from accounts.views import LoginView, LogoutView, MfaVerifyView, RefreshView, VerifyView
 from billing.views import (
     InvoiceListView,
     PlanListView,
@@ -44,6 +44,7 @@ urlpatterns = [
     path("metrics", scrape, name="metrics"),
     path("api/auth/verify", VerifyView.as_view(), name="auth-verify"),
     path("api/auth/login", LoginView.as_view(), name="auth-login"),
+    path("api/auth/mfa/verify", MfaVerifyView.as_view(), name="auth-mfa-verify"),
     path("api/auth/refresh", RefreshView.as_view(), name="auth-refresh"),
     path("api/auth/logout", LogoutView.as_view(), name="auth-logout"),
     path("api/organizations", OrganizationListView.as_view(), name="organizations"),

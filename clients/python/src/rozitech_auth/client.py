@@ -141,12 +141,25 @@ class AuthServerClient:
     def login(
         self, email: str, password: str, *, end_user: EndUser | None = None
     ) -> dict[str, Any]:
-        """{accessToken, refreshToken, tokenType, expiresIn, user, organization, licenses}.
+        """{accessToken, refreshToken, tokenType, expiresIn, user, organization, licenses};
+        for a user with a second factor {mfaRequired, mfaToken, methods, expiresIn} instead,
+        completed by `verify_mfa`.
 
         `end_user`: the person this service logs in for (rozitech_auth.end_user), so that the auth
         server's per-IP limits, lockouts and audit log see them rather than this service."""
         return self._call(
             "POST", "/api/auth/login", json={"email": email, "password": password},
+            end_user=end_user,
+        )  # fmt: skip
+
+    def verify_mfa(
+        self, mfa_token: str, factor: Mapping[str, Any], *, end_user: EndUser | None = None
+    ) -> dict[str, Any]:
+        """The login's second step: `factor` is {"code": ...}, {"recoveryCode": ...} or
+        {"webauthn": <credential>}; answers as `login` does. Send the same `end_user` as the
+        first step: the mfaToken only works from the address that passed the password."""
+        return self._call(
+            "POST", "/api/auth/mfa/verify", json={"mfaToken": mfa_token, **factor},
             end_user=end_user,
         )  # fmt: skip
 

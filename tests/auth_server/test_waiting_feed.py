@@ -9,6 +9,7 @@ the logout; what is asserted is the answer, never a duration.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -209,11 +210,18 @@ def test_answered_feed_reads_stay_out_of_the_access_log(
     refused one is still logged."""
     first, _second = replicas
     assert read(first, "0", 0.1).status_code == 200
-    assert httpx.get(f"{first.base_url}/api/auth/revocations", timeout=10).status_code == 401
+    refused = httpx.get(f"{first.base_url}/api/auth/revocations", timeout=10)
+    assert refused.status_code == 401
+    # A request's line is written just after its response is sent: wait for the refusal's
+    # (LOG_FORMAT=console: key=value pairs), which comes after the answered read's.
+    refused_line = f"request_id={refused.headers['X-Request-ID']}"
+    deadline = time.monotonic() + 10
+    while refused_line not in first.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     feed_lines = [line for line in first.log().splitlines() if "/api/auth/revocations" in line]
-    # The request lines (LOG_FORMAT=console: key=value pairs).
     assert not [line for line in feed_lines if "status=200" in line], feed_lines
-    assert [line for line in feed_lines if "status=401" in line], feed_lines
+    refusals = [line for line in feed_lines if refused_line in line and "status=401" in line]
+    assert refusals, feed_lines
 
 
 @NEEDS_POSTGRES

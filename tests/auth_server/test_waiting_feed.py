@@ -212,15 +212,18 @@ def test_answered_feed_reads_stay_out_of_the_access_log(
     assert read(first, "0", 0.1).status_code == 200
     refused = httpx.get(f"{first.base_url}/api/auth/revocations", timeout=10)
     assert refused.status_code == 401
-    # A request's line is written just after its response is sent: wait for the refusal's
-    # (LOG_FORMAT=console: key=value pairs), which comes after the answered read's.
-    refused_line = f"request_id={refused.headers['X-Request-ID']}"
+    # A request's line is written just after its response is sent, and a read may catch
+    # it half-written: wait for the refusal's whole line (LOG_FORMAT=console: key=value).
+    request_id = f"request_id={refused.headers['X-Request-ID']}"
     deadline = time.monotonic() + 10
-    while refused_line not in first.log() and time.monotonic() < deadline:
+    while True:
+        feed_lines = [line for line in first.log().splitlines() if "/api/auth/revocations" in line]
+        refusals = [line for line in feed_lines if request_id in line and "status=401" in line]
+        if refusals or time.monotonic() > deadline:
+            break
         time.sleep(0.05)
-    feed_lines = [line for line in first.log().splitlines() if "/api/auth/revocations" in line]
+    # The answered read came before the refusal: its line, had it one, is there too.
     assert not [line for line in feed_lines if "status=200" in line], feed_lines
-    refusals = [line for line in feed_lines if refused_line in line and "status=401" in line]
     assert refusals, feed_lines
 
 

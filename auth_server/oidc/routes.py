@@ -32,7 +32,7 @@ from auth_server.oidc.provider import (
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
 from auth_server.web.csrf import require_csrf
-from auth_server.web.mfa import step_up
+from auth_server.web.mfa_challenge import step_up
 from auth_server.web.render import render, text
 from auth_server.web.sso import (
     BrowserSession,

@@ -6,19 +6,17 @@ Every action needs the browser session; each calls the JSON API's own use case.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from auth_server.api.deps import ClientDep, DbDep, LocaleDep, ServicesDep
-from auth_server.errors import AuthError
 from auth_server.i18n import N_
-from auth_server.models import AuthSession
 from auth_server.services import Services
+from auth_server.web.account_page import ACCOUNT, account_action, account_context
 from auth_server.web.csrf import CsrfDep
-from auth_server.web.render import refused, render, text
+from auth_server.web.render import render, text
 from auth_server.web.sso import (
     BrowserSession,
     clear_sso_cookie,
@@ -29,7 +27,6 @@ from auth_server.web.sso import (
 router = APIRouter(include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=1024)]
-ACCOUNT = "/account"
 NOTICES = {
     "profile": N_("Your profile was saved."),
     "password": N_("Your password was changed. Your other sessions were signed out."),
@@ -40,45 +37,6 @@ NOTICES = {
     "passkey_deleted": N_("Your passkey was deleted."),
     "two_step_off": N_("Two-step verification is turned off."),
 }
-
-
-def _when(session: AuthSession, column: str) -> str:
-    moment = getattr(session, column)
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def _page(
-    request: Request,
-    services: Services,
-    db: Session,
-    current: BrowserSession,
-    *,
-    profile: dict[str, str] | None = None,
-    **context: Any,
-) -> dict[str, Any]:
-    user = current.user
-    sessions = [
-        {
-            "id": str(session.id),
-            "device": session.user_agent or text(request, N_("Unknown device")),
-            "ip": session.ip_address,
-            "created": _when(session, "created_at"),
-            "last_used": _when(session, "last_used_at"),
-            "browser": session.browser_hash is not None,
-            "current": session.id == current.session_id,
-        }
-        for session in services.sessions.active_sessions(db, user.id)
-    ]
-    return {
-        "user": user,
-        "sessions": sessions,
-        "passkeys": services.passkeys.of_user(db, user.id),
-        # The "Two-step verification" section (web/two_step.py).
-        "two_step": services.mfa_enrolment.status(db, user),
-        "profile": profile
-        or {"firstName": user.first_name, "lastName": user.last_name, "phone": user.phone or ""},
-        **context,
-    }
 
 
 def _signed_out(services: Services, to: str = "/signin?notice=signed_out") -> Response:
@@ -99,7 +57,7 @@ def account_page(request: Request, services: ServicesDep, db: DbDep, notice: str
         "account.html",
         # static/passkeys.js: the passkeys section's WebAuthn calls.
         script=True,
-        **_page(request, services, db, current, notice=notice_text, error=""),
+        **account_context(request, services, db, current, notice=notice_text, error=""),
     )
 
 
@@ -113,23 +71,17 @@ def update_profile(
     lastName: Text = "",
     phone: Text = "",
 ) -> Response:
-    current = current_browser_session(request, services, db)
-    if current is None:
-        return signin_redirect(ACCOUNT)
-    profile = {"firstName": firstName, "lastName": lastName, "phone": phone}
-    try:
-        services.self_service.update_profile(
+    return account_action(
+        request,
+        services,
+        db,
+        lambda current: services.self_service.update_profile(
             db, current.user, client, first_name=firstName, last_name=lastName, phone=phone
-        )
-    except AuthError as exc:
-        return refused(
-            request,
-            "account.html",
-            exc,
-            script=True,
-            **_page(request, services, db, current, profile=profile),
-        )
-    return RedirectResponse(f"{ACCOUNT}?notice=profile#profile", status_code=303)
+        ),
+        "profile#profile",
+        # Refused: the form as typed.
+        profile={"firstName": firstName, "lastName": lastName, "phone": phone},
+    )
 
 
 @router.post(f"{ACCOUNT}/password", dependencies=[CsrfDep])
@@ -142,12 +94,12 @@ def change_password(
     currentPassword: Text = "",
     newPassword: Text = "",
 ) -> Response:
-    current = current_browser_session(request, services, db)
-    if current is None:
-        return signin_redirect(ACCOUNT)
-    try:
-        # The API's flow: the same lockout budget and audit; this browser stays signed in.
-        services.password_flows.change(
+    # The API's flow: the same lockout budget and audit; this browser stays signed in.
+    return account_action(
+        request,
+        services,
+        db,
+        lambda current: services.password_flows.change(
             db,
             current.user,
             currentPassword,
@@ -155,12 +107,9 @@ def change_password(
             client,
             locale,
             keep_session=current.session_id,
-        )
-    except AuthError as exc:
-        return refused(
-            request, "account.html", exc, script=True, **_page(request, services, db, current)
-        )
-    return RedirectResponse(f"{ACCOUNT}?notice=password", status_code=303)
+        ),
+        "password",
+    )
 
 
 @router.post(f"{ACCOUNT}/sessions/{{session_id}}/revoke", dependencies=[CsrfDep])
@@ -171,18 +120,12 @@ def revoke_session(
     db: DbDep,
     client: ClientDep,
 ) -> Response:
-    current = current_browser_session(request, services, db)
-    if current is None:
-        return signin_redirect(ACCOUNT)
-    try:
+    def revoke(current: BrowserSession) -> Response | None:
         services.self_service.revoke_session(db, current.user, session_id, client)
-    except AuthError as exc:
-        return refused(
-            request, "account.html", exc, script=True, **_page(request, services, db, current)
-        )
-    if session_id == current.session_id:
-        return _signed_out(services)
-    return RedirectResponse(f"{ACCOUNT}?notice=session#sessions", status_code=303)
+        # This browser's own session: signed out.
+        return _signed_out(services) if session_id == current.session_id else None
+
+    return account_action(request, services, db, revoke, "session#sessions")
 
 
 @router.post(f"{ACCOUNT}/logout-all", dependencies=[CsrfDep])

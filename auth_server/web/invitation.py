@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.errors import AuthError
 from auth_server.web.csrf import CsrfDep
-from auth_server.web.mfa import second_step
+from auth_server.web.mfa_challenge import second_step
 from auth_server.web.render import refused, render
 from auth_server.web.signup import signup_form
 from auth_server.web.sso import current_browser_session, open_browser_session, set_sso_cookie

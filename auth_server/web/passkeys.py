@@ -21,29 +21,29 @@ from sqlalchemy.orm import Session
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
 from auth_server.api.envelope import success
-from auth_server.errors import AuthError, EmailNotVerified, InvalidMfaCode, InvalidToken
+from auth_server.errors import AuthError, InvalidMfaCode, InvalidToken
 from auth_server.i18n import N_
 from auth_server.mfa import METHOD_TOTP
 from auth_server.mfa.challenges import PendingLogin
 from auth_server.services import Services
-from auth_server.web.account import ACCOUNT, _page
+from auth_server.web.account_page import ACCOUNT, account_action
 from auth_server.web.csrf import CsrfDep
-from auth_server.web.mfa import (
+from auth_server.web.mfa_challenge import (
     MFA_COOKIE,
     MFA_PATH,
     PASSKEY_PATH,
-    _pending,
-    _restart,
-    _signed_in,
-    _wrong_code,
+    pending_login,
+    restart,
+    signed_in,
+    wrong_code,
 )
-from auth_server.web.render import error_headers, error_text, refused, render
+from auth_server.web.render import error_headers, error_text, render
+from auth_server.web.signin_page import signin_refused
 from auth_server.web.sso import (
     current_browser_session,
     open_browser_session,
     safe_next,
     set_sso_cookie,
-    signin_redirect,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -86,16 +86,15 @@ def add_passkey(
     credential: Credential = "",
     passkeyName: Name = "",
 ) -> Response:
-    current = current_browser_session(request, services, db)
-    if current is None:
-        return signin_redirect(ACCOUNT)
-    try:
-        services.passkeys.register(db, current.user, _credential(credential), passkeyName, client)
-    except AuthError as exc:
-        return refused(
-            request, "account.html", exc, script=True, **_page(request, services, db, current)
-        )
-    return RedirectResponse(f"{ACCOUNT}?notice=passkey_added#passkeys", status_code=303)
+    return account_action(
+        request,
+        services,
+        db,
+        lambda current: services.passkeys.register(
+            db, current.user, _credential(credential), passkeyName, client
+        ),
+        "passkey_added#passkeys",
+    )
 
 
 @router.post(f"{PASSKEYS}/{{passkey_id}}/rename", dependencies=[CsrfDep])
@@ -107,16 +106,13 @@ def rename_passkey(
     client: ClientDep,
     name: Name = "",
 ) -> Response:
-    current = current_browser_session(request, services, db)
-    if current is None:
-        return signin_redirect(ACCOUNT)
-    try:
-        services.passkeys.rename(db, current.user, passkey_id, name, client)
-    except AuthError as exc:
-        return refused(
-            request, "account.html", exc, script=True, **_page(request, services, db, current)
-        )
-    return RedirectResponse(f"{ACCOUNT}?notice=passkey_renamed#passkeys", status_code=303)
+    return account_action(
+        request,
+        services,
+        db,
+        lambda current: services.passkeys.rename(db, current.user, passkey_id, name, client),
+        "passkey_renamed#passkeys",
+    )
 
 
 @router.post(f"{PASSKEYS}/{{passkey_id}}/delete", dependencies=[CsrfDep])
@@ -127,16 +123,13 @@ def delete_passkey(
     db: DbDep,
     client: ClientDep,
 ) -> Response:
-    current = current_browser_session(request, services, db)
-    if current is None:
-        return signin_redirect(ACCOUNT)
-    try:
-        services.passkeys.remove(db, current.user, passkey_id, client)
-    except AuthError as exc:
-        return refused(
-            request, "account.html", exc, script=True, **_page(request, services, db, current)
-        )
-    return RedirectResponse(f"{ACCOUNT}?notice=passkey_deleted#passkeys", status_code=303)
+    return account_action(
+        request,
+        services,
+        db,
+        lambda current: services.passkeys.remove(db, current.user, passkey_id, client),
+        "passkey_deleted#passkeys",
+    )
 
 
 # -- /signin -------------------------------------------------------------------------------
@@ -161,16 +154,7 @@ def signin_with_passkey(
         identity = services.passkeys.identify(db, _credential(credential), client)
         session_id, secret = open_browser_session(request, services, db, client, identity)
     except AuthError as exc:
-        return refused(
-            request,
-            "signin.html",
-            exc,
-            script=True,
-            next=target,
-            force=False,
-            email="",
-            unverified=isinstance(exc, EmailNotVerified),
-        )
+        return signin_refused(request, exc, target)
     response = RedirectResponse(target, status_code=303)
     # A new cookie value at every sign-in: no session fixation.
     set_sso_cookie(response, services, session_id, secret)
@@ -211,9 +195,9 @@ def second_step_page(
 ) -> Response:
     target = safe_next(next)
     try:
-        pending = _pending(request, services, db, client)
+        pending = pending_login(request, services, db, client)
     except AuthError as exc:
-        return _restart(request, services, exc, target)
+        return restart(request, services, exc, target)
     return _second_step_page(request, services, db, pending, target)
 
 
@@ -239,10 +223,10 @@ def second_step(
     try:
         # Per IP, like the code page and the JSON API's /mfa/verify.
         services.limits.hit_ip("mfa-verify", client.ip_address)
-        pending = _pending(request, services, db, client)
+        pending = pending_login(request, services, db, client)
         identity = services.passkeys.second_factor(db, pending, _credential(credential), client)
     except InvalidMfaCode as exc:
-        return _wrong_code(
+        return wrong_code(
             request, services, db, client, exc, target,
             # Said of the passkey, not of a code (the status and counting stay the same).
             lambda _: _second_step_page(
@@ -251,7 +235,7 @@ def second_step(
         )  # fmt: skip
     except AuthError as exc:
         # Expired, used, locked out, rate-limited: the attempt starts again.
-        return _restart(request, services, exc, target)
-    return _signed_in(
+        return restart(request, services, exc, target)
+    return signed_in(
         request, services, db, client, identity, RedirectResponse(target, status_code=303)
     )

@@ -73,10 +73,17 @@ def error_text(request: Request, exc: AuthError) -> str:
 
 
 def refused(
-    request: Request, template: str, exc: AuthError, *, script: bool = False, **context: Any
+    request: Request,
+    template: str,
+    exc: AuthError,
+    *,
+    script: bool = False,
+    errors: Mapping[str, list[str]] | None = None,
+    **context: Any,
 ) -> HTMLResponse:
     """The form again with its refusal: a banner (role=alert) and, when the error names
-    fields, each field's problems tied to it; the refusal's status and Retry-After."""
+    fields, each field's problems tied to it (`errors`: the page's own, when its field
+    names differ from the error's); the refusal's status and Retry-After."""
     context.setdefault("notice", "")
     return render(
         request,
@@ -84,7 +91,9 @@ def refused(
         status_code=exc.status_code,
         headers=error_headers(exc),
         script=script,
-        errors={
+        errors=errors
+        if errors is not None
+        else {
             field: [text(request, problem) for problem in problems]
             for field, problems in (exc.errors or {}).items()
         },

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
-from auth_server.errors import AuthError, EmailNotVerified
+from auth_server.errors import AuthError
 from auth_server.i18n import N_
-from auth_server.web.mfa import second_step
-from auth_server.web.render import refused, render, text
+from auth_server.web.mfa_challenge import second_step
+from auth_server.web.render import render, text
+from auth_server.web.signin_page import signin_refused
 from auth_server.web.sso import (
     CsrfDep,
     clear_sso_cookie,
@@ -74,16 +75,7 @@ def signin(
         identity = services.login.identify(db, email, password, client)
     except AuthError as exc:
         # One page for unknown e-mail and wrong password: the message is the error's own.
-        return refused(
-            request,
-            "signin.html",
-            exc,
-            script=True,
-            next=target,
-            force=bool(force),
-            email=email,
-            unverified=isinstance(exc, EmailNotVerified),
-        )
+        return signin_refused(request, exc, target, force=bool(force), email=email)
     # A second factor enrolled, or demanded by an organization: no session before it.
     second = second_step(services, db, client, identity, target)
     if second is not None:

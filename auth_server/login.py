@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth_server.accounts import normalize_email, user_id_of
+from auth_server.amr import AMR_PASSWORD
 from auth_server.audit import AuditLog
 from auth_server.errors import AccountDisabled, EmailNotVerified, InvalidCredentials, RateLimited
 from auth_server.i18n import N_
@@ -28,9 +29,6 @@ from auth_server.passwords import Passwords
 from auth_server.ratelimit import Lockout, RateLimits
 from auth_server.sessions import WITH_IDENTITY, ClientInfo, Identity, IssuedTokens, Sessions
 from auth_server.tokens import hash_opaque_token, new_opaque_token
-
-# RFC 8176: a password was presented.
-AMR_PASSWORD = "pwd"  # noqa: S105 - a method name, not a secret
 
 
 class Login:

@@ -37,6 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from auth_server import metrics
+from auth_server.amr import AMR_PASSWORD
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.errors import (
@@ -114,7 +115,7 @@ class _Family:
 
 def session_amr(stored: str | None) -> tuple[str, ...]:
     """A session row's `amr`; NULL on sessions older than revision 0008: password logins."""
-    return tuple(stored.split()) if stored else ("pwd",)
+    return tuple(stored.split()) if stored else (AMR_PASSWORD,)
 
 
 def _same(stored: str | None, presented: str) -> bool:

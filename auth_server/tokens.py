@@ -12,10 +12,10 @@ from typing import Any
 
 import jwt
 
+from auth_server.amr import acr_for
 from auth_server.entitlements import usable_products
 from auth_server.errors import InvalidRefreshToken, InvalidToken
 from auth_server.keys import ALGORITHM, KeyStore
-from auth_server.mfa import acr_for
 from auth_server.models import Membership, User
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]

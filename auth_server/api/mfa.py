@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
+from auth_server.amr import AMR_OTP
 from auth_server.api.auth import login_json
 from auth_server.api.deps import (
     ClientDep,
@@ -21,7 +22,6 @@ from auth_server.api.deps import (
 from auth_server.api.envelope import success
 from auth_server.api.passkeys import passkey_json
 from auth_server.errors import InvalidMfaCode, InvalidMfaToken
-from auth_server.mfa import AMR_OTP
 from auth_server.mfa.challenges import PendingLogin
 from auth_server.mfa.enrolment import Proof
 from auth_server.models import User

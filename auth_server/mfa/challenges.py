@@ -16,11 +16,11 @@ from typing import NoReturn
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from auth_server.amr import AMR_PASSWORD
 from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.errors import InvalidMfaCode, InvalidMfaToken, RateLimited
 from auth_server.i18n import N_
-from auth_server.login import AMR_PASSWORD
 from auth_server.mfa.factors import MfaFactors
 from auth_server.models import MfaChallengeRecord, User
 from auth_server.ratelimit import Lockout

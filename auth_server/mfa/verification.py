@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from auth_server.amr import AMR_OTP
 from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.errors import InvalidMfaToken
-from auth_server.mfa import AMR_OTP
 from auth_server.mfa.challenges import MfaChallenge, MfaChallenges, PendingLogin
 from auth_server.mfa.factors import MfaFactors
 from auth_server.mfa.recovery_codes import RecoveryCodes

@@ -14,9 +14,9 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, UserInfo
 from joserfc.jwk import RSAKey
 
+from auth_server.amr import acr_for
 from auth_server.errors import InvalidRefreshToken
 from auth_server.keys import ALGORITHM
-from auth_server.mfa import acr_for
 from auth_server.models import User
 from auth_server.oidc.claims import user_info
 from auth_server.oidc.models import AuthorizationCode, OidcGrant

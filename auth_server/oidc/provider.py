@@ -14,11 +14,11 @@ from authlib.oidc.rpinitiated import EndSessionRequest
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from auth_server.amr import ACR_MFA, ACR_PASSWORD
 from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.config import Settings
 from auth_server.keys import ALGORITHM, KeyStore
-from auth_server.mfa import ACR_MFA, ACR_PASSWORD
 from auth_server.models import AuthSession
 from auth_server.oidc.claims import CLAIMS_SUPPORTED
 from auth_server.oidc.clients import SCOPES, Clients

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from auth_server.amr import ACR_MFA, acr_for
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
-from auth_server.mfa import ACR_MFA, acr_for
 from auth_server.oidc.adapter import StarletteOAuth2Request, read_oauth2_request
 from auth_server.oidc.pages import scope_texts
 from auth_server.oidc.provider import (

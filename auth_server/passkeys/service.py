@@ -39,6 +39,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from auth_server.amr import AMR_HARDWARE_KEY, AMR_SOFTWARE_KEY
 from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.config import Settings
@@ -59,9 +60,6 @@ from auth_server.passkeys.models import Passkey
 from auth_server.ratelimit import RateLimits
 from auth_server.sessions import WITH_IDENTITY, ClientInfo, Identity
 
-# RFC 8176: a key bound to its hardware; a key that can leave it (a synced passkey).
-AMR_HARDWARE_KEY = "hwk"
-AMR_SOFTWARE_KEY = "swk"
 DEFAULT_NAME = "Passkey"
 # What an answer may fail by, in py_webauthn and in decoding its base64url and JSON.
 _BAD_ANSWER = (WebAuthnException, ValueError, TypeError, KeyError)

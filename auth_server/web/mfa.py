@@ -14,10 +14,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from auth_server.amr import AMR_OTP
 from auth_server.api.deps import ClientDep, DbDep, LocaleDep, ServicesDep
 from auth_server.errors import AuthError, InvalidMfaCode, InvalidMfaToken, ValidationFailed
 from auth_server.i18n import N_
-from auth_server.mfa import AMR_OTP, METHOD_TOTP, METHOD_WEBAUTHN
+from auth_server.mfa import METHOD_TOTP, METHOD_WEBAUTHN
 from auth_server.mfa.totp import TotpEnrolment
 from auth_server.models import User
 from auth_server.services import Services

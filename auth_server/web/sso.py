@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from auth_server.models import AuthSession, User
 from auth_server.services import Services
-from auth_server.sessions import ClientInfo, Identity
+from auth_server.sessions import ClientInfo, Identity, session_amr
 from auth_server.tokens import hash_opaque_token
 from auth_server.web.csrf import CsrfDep, csrf_token, require_csrf
 
@@ -80,9 +80,9 @@ def current_browser_session(
     user = services.sessions.live_user(db, row)
     if user is None:
         return None
-    # Sessions older than revision 0008 have no amr; they were all password logins.
-    amr = tuple((row.amr or "pwd").split())
-    return BrowserSession(user=user, session_id=row.id, auth_time=row.created_at, amr=amr)
+    return BrowserSession(
+        user=user, session_id=row.id, auth_time=row.created_at, amr=session_amr(row.amr)
+    )
 
 
 def safe_next(next_url: str | None) -> str:

@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     # fragment by default: kept out of access logs and Referer headers).
     invitation_accept_url: str = ""
     invitation_ttl: int = Field(default=7 * 86400, ge=3600, le=30 * 86400)
+    # The OpenID Connect provider's endpoints. Token: per client address (a product's server
+    # speaks for all its users from one address: generous) and per client_id (every address
+    # together); authorize: per browser address (the consent form's answers count too).
+    oauth_token_per_ip: str = "600/minute"  # noqa: S105 (a rate, not a secret)
+    oauth_token_per_client: str = "3000/minute"  # noqa: S105 (a rate, not a secret)
+    oauth_authorize_per_ip: str = "300/minute"
     # Prefix of the counters' keys in Redis (several deployments may share one Redis).
     rate_limit_key_prefix: str = "auth-rl"
     # Peers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); empty: none.
@@ -198,7 +204,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit_per_ip", "rate_limit_per_account", "reset_mails_per_client",
-        "invitations_per_user",
+        "invitations_per_user", "oauth_token_per_ip", "oauth_token_per_client",
+        "oauth_authorize_per_ip",
     )  # fmt: skip
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -70,6 +70,9 @@ class RateLimits:
         self.per_account = parse(settings.rate_limit_per_account)
         self.reset_mails = parse(settings.reset_mails_per_client)
         self.invitations = parse(settings.invitations_per_user)
+        self.token_per_ip = parse(settings.oauth_token_per_ip)
+        self.token_per_client = parse(settings.oauth_token_per_client)
+        self.authorize_per_ip = parse(settings.oauth_authorize_per_ip)
 
     def hit_ip(self, endpoint: str, ip_address: str | None) -> None:
         self.hit(self.per_ip, "ip", endpoint, ip_address or "unknown")
@@ -101,6 +104,19 @@ class RateLimits:
     def hit_inviter(self, user_id: uuid.UUID) -> None:
         """Counts one invitation sent by the user (INVITATIONS_PER_USER)."""
         self.hit(self.invitations, "invite", str(user_id))
+
+    def hit_token(self, ip_address: str | None, client_id: str | None) -> None:
+        """Counts one request to the OAuth token endpoint: per client address, then per
+        client_id (OAUTH_TOKEN_PER_IP, OAUTH_TOKEN_PER_CLIENT)."""
+        self.hit(self.token_per_ip, "ip", "oauth-token", ip_address or "unknown")
+        if client_id:
+            # Hashed: the client_id is whatever the request says, of any length.
+            digest = hashlib.sha256(client_id.encode()).hexdigest()
+            self.hit(self.token_per_client, "client", "oauth-token", digest)
+
+    def hit_authorize(self, ip_address: str | None) -> None:
+        """Counts one authorization request (or consent answer) of a browser address."""
+        self.hit(self.authorize_per_ip, "ip", "oauth-authorize", ip_address or "unknown")
 
     def check_ip(self, endpoint: str, ip_address: str | None) -> None:
         """RateLimited while the address's budget for `endpoint` is spent; counts nothing."""

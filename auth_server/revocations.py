@@ -220,7 +220,10 @@ class Revocations:
             .returning(AuthSession.id)
         ).all()
         revoked = [session_id, *sorted(children)]
-        self._write(db, [self._session_event(user_id, sid, reason, now) for sid in revoked])
+        self._write(
+            db,
+            [self._event(SESSION, reason, now, user_id=user_id, session_id=sid) for sid in revoked],
+        )
         return user_id
 
     def revoke_user(
@@ -264,19 +267,20 @@ class Revocations:
         revoked = db.scalars(
             query.values(revoked_at=now, revoke_reason=reason).returning(AuthSession.id)
         ).all()
-        events = [self._session_event(user_id, sid, reason, now) for sid in sorted(revoked)]
+        events = [
+            self._event(SESSION, reason, now, user_id=user_id, session_id=sid)
+            for sid in sorted(revoked)
+        ]
         if keep is None and user_event:
             events.append(
-                RevocationEvent(
-                    kind=USER,
+                self._event(
+                    USER,
+                    reason,
+                    now,
                     user_id=user_id,
-                    session_id=None,
                     # Strictly below the current second: a login right after this one (in
                     # the same second) must get a working token.
                     issued_before=math.floor(now.timestamp()),
-                    reason=reason,
-                    created_at=now,
-                    expires_at=now + self.event_lifetime,
                 )
             )
         self._write(db, events)
@@ -293,8 +297,13 @@ class Revocations:
         # through, so it covers the seconds before (as a user event does).
         ends = reason != "role_changed"
         cutoff = math.floor(now.timestamp()) + (1 if ends else 0)
-        event = self._change_event(
-            MEMBERSHIP_CHANGED, user_id, organization_id, cutoff, reason, now
+        event = self._event(
+            MEMBERSHIP_CHANGED,
+            reason,
+            now,
+            user_id=user_id,
+            organization_id=organization_id,
+            issued_before=cutoff,
         )
         self._write(db, [event])
 
@@ -303,42 +312,36 @@ class Revocations:
         `licenses` claim may be wrong). Does not commit; call it last."""
         now = self.clock.database_now(db)
         cutoff = math.floor(now.timestamp())
-        event = self._change_event(
-            LICENSES_CHANGED, None, organization_id, cutoff, "licenses_changed", now
+        event = self._event(
+            LICENSES_CHANGED,
+            "licenses_changed",
+            now,
+            organization_id=organization_id,
+            issued_before=cutoff,
         )
         self._write(db, [event])
 
-    def _change_event(
+    def _event(
         self,
         kind: str,
-        user_id: uuid.UUID | None,
-        organization_id: uuid.UUID,
-        issued_before: int,
         reason: str,
         now: datetime,
+        *,
+        user_id: uuid.UUID | None = None,
+        organization_id: uuid.UUID | None = None,
+        session_id: uuid.UUID | None = None,
+        issued_before: int | None = None,
     ) -> RevocationEvent:
+        """One event of any kind, kept until the latest `exp` of a token it covers (one
+        issued up to now) plus the margin (module doc)."""
         return RevocationEvent(
             kind=kind,
             user_id=user_id,
             organization_id=organization_id,
-            session_id=None,
+            session_id=session_id,
             issued_before=issued_before,
             reason=reason,
             created_at=now,
-            expires_at=now + self.event_lifetime,
-        )
-
-    def _session_event(
-        self, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, now: datetime
-    ) -> RevocationEvent:
-        return RevocationEvent(
-            kind=SESSION,
-            user_id=user_id,
-            session_id=session_id,
-            issued_before=None,
-            reason=reason,
-            created_at=now,
-            # The latest `exp` of a token the session issued up to now, plus the margin.
             expires_at=now + self.event_lifetime,
         )
 

@@ -67,6 +67,11 @@ WITH_IDENTITY = (
 )
 
 
+# A session's `last_used_at` (the account page's "last used") moves at most this often: a
+# page view then costs no write most of the time.
+USED_AT_INTERVAL = timedelta(seconds=60)
+
+
 @dataclass(frozen=True)
 class ClientInfo:
     user_agent: str | None
@@ -414,6 +419,23 @@ class Sessions:
             session_id=session_id,
             membership=membership,
         )
+
+    def touch(self, db: Session, session: AuthSession) -> None:
+        """Marks a session used now, at most once per USED_AT_INTERVAL: a use inside the
+        interval costs no statement at all, and concurrent uses write once (the condition
+        is the throttle, checked again by the database). Commits when it wrote."""
+        now = self.clock.database_now(db)
+        threshold = now - USED_AT_INTERVAL
+        if session.last_used_at >= threshold:
+            return
+        touched = db.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session.id, AuthSession.last_used_at < threshold)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if touched.rowcount:  # type: ignore[attr-defined]
+            db.commit()
 
     def logout(self, db: Session, refresh_token: str) -> uuid.UUID | None:
         """Idempotent: unknown or already revoked tokens are not an error.

@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
+
+from auth_server.errors import RateLimited
 
 # Every answer that carries a code, a token or an error about one: never cached (RFC 6749 5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -66,6 +69,22 @@ class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]
 async def read_oauth2_request(request: Request, public_url: str) -> StarletteOAuth2Request:
     form = await request.form() if request.method == "POST" else None
     return StarletteOAuth2Request(request, form, public_url)
+
+
+def requested_client_id(request: StarletteOAuth2Request) -> str | None:
+    """The client a token request names (HTTP Basic, else the form), before any check."""
+    basic_id, _ = extract_basic_authorization(request.headers)
+    return basic_id or request.payload.data.get("client_id") or None
+
+
+def rate_limited_response(exc: RateLimited) -> Response:
+    """429 in the OAuth error shape (RFC 6749 5.2), with Retry-After: what OAuth clients
+    read. `temporarily_unavailable` is the registered OAuth error for an overloaded server."""
+    body = {"error": "temporarily_unavailable", "error_description": exc.message}
+    headers = [("Content-Type", "application/json")]
+    if exc.retry_after is not None:
+        headers.append(("Retry-After", str(exc.retry_after)))
+    return to_response(429, body, headers)
 
 
 def to_response(status: int, body: Any, headers: Sequence[tuple[str, str]]) -> Response:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core import UserInfo
 
-from auth_server.memberships import most_recent
-from auth_server.models import User
+from auth_server.models import Membership, User
 
 # Discovery's claims_supported: what this provider can say (ID token and userinfo).
 CLAIMS_SUPPORTED = [
@@ -16,15 +17,24 @@ CLAIMS_SUPPORTED = [
 ]
 
 
-def user_info(user: User, scope: str) -> UserInfo:
+@dataclass(frozen=True)
+class Subject:
+    """A user as one session speaks for them: `membership` is that session's organization
+    (its tokens' `org`), with the role the database has now; None when there is none."""
+
+    user: User
+    membership: Membership | None
+
+
+def user_info(subject: Subject, scope: str) -> UserInfo:
     """`sub` always; e-mail claims with `email`; names, organization and role with
     `profile` (the organization and role are what resource servers authorize by)."""
+    user, membership = subject.user, subject.membership
     scopes = set(scope_to_list(scope) or [])
     claims: dict[str, object] = {"sub": str(user.id)}
     if "email" in scopes:
         claims.update(email=user.email, email_verified=user.email_verified)
     if "profile" in scopes:
-        membership = most_recent(user)
         claims.update(
             name=user.full_name,
             given_name=user.first_name,

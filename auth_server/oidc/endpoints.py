@@ -18,8 +18,8 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 
 from auth_server.errors import InvalidRefreshToken, InvalidToken
 from auth_server.keys import ALGORITHM
-from auth_server.models import AuthSession, User
-from auth_server.oidc.claims import user_info
+from auth_server.models import AuthSession
+from auth_server.oidc.claims import Subject, user_info
 from auth_server.oidc.grants import TOKEN_AUTH_METHODS
 from auth_server.oidc.models import OidcGrant
 from auth_server.tokens import RefreshTokenParts
@@ -35,7 +35,7 @@ class SessionToken:
 
     session_id: uuid.UUID
     grant: OidcGrant
-    user: User | None = None
+    user: Subject | None = None
     client: ClientModel | None = None
 
     @property
@@ -51,7 +51,7 @@ class SessionToken:
     def get_client(self) -> ClientModel | None:
         return self.client
 
-    def get_user(self) -> User | None:
+    def get_user(self) -> Subject | None:
         return self.user
 
     def is_expired(self) -> bool:
@@ -122,7 +122,12 @@ class _AccessTokens(BearerTokenValidator):  # type: ignore[misc]
         if grant is None:
             return None  # an API login's token: no client, no OpenID Connect scope
         client = self.server.query_client(grant.client_id)
-        return SessionToken(claims.session_id, grant, user, client) if client else None
+        if client is None:
+            return None
+        # The organization of this token (its session's when it was issued), not the one the
+        # user was last active in: two sessions in two organizations each see their own.
+        subject = Subject(user, self.server.provider.sessions.token_membership(user, claims))
+        return SessionToken(claims.session_id, grant, subject, client)
 
 
 class _Protector(ResourceProtector):  # type: ignore[misc]
@@ -147,7 +152,7 @@ class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
         self.resource_protector.request = request
         return request
 
-    def generate_user_info(self, user: User, scope: str) -> UserInfoClaims:
+    def generate_user_info(self, user: Subject, scope: str) -> UserInfoClaims:
         return user_info(user, scope)
 
     def get_issuer(self) -> str:

@@ -17,8 +17,9 @@ from joserfc.jwk import RSAKey
 from auth_server.amr import acr_for
 from auth_server.errors import InvalidRefreshToken
 from auth_server.keys import ALGORITHM
-from auth_server.models import User
-from auth_server.oidc.claims import user_info
+from auth_server.memberships import membership_in
+from auth_server.models import AuthSession, User
+from auth_server.oidc.claims import Subject, user_info
 from auth_server.oidc.models import AuthorizationCode, OidcGrant
 from auth_server.sessions import IssuedTokens
 from auth_server.tokens import RefreshTokenParts
@@ -177,7 +178,10 @@ class IdTokens(OpenIDCode):  # type: ignore[misc]
         return claims
 
     def generate_user_info(self, user: CodeSubject, scope: str) -> UserInfo:
-        return user_info(user.user, scope)
+        # The organization of the session the exchange opened (its access token's `org`).
+        session = self.server.db.get(AuthSession, user.code.session_id)
+        organization_id = session.organization_id if session is not None else None
+        return user_info(Subject(user.user, membership_in(user.user, organization_id)), scope)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]

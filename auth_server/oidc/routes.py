@@ -20,7 +20,13 @@ from starlette.responses import Response
 
 from auth_server.amr import ACR_MFA, acr_for
 from auth_server.api.deps import ClientDep, DbDep, ServicesDep
-from auth_server.oidc.adapter import StarletteOAuth2Request, read_oauth2_request
+from auth_server.errors import RateLimited
+from auth_server.oidc.adapter import (
+    StarletteOAuth2Request,
+    rate_limited_response,
+    read_oauth2_request,
+    requested_client_id,
+)
 from auth_server.oidc.pages import scope_texts
 from auth_server.oidc.provider import (
     AUTHORIZE_PATH,
@@ -29,11 +35,12 @@ from auth_server.oidc.provider import (
     TOKEN_PATH,
     USERINFO_PATH,
 )
+from auth_server.oidc.server import OidcServer
 from auth_server.services import Services
 from auth_server.sessions import ClientInfo
 from auth_server.web.csrf import require_csrf
 from auth_server.web.mfa_challenge import step_up
-from auth_server.web.render import render, text
+from auth_server.web.render import error_page, render, text
 from auth_server.web.sso import (
     BrowserSession,
     clear_sso_cookie,
@@ -85,6 +92,11 @@ def _authorize(
     oauth: StarletteOAuth2Request,
     decision: str | None,
 ) -> Response:
+    try:
+        services.limits.hit_authorize(client_info.ip_address)
+    except RateLimited as exc:
+        # The error page, never a redirect: the redirect URI is not even checked yet.
+        return error_page(request, exc, back="/account")
     server = services.oidc.server(db, client_info)
     browser = current_browser_session(request, services, db)
     try:
@@ -194,9 +206,20 @@ async def _endpoint(
     oauth = await _oauth(request, services)
     server = services.oidc.server(db, client)
     if name == "token":
-        response: Response = await run_in_threadpool(server.create_token_response, oauth)
-        return response
+        return await run_in_threadpool(_token, services, server, client, oauth)
     return await run_in_threadpool(server.create_endpoint_response, name, oauth)
+
+
+def _token(
+    services: Services, server: OidcServer, client: ClientInfo, oauth: StarletteOAuth2Request
+) -> Response:
+    try:
+        # Before any client authentication or code lookup: a flood costs no database work.
+        services.limits.hit_token(client.ip_address, requested_client_id(oauth))
+    except RateLimited as exc:
+        return rate_limited_response(exc)
+    response: Response = server.create_token_response(oauth)
+    return response
 
 
 @router.post(TOKEN_PATH, summary="Token endpoint (authorization_code, refresh_token)")

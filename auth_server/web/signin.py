@@ -89,7 +89,8 @@ def signin(
 
 @router.post("/signout", dependencies=[CsrfDep])
 def signout(request: Request, services: ServicesDep, db: DbDep, client: ClientDep) -> Response:
-    current = current_browser_session(request, services, db)
+    # Not touched: the session ends here.
+    current = current_browser_session(request, services, db, touch=False)
     if current is not None:
         services.self_service.sign_out(db, current.user, current.session_id, client)
     response = RedirectResponse("/signin?notice=signed_out", status_code=303)

@@ -57,10 +57,12 @@ class BrowserSession:
 
 
 def current_browser_session(
-    request: Request, services: Services, db: Session
+    request: Request, services: Services, db: Session, *, touch: bool = True
 ) -> BrowserSession | None:
     """The live browser session of this request's cookie; None when there is no cookie, or
-    it is unknown, revoked, expired, or its user is disabled."""
+    it is unknown, revoked, expired, or its user is disabled. `touch`: record the use (its
+    `last_used_at`, throttled; Sessions.touch commits it), as every hosted page and
+    authorization request does; call it before the request writes anything else."""
     raw = request.cookies.get(services.settings.sso_cookie_name, "")
     session_part, _, secret = raw.partition(".")
     try:
@@ -80,6 +82,8 @@ def current_browser_session(
     user = services.sessions.live_user(db, row)
     if user is None:
         return None
+    if touch:
+        services.sessions.touch(db, row)
     return BrowserSession(
         user=user, session_id=row.id, auth_time=row.created_at, amr=session_amr(row.amr)
     )
@@ -128,7 +132,8 @@ def open_browser_session(
 ) -> tuple[uuid.UUID, str]:
     """Signs this browser in as `identity` (after its password, and its second factor when
     it has one), replacing its earlier session: the new session's id and cookie secret."""
-    previous = current_browser_session(request, services, db)
+    # Not touched: it is being replaced, and the caller's writes are not to be committed yet.
+    previous = current_browser_session(request, services, db, touch=False)
     return services.login.issue_browser_session(
         db,
         identity,

@@ -57,7 +57,7 @@ from auth_server.models import User
 from auth_server.passkeys.ceremonies import CEREMONY_SECONDS, Ceremonies, Purpose
 from auth_server.passkeys.models import Passkey
 from auth_server.ratelimit import RateLimits
-from auth_server.sessions import WITH_IDENTITY, ClientInfo, Identity
+from auth_server.sessions import ClientInfo, Identity, load_identity
 
 # RFC 8176: a key bound to its hardware; a key that can leave it (a synced passkey).
 AMR_HARDWARE_KEY = "hwk"
@@ -237,7 +237,7 @@ class Passkeys:
         passkey = db.scalar(select(Passkey).where(Passkey.credential_id == parsed.id))
         if passkey is None:
             raise UnknownPasskey()
-        user = db.scalar(select(User).where(User.id == passkey.user_id).options(WITH_IDENTITY))
+        user = load_identity(db, passkey.user_id)
         assert user is not None
         handle = parsed.response.user_handle
         # The handle the authenticator stored must be this passkey's user (constant time).

@@ -16,9 +16,10 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import ColumnElement, and_, case, delete, literal, or_, update
+from sqlalchemy import String, and_, bindparam, case, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from auth_server.accounts import normalize_email
 from auth_server.clock import Clock
@@ -151,6 +152,12 @@ def _seconds_until(epoch: float) -> int:
 # `locked_until` of an address that has never been locked.
 NEVER_LOCKED = datetime(1970, 1, 1, tzinfo=UTC)
 
+# The values of the lockout's prebuilt statements (see Lockout._values); times typed as
+# the columns are (UTC, naive on SQLite). Named apart from the columns, as SQLAlchemy wants.
+_KEY = bindparam("key", type_=String())
+_NOW = bindparam("now", type_=UTCDateTime())
+_NEW_WINDOW_ENDS = bindparam("new_window_ends", type_=UTCDateTime())
+
 
 class Lockout:
     """LOGIN_MAX_FAILURES wrong passwords within LOGIN_LOCKOUT_SECONDS lock an address's
@@ -173,64 +180,88 @@ class Lockout:
         self.max_failures = settings.login_max_failures
         self.lockout_seconds = settings.login_lockout_seconds
         self.period = timedelta(seconds=settings.login_lockout_seconds)
+        # Built once: every login runs them, and building them cost more than running them.
+        self._reserve = {
+            "postgresql": self._reservation(postgresql.insert(LoginLock)),
+            "sqlite": self._reservation(sqlite.insert(LoginLock)),
+        }
+        self._lock = (
+            update(LoginLock)
+            .where(
+                LoginLock.key_hash == _KEY,
+                LoginLock.failures >= self.max_failures,
+                LoginLock.window_ends > _NOW,
+                LoginLock.locked_until <= _NOW,
+            )
+            .values(locked_until=_NEW_WINDOW_ENDS, failures=0, window_ends=_NOW)
+        )
+        # When it was the only attempt counted (and no lock stands) the row goes, so that
+        # successful logins leave no rows behind; otherwise one attempt is taken off.
+        self._refund_row = delete(LoginLock).where(
+            LoginLock.key_hash == _KEY,
+            LoginLock.locked_until <= _NOW,
+            or_(LoginLock.failures <= 1, LoginLock.window_ends <= _NOW),
+        )
+        self._refund_one = (
+            update(LoginLock)
+            .where(LoginLock.key_hash == _KEY, LoginLock.failures > 0, LoginLock.window_ends > _NOW)
+            .values(failures=LoginLock.failures - 1)
+        )
 
-    def reserve(self, db: Session, email: str) -> None:
-        """Counts one attempt before its password is checked, committed at once so that
-        parallel attempts see it; RateLimited (nothing counted) while the address is locked
-        or its window's budget is taken, whether or not the password is right."""
-        key = account_key(email)
-        now = self.clock.now()
-        window_over = or_(LoginLock.window_ends.is_(None), LoginLock.window_ends <= _at(now))
-        statement = (
-            _insert(db)
-            .values(
-                key_hash=key,
+    def _reservation(
+        self, insert: postgresql.Insert | sqlite.Insert
+    ) -> ReturningInsert[tuple[int]]:
+        window_over = or_(LoginLock.window_ends.is_(None), LoginLock.window_ends <= _NOW)
+        return (
+            insert.values(
+                key_hash=_KEY,
                 # Never locked, not "locked until now": a parallel attempt whose clock read
                 # was a moment earlier would see that as a standing lock and get a 429.
                 locked_until=NEVER_LOCKED,
-                created_at=now,
+                created_at=_NOW,
                 failures=1,
-                window_ends=now + self.period,
+                window_ends=_NEW_WINDOW_ENDS,
             )
             .on_conflict_do_update(
                 index_elements=[LoginLock.key_hash],
                 set_={
                     "failures": case((window_over, 1), else_=LoginLock.failures + 1),
                     "window_ends": case(
-                        (window_over, _at(now + self.period)), else_=LoginLock.window_ends
+                        (window_over, _NEW_WINDOW_ENDS), else_=LoginLock.window_ends
                     ),
                 },
                 # The whole check is this WHERE, evaluated under the row's write lock.
                 where=and_(
-                    LoginLock.locked_until <= _at(now),
+                    LoginLock.locked_until <= _NOW,
                     or_(window_over, LoginLock.failures < self.max_failures),
                 ),
             )
+            .returning(LoginLock.failures)
         )
-        # RETURNING, not rowcount: an ORM-enabled INSERT reports no reliable rowcount.
-        reserved = db.execute(statement.returning(LoginLock.failures)).first()
+
+    def _values(self, email: str) -> dict[str, object]:
+        now = self.clock.now()
+        return {"key": account_key(email), "now": now, "new_window_ends": now + self.period}
+
+    def reserve(self, db: Session, email: str) -> None:
+        """Counts one attempt before its password is checked, committed at once so that
+        parallel attempts see it; RateLimited (nothing counted) while the address is locked
+        or its window's budget is taken, whether or not the password is right."""
+        values = self._values(email)
+        statement = self._reserve[db.get_bind().dialect.name]
+        # RETURNING, not rowcount: no row comes back when the WHERE refused the update.
+        reserved = db.connection().execute(statement, values).first()
         db.commit()
         if reserved is None:
             raise RateLimited(
                 N_("Too many failed logins; try again later"),
-                retry_after=self._retry_after(db, key),
+                retry_after=self._retry_after(db, str(values["key"])),
             )
 
     def register_failure(self, db: Session, email: str) -> bool:
         """A wrong password keeps its reservation; True when the budget is full and this
         failure locked the address (the count then starts afresh). The caller commits."""
-        now = self.clock.now()
-        locked = db.execute(
-            update(LoginLock)
-            .where(
-                LoginLock.key_hash == account_key(email),
-                LoginLock.failures >= self.max_failures,
-                LoginLock.window_ends > now,
-                LoginLock.locked_until <= now,
-            )
-            .values(locked_until=now + self.period, failures=0, window_ends=now)
-        )
-        return bool(locked.rowcount)  # type: ignore[attr-defined]
+        return db.connection().execute(self._lock, self._values(email)).rowcount > 0
 
     def fail(self, db: Session, email: str) -> None:
         """A wrong password of a signed-in caller (change-password, delete-account): its
@@ -245,24 +276,10 @@ class Lockout:
 
     def refund(self, db: Session, email: str) -> None:
         """A right password gives its reservation back. The caller commits."""
-        key = account_key(email)
-        now = self.clock.now()
-        # When it was the only attempt counted (and no lock stands) the row goes, so that
-        # successful logins leave no rows behind; otherwise one attempt is taken off.
-        deleted = db.execute(
-            delete(LoginLock).where(
-                LoginLock.key_hash == key,
-                LoginLock.locked_until <= now,
-                or_(LoginLock.failures <= 1, LoginLock.window_ends <= now),
-            )
-        )
-        if deleted.rowcount:  # type: ignore[attr-defined]
-            return
-        db.execute(
-            update(LoginLock)
-            .where(LoginLock.key_hash == key, LoginLock.failures > 0, LoginLock.window_ends > now)
-            .values(failures=LoginLock.failures - 1)
-        )
+        values = self._values(email)
+        connection = db.connection()
+        if connection.execute(self._refund_row, values).rowcount == 0:
+            connection.execute(self._refund_one, values)
 
     def _retry_after(self, db: Session, key: str) -> int:
         lock = db.get(LoginLock, key)
@@ -271,15 +288,3 @@ class Lockout:
             return 1
         until = lock.locked_until if lock.locked_until > now else lock.window_ends or now
         return max(1, math.ceil((until - now).total_seconds()))
-
-
-def _at(moment: datetime) -> ColumnElement[datetime]:
-    """A time as a bound value of the columns' type (UTC, naive on SQLite)."""
-    return literal(moment, UTCDateTime())
-
-
-def _insert(db: Session) -> postgresql.Insert | sqlite.Insert:
-    """INSERT with ON CONFLICT, in the database's dialect (both spell it alike)."""
-    if db.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(LoginLock)
-    return sqlite.insert(LoginLock)

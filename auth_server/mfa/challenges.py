@@ -22,9 +22,9 @@ from auth_server.clock import Clock
 from auth_server.errors import InvalidMfaCode, InvalidMfaToken, RateLimited
 from auth_server.i18n import N_
 from auth_server.mfa.factors import MfaFactors
-from auth_server.models import MfaChallengeRecord, User
+from auth_server.models import MfaChallengeRecord
 from auth_server.ratelimit import Lockout
-from auth_server.sessions import WITH_IDENTITY, ClientInfo, Identity
+from auth_server.sessions import ClientInfo, Identity, load_identity
 from auth_server.tokens import hash_opaque_token, new_opaque_token
 
 # The numbers: five minutes to enter a code; the fifth wrong code ends the attempt.
@@ -113,7 +113,7 @@ class MfaChallenges:
             or row.ip_address != client.ip_address
         ):
             raise InvalidMfaToken()
-        user = db.scalar(select(User).where(User.id == row.user_id).options(WITH_IDENTITY))
+        user = load_identity(db, row.user_id)
         # A reset, disable or logout-all since the password was checked ends the attempt.
         if (
             user is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from auth_server.mfa import METHOD_RECOVERY_CODE, METHOD_TOTP, METHOD_WEBAUTHN
@@ -30,10 +30,24 @@ class MfaFactors:
             found.append(METHOD_WEBAUTHN)
         return found
 
+    def any_enrolled(self, db: Session, user_id: uuid.UUID) -> bool:
+        """The user has a usable factor (an app or a passkey), asked in one statement:
+        every password login asks it, and almost every answer is no."""
+        return bool(
+            db.scalar(
+                select(
+                    or_(
+                        exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed),
+                        exists().where(Passkey.user_id == user_id),
+                    )
+                )
+            )
+        )
+
     def policy_requires(self, user: User) -> bool:
         """An organization the user belongs to demands MFA of its members."""
         return any(m.organization.mfa_required for m in user.memberships)
 
     def required(self, db: Session, user: User) -> bool:
         """The login needs a second step: a factor is enrolled, or a policy demands one."""
-        return bool(self.methods(db, user.id)) or self.policy_requires(user)
+        return self.policy_requires(user) or self.any_enrolled(db, user.id)

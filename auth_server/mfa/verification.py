@@ -42,7 +42,7 @@ class MfaVerification:
         caller issues the session at once)."""
         if not self.factors.required(db, identity.user):
             return None
-        enrolled = bool(self.factors.methods(db, identity.user.id))
+        enrolled = self.factors.any_enrolled(db, identity.user.id)
         return self.challenges.begin(db, identity, client, setup_required=not enrolled)
 
     def verify(

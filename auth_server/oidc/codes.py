@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from auth_server.audit import AuditLog
 from auth_server.clock import Clock
 from auth_server.errors import AuthError
-from auth_server.models import AuthSession, User
+from auth_server.models import AuthSession
 from auth_server.oidc.models import AuthorizationCode, OidcGrant
 from auth_server.revocations import Revocations
-from auth_server.sessions import WITH_IDENTITY, ClientInfo, Identity, IssuedTokens, Sessions
+from auth_server.sessions import ClientInfo, Identity, IssuedTokens, Sessions, load_identity
 from auth_server.tokens import hash_opaque_token
 
 
@@ -128,7 +128,7 @@ class Codes:
         )
         if spent.rowcount != 1:  # type: ignore[attr-defined]
             raise CodeNotExchangeable()
-        user = db.scalar(select(User).where(User.id == row.user_id).options(WITH_IDENTITY))
+        user = load_identity(db, row.user_id)
         if user is None or not user.is_active:
             raise CodeNotExchangeable()
         # The browser session's credentials version: a password change or a disable since

@@ -58,7 +58,7 @@ from auth_server.models import User
 from auth_server.passkeys.ceremonies import CEREMONY_SECONDS, Ceremonies, Purpose
 from auth_server.passkeys.models import Passkey
 from auth_server.ratelimit import RateLimits
-from auth_server.sessions import WITH_IDENTITY, ClientInfo, Identity
+from auth_server.sessions import ClientInfo, Identity, load_identity
 
 DEFAULT_NAME = "Passkey"
 # What an answer may fail by, in py_webauthn and in decoding its base64url and JSON.
@@ -235,7 +235,7 @@ class Passkeys:
         passkey = db.scalar(select(Passkey).where(Passkey.credential_id == parsed.id))
         if passkey is None:
             raise UnknownPasskey()
-        user = db.scalar(select(User).where(User.id == passkey.user_id).options(WITH_IDENTITY))
+        user = load_identity(db, passkey.user_id)
         assert user is not None
         handle = parsed.response.user_handle
         # The handle the authenticator stored must be this passkey's user (constant time).

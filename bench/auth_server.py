@@ -3,7 +3,9 @@
 Prints, measured side by side in this run:
 - login latency as a ratio to one argon2 verification in this process (target <= 1.2),
   and unknown-e-mail login latency as a ratio to wrong-password login latency (~1.0);
-- refresh/s and /me requests/s with 16 concurrent clients, each as a ratio to /health/s;
+- refresh/s and /me requests/s with 16 concurrent clients, each as a ratio to /health/s, and
+  refreshes per CPU-second of the server (what one core of its own serves: the load generator
+  shares this machine's cores), beside Keycloak's published sizing of 120 per vCPU;
 - scaling, on a fresh PostgreSQL database (AUTH_DATABASE_URL's server, or the local one):
   login/s and refresh/s with 1 and 2 uvicorn workers, and each worker's resident memory.
 
@@ -18,17 +20,20 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from auth_server.config import Settings
 from auth_server.passwords import Passwords
-from bench.workers import postgres_server, worker_rss_mib
+from bench.workers import cpu_seconds, postgres_server, worker_rss_mib
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
 
 PASSWORD = "bench-password-0123"
+# Keycloak's published sizing: refreshes per second per vCPU.
+KEYCLOAK_REFRESHES_PER_VCPU = 120
 # Enough for the wrong vs unknown ratio to settle on a loaded machine.
 SAMPLES = 60
 
@@ -66,13 +71,30 @@ def login_step(client: httpx.Client, email: str, password: str, expect: int) -> 
     return step
 
 
+@dataclass(frozen=True)
+class Throughput:
+    requests: int
+    seconds: float
+    server_cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.requests / self.server_cpu_seconds
+
+
 async def throughput(
-    base_url: str,
+    server: AuthServerProcess,
     concurrency: int,
     seconds: float,
     make_worker: Callable[[httpx.AsyncClient, int], Callable[[], Awaitable[None]]],
-) -> float:
-    """Requests per second that `concurrency` clients complete in `seconds`."""
+) -> Throughput:
+    """What `concurrency` clients complete in `seconds`, and the server's CPU time for it."""
+    assert server.pid is not None
+    base_url = server.base_url
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
         workers = [make_worker(client, i) for i in range(concurrency)]
@@ -85,9 +107,10 @@ async def throughput(
                 await step()
                 done += 1
 
-        start = time.perf_counter()
+        cpu_before, start = cpu_seconds(server.pid), time.perf_counter()
         await asyncio.gather(*(loop(w) for w in workers))
-        return done / (time.perf_counter() - start)
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds(server.pid) - cpu_before
+        return Throughput(done, elapsed, cpu)
 
 
 def main() -> None:
@@ -170,11 +193,9 @@ def scaling(workdir: Path, concurrency: int, seconds: float) -> None:
             server = bench_server(url, workdir / f"pg-{workers}").start(workers=workers)
             try:
                 sessions = [sign_in(server.base_url) for _ in range(concurrency)]
-                logins = asyncio.run(
-                    throughput(server.base_url, concurrency, seconds, login_worker)
-                )
+                logins = asyncio.run(throughput(server, concurrency, seconds, login_worker))
                 refreshes = asyncio.run(
-                    throughput(server.base_url, concurrency, seconds, refresh_workers(sessions))
+                    throughput(server, concurrency, seconds, refresh_workers(sessions))
                 )
                 assert server.pid is not None
                 rss = worker_rss_mib(server.pid)
@@ -182,13 +203,20 @@ def scaling(workdir: Path, concurrency: int, seconds: float) -> None:
                 server.stop()
         rows[workers] = (logins, refreshes, statistics.mean(rss), len(rss))
     print(f"scaling: auth server on PostgreSQL, uvicorn workers, {concurrency} concurrent clients")
-    print(f"  {'workers':<10}{'login/s':>10}{'refresh/s':>11}{'RSS MiB/worker':>16}")
+    print(
+        f"  {'workers':<10}{'login/s':>10}{'refresh/s':>11}{'refresh/CPU-s':>15}"
+        f"{'RSS MiB/worker':>16}"
+    )
     for workers, (logins, refreshes, rss_mib, count) in rows.items():
         print(
-            f"  {workers:<10}{logins:>10.1f}{refreshes:>11.1f}{rss_mib:>16.1f}  ({count} measured)"
+            f"  {workers:<10}{logins.per_second:>10.1f}{refreshes.per_second:>11.1f}"
+            f"{refreshes.per_cpu_second:>15.1f}{rss_mib:>16.1f}  ({count} measured)"
         )
     one, two = rows[1], rows[2]
-    print(f"  {'2 vs 1':<10}{two[0] / one[0]:>10.2f}{two[1] / one[1]:>11.2f}")
+    print(
+        f"  {'2 vs 1':<10}{two[0].per_second / one[0].per_second:>10.2f}"
+        f"{two[1].per_second / one[1].per_second:>11.2f}"
+    )
 
 
 def run(server: AuthServerProcess, concurrency: int, seconds: float) -> None:
@@ -219,20 +247,37 @@ def run(server: AuthServerProcess, concurrency: int, seconds: float) -> None:
 
         return step
 
-    health = asyncio.run(throughput(server.base_url, concurrency, seconds, health_worker))
-    me = asyncio.run(throughput(server.base_url, concurrency, seconds, me_worker))
-    refresh = asyncio.run(
-        throughput(server.base_url, concurrency, seconds, refresh_workers(sessions))
-    )
+    health = asyncio.run(throughput(server, concurrency, seconds, health_worker))
+    me = asyncio.run(throughput(server, concurrency, seconds, me_worker))
+    refresh = asyncio.run(throughput(server, concurrency, seconds, refresh_workers(sessions)))
 
     print(f"auth server benchmark: 1 uvicorn worker, SQLite, {concurrency} concurrent clients")
     row("argon2id verify (in process)", verify * 1000, "ms")
     row("login p50 (HTTP, sequential)", login * 1000, "ms", "ratio to verify", login / verify)
     row("wrong password p50", wrong * 1000, "ms")
     row("unknown e-mail p50", unknown * 1000, "ms", "ratio to wrong", unknown / wrong)
-    row("/health", health, "req/s")
-    row("/api/auth/me", me, "req/s", "ratio to /health", me / health)
-    row("/api/auth/refresh", refresh, "req/s", "ratio to /health", refresh / health)
+    row("/health", health.per_second, "req/s")
+    row(
+        "/api/auth/me",
+        me.per_second,
+        "req/s",
+        "ratio to /health",
+        me.per_second / health.per_second,
+    )
+    row(
+        "/api/auth/refresh",
+        refresh.per_second,
+        "req/s",
+        "ratio to /health",
+        refresh.per_second / health.per_second,
+    )
+    row(
+        "refresh per server CPU-second",
+        refresh.per_cpu_second,
+        "/s",
+        "ratio to Keycloak",
+        refresh.per_cpu_second / KEYCLOAK_REFRESHES_PER_VCPU,
+    )
 
 
 def row(label: str, value: float, unit: str, ratio_label: str = "", ratio: float = 0) -> None:

@@ -1,5 +1,5 @@
 """For the scaling runs: the PostgreSQL server they use, and a server's worker processes'
-resident memory (Linux /proc)."""
+resident memory and CPU time (Linux /proc)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,20 @@ def worker_rss_mib(pid: int) -> list[float]:
         if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
     ]
     return [_rss_mib(worker) for worker in workers or [pid]]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a server has used so far: the process and its workers. The
+    load generator shares the machine's cores, so requests per CPU-second of the server is
+    what a core of its own would serve."""
+    ticks = 0
+    for process in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a worker that ended meanwhile
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (proc(5) fields 14, 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float:

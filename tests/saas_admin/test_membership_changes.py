@@ -22,10 +22,10 @@ from tests.auth_server.organization_helpers import (
     set_role,
     switch,
 )
-from tests.saas_admin.helpers import bearer, now
-from tests.saas_admin.test_hybrid import refused_within, until
+from tests.saas_admin.helpers import bearer, now, refused
 from tests.support.auth_process import AuthServerProcess
 from tests.support.smtp import SmtpSink
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,8 +69,8 @@ def test_a_removed_member_is_refused_and_their_row_removed(
     assert mirrored.user.get_full_name() == "Cy Dee"
 
     assert remove(http, owner, owner.own_org, colleague.user_id).status_code == 200
-    refused_within(api, colleague.session["accessToken"])
-    until(lambda: row(colleague, owner.own_org) is None)
+    refused(api, colleague.session["accessToken"])
+    until(lambda: row(colleague, owner.own_org) is None, "the membership row gone")
     # The client refreshes: back in their own organization, accepted again.
     assert refresh(http, colleague)["org"] == colleague.own_org
     accepted(api, colleague)
@@ -88,12 +88,15 @@ def test_a_role_change_outdates_the_token_and_the_mirror_follows(
     # A role change outdates the tokens of the seconds before it (a refresh in its own
     # second must work): the change comes after the token's second.
     issued = colleague.claims["iat"]
-    until(lambda: now() > issued, timeout=5)
+    until(lambda: now() > issued, "the next second")
 
     assert set_role(http, owner, owner.own_org, colleague.user_id, "owner").status_code == 200
-    refused_within(api, colleague.session["accessToken"])
+    refused(api, colleague.session["accessToken"])
     # Until a token says which role it is now, the row holds the least privileged one.
-    until(lambda: getattr(row(colleague, owner.own_org), "role", None) == Role.MEMBER)
+    until(
+        lambda: getattr(row(colleague, owner.own_org), "role", None) == Role.MEMBER,
+        "the row demoted to member",
+    )
     assert refresh(http, colleague)["role"] == "owner"
     accepted(api, colleague)
     assert (after := row(colleague, owner.own_org)) is not None
@@ -135,7 +138,7 @@ def test_the_apis_show_many_organizations_and_members_from_the_mirror(
     # the test database is SQLite in memory with a shared cache, where a request that
     # reads a table while the feed's thread writes it fails at once ("table is locked")
     # instead of waiting, as a file database would.
-    until(lambda: row(colleague, owner.own_org) is None)
+    until(lambda: row(colleague, owner.own_org) is None, "the membership row gone")
     assert colleague.email not in members()
     refresh(http, colleague)
     assert organizations(colleague) == {colleague.own_org: "owner"}

@@ -19,7 +19,8 @@ def client(auth_server: AuthServerProcess) -> Iterator[httpx.Client]:
 
 
 # The organization tests' server, one per module: a test clock (to expire invitations), and
-# limits high enough for the many sign-ups and invitations of a module.
+# limits high enough for the many sign-ups and invitations of a module. A module may override
+# `running` with its own settings; `server`, `clock` and `http` then follow it.
 UNLIMITED = {"rate_limit_per_ip": "100000/minute", "invitations_per_user": "1000/hour"}
 
 
@@ -35,6 +36,13 @@ def running(
 @pytest.fixture
 def server(running: tuple[AuthServerProcess, TestClock]) -> AuthServerProcess:
     return running[0]
+
+
+@pytest.fixture
+def clock(running: tuple[AuthServerProcess, TestClock]) -> Iterator[TestClock]:
+    """The module server's clock, back to real time after each test."""
+    yield running[1]
+    running[1].reset()
 
 
 @pytest.fixture

@@ -21,8 +21,12 @@ from tests.auth_server.helpers import (
 from tests.auth_server.mfa_helpers import (
     MFA,
     enrol,
+    enrolled_user,
     enrolling_login,
     first_step,
+    mfa_token,
+    other_code,
+    require_mfa,
     totp_code,
     verify,
 )
@@ -47,38 +51,19 @@ def running(
         yield pair
 
 
-@pytest.fixture
-def server(running: tuple[AuthServerProcess, TestClock]) -> AuthServerProcess:
-    return running[0]
-
-
-@pytest.fixture
-def clock(running: tuple[AuthServerProcess, TestClock]) -> Iterator[TestClock]:
-    yield running[1]
-    running[1].reset()
-
-
-@pytest.fixture
-def http(server: AuthServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        yield client
-
-
 def test_a_recovery_code_works_once_is_audited_and_mailed(
     http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock, server: AuthServerProcess
 ) -> None:
-    email = verified_user(http, smtp_sink)
-    enrolled = enrol(http, login(http, email)["accessToken"], clock)
-    code = enrolled.recovery_codes[3]
+    user = enrolled_user(http, smtp_sink, clock)
+    email = user.email
+    code = user.recovery_codes[3]
     # Typed loosely: lower case, without dashes.
-    used = verify(
-        http, first_step(http, email)["mfaToken"], recoveryCode=code.lower().replace("-", "")
-    )
+    used = verify(http, mfa_token(http, email), recoveryCode=code.lower().replace("-", ""))
     assert used.status_code == 200, used.text
     assert unverified_claims(used.json()["data"]["accessToken"])["amr"] == ["pwd", "otp"]
     mail = body_text(smtp_sink.wait_for(email, 2))  # after the verification code's mail
     assert "recovery codes" in mail and "9 codes are left" in mail
-    again = verify(http, first_step(http, email)["mfaToken"], recoveryCode=code)
+    again = verify(http, mfa_token(http, email), recoveryCode=code)
     assert again.status_code == 401 and again.json()["code"] == "invalid_mfa_code"
     listed = http.get(MFA, headers=bearer(used.json()["data"]["accessToken"])).json()["data"]
     assert listed["recoveryCodesRemaining"] == 9
@@ -103,21 +88,19 @@ def test_regenerated_codes_replace_the_old_ones(
     assert renewed.status_code == 200, renewed.text
     fresh = renewed.json()["data"]["recoveryCodes"]
     assert len(fresh) == 10 and not set(fresh) & set(enrolled.recovery_codes)
-    old = verify(http, first_step(http, email)["mfaToken"], recoveryCode=enrolled.recovery_codes[0])
+    old = verify(http, mfa_token(http, email), recoveryCode=enrolled.recovery_codes[0])
     assert old.status_code == 401 and old.json()["code"] == "invalid_mfa_code"
-    new = verify(http, first_step(http, email)["mfaToken"], recoveryCode=fresh[0])
+    new = verify(http, mfa_token(http, email), recoveryCode=fresh[0])
     assert new.status_code == 200, new.text
 
 
 def test_wrong_codes_lock_the_account_like_wrong_passwords(
     http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock
 ) -> None:
-    email = verified_user(http, smtp_sink)
-    enrolled = enrol(http, login(http, email)["accessToken"], clock)
-    clock.advance(30)
-    right = totp_code(enrolled.secret, clock)
-    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
-    token = first_step(http, email)["mfaToken"]
+    user = enrolled_user(http, smtp_sink, clock)
+    right = totp_code(user.secret, clock)
+    wrong = other_code(right)
+    token = mfa_token(http, user.email)
     for _ in range(4):
         answer = verify(http, token, code=wrong)
         assert answer.status_code == 401 and answer.json()["code"] == "invalid_mfa_code"
@@ -127,7 +110,7 @@ def test_wrong_codes_lock_the_account_like_wrong_passwords(
     assert int(locked.headers["Retry-After"]) > 0
     # The attempt is over, and the password login is locked too, even with the password.
     assert verify(http, token, code=right).json()["code"] == "invalid_mfa_token"
-    relogin = http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    relogin = http.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
     assert relogin.status_code == 429
 
 
@@ -174,13 +157,7 @@ def test_an_organization_policy_sends_members_to_enrol(
         headers=owner.headers,
     )
     assert bad.status_code == 400 and bad.json()["code"] == "validation_error"
-    policy = http.patch(
-        f"/api/auth/organizations/{owner.own_org}",
-        json={"mfaRequired": True},
-        headers=owner.headers,
-    )
-    assert policy.status_code == 200, policy.text
-    assert policy.json()["data"]["mfaRequired"] is True
+    require_mfa(http, owner.own_org, owner.headers)
 
     # The member's next login must enrol first; the token opens nothing else.
     challenge = first_step(http, member_email)

@@ -10,7 +10,16 @@ import httpx
 import pytest
 
 from tests.auth_server.helpers import PASSWORD, bearer, login, unverified_claims, verified_user
-from tests.auth_server.mfa_helpers import MFA, enrol, first_step, totp_code, verify
+from tests.auth_server.mfa_helpers import (
+    MFA,
+    enrol,
+    enrolled_user,
+    first_step,
+    mfa_token,
+    other_code,
+    totp_code,
+    verify,
+)
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import NEEDS_POSTGRES
 from tests.support.lifecycle import TestClock, clocked_server
@@ -32,18 +41,6 @@ def running(
         yield pair
 
 
-@pytest.fixture
-def clock(running: tuple[AuthServerProcess, TestClock]) -> Iterator[TestClock]:
-    yield running[1]
-    running[1].reset()
-
-
-@pytest.fixture
-def http(running: tuple[AuthServerProcess, TestClock]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running[0].base_url, timeout=30) as client:
-        yield client
-
-
 def test_enrol_then_log_in_with_a_code(
     http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock
 ) -> None:
@@ -61,7 +58,7 @@ def test_enrol_then_log_in_with_a_code(
     assert "accessToken" in login(http, email)
     wrong = http.post(
         f"{MFA}/totp/confirm",
-        json={"code": f"{(int(totp_code(data['secret'], clock)) + 1) % 1_000_000:06d}"},
+        json={"code": other_code(totp_code(data["secret"], clock))},
         headers=bearer(session["accessToken"]),
     )
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_mfa_code"
@@ -95,22 +92,16 @@ def test_enrol_then_log_in_with_a_code(
 
 
 def test_a_code_is_accepted_once(http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock) -> None:
-    email = verified_user(http, smtp_sink)
-    enrolled = enrol(http, login(http, email)["accessToken"], clock)
-    clock.advance(30)
-    code = totp_code(enrolled.secret, clock)
-    assert verify(http, first_step(http, email)["mfaToken"], code=code).status_code == 200
-    replay = verify(http, first_step(http, email)["mfaToken"], code=code)
+    user = enrolled_user(http, smtp_sink, clock)
+    code = totp_code(user.secret, clock)
+    assert verify(http, mfa_token(http, user.email), code=code).status_code == 200
+    replay = verify(http, mfa_token(http, user.email), code=code)
     assert replay.status_code == 401 and replay.json()["code"] == "invalid_mfa_code"
     # An older code (the previous step, still inside the window) is refused as well.
-    older = verify(
-        http, first_step(http, email)["mfaToken"], code=totp_code(enrolled.secret, clock, -1)
-    )
+    older = verify(http, mfa_token(http, user.email), code=totp_code(user.secret, clock, -1))
     assert older.status_code == 401 and older.json()["code"] == "invalid_mfa_code"
     clock.advance(30)
-    fresh = verify(
-        http, first_step(http, email)["mfaToken"], code=totp_code(enrolled.secret, clock)
-    )
+    fresh = verify(http, mfa_token(http, user.email), code=totp_code(user.secret, clock))
     assert fresh.status_code == 200, fresh.text
 
 
@@ -118,48 +109,44 @@ def test_the_mfa_token_expires_works_once_and_stays_with_its_address(
     http: httpx.Client,
     smtp_sink: SmtpSink,
     clock: TestClock,
-    running: tuple[AuthServerProcess, TestClock],
+    server: AuthServerProcess,
 ) -> None:
-    server = running[0]
-    email = verified_user(http, smtp_sink)
-    enrolled = enrol(http, login(http, email)["accessToken"], clock)
+    user = enrolled_user(http, smtp_sink, clock)
 
-    expiring = first_step(http, email)["mfaToken"]
+    expiring = mfa_token(http, user.email)
     clock.advance(301)
-    late = verify(http, expiring, code=totp_code(enrolled.secret, clock))
+    late = verify(http, expiring, code=totp_code(user.secret, clock))
     assert late.status_code == 401 and late.json()["code"] == "invalid_mfa_token"
 
     # Another client address (a trusted service names it) cannot use the token.
-    token = first_step(http, email)["mfaToken"]
+    token = mfa_token(http, user.email)
     elsewhere = http.post(
         f"{MFA}/verify",
-        json={"mfaToken": token, "code": totp_code(enrolled.secret, clock)},
+        json={"mfaToken": token, "code": totp_code(user.secret, clock)},
         headers={**server.service_headers(), "X-End-User-IP": "203.0.113.7"},
     )
     assert elsewhere.status_code == 401 and elsewhere.json()["code"] == "invalid_mfa_token"
 
-    assert verify(http, token, code=totp_code(enrolled.secret, clock)).status_code == 200
+    assert verify(http, token, code=totp_code(user.secret, clock)).status_code == 200
     clock.advance(30)
-    again = verify(http, token, code=totp_code(enrolled.secret, clock))
+    again = verify(http, token, code=totp_code(user.secret, clock))
     assert again.status_code == 401 and again.json()["code"] == "invalid_mfa_token"
 
 
 def test_five_wrong_codes_end_the_attempt(
     http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock
 ) -> None:
-    email = verified_user(http, smtp_sink)
-    enrolled = enrol(http, login(http, email)["accessToken"], clock)
-    clock.advance(30)
-    right = totp_code(enrolled.secret, clock)
-    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
-    token = first_step(http, email)["mfaToken"]
+    user = enrolled_user(http, smtp_sink, clock)
+    right = totp_code(user.secret, clock)
+    wrong = other_code(right)
+    token = mfa_token(http, user.email)
     for _ in range(5):
         answer = verify(http, token, code=wrong)
         assert answer.status_code == 401 and answer.json()["code"] == "invalid_mfa_code"
     ended = verify(http, token, code=right)
     assert ended.status_code == 401 and ended.json()["code"] == "invalid_mfa_token"
     # A new login (the password again) may try once more.
-    assert verify(http, first_step(http, email)["mfaToken"], code=right).status_code == 200
+    assert verify(http, mfa_token(http, user.email), code=right).status_code == 200
 
 
 def test_disable_with_the_password_or_a_code(
@@ -226,11 +213,9 @@ def test_unknown_tokens_and_missing_credentials_get_401(http: httpx.Client) -> N
 def test_concurrent_verifications_spend_the_token_once(
     http: httpx.Client, smtp_sink: SmtpSink, clock: TestClock
 ) -> None:
-    email = verified_user(http, smtp_sink)
-    enrolled = enrol(http, login(http, email)["accessToken"], clock)
-    clock.advance(30)
-    token = first_step(http, email)["mfaToken"]
-    code = totp_code(enrolled.secret, clock)
+    user = enrolled_user(http, smtp_sink, clock)
+    token = mfa_token(http, user.email)
+    code = totp_code(user.secret, clock)
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(lambda _: verify(http, token, code=code), range(6)))
     statuses = sorted(answer.status_code for answer in answers)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from tests.auth_server.helpers import PASSWORD, bearer, login, verified_user
-from tests.auth_server.mfa_helpers import totp_code
+from tests.auth_server.mfa_helpers import EnrolledUser, other_code, require_mfa, totp_code
 from tests.auth_server.organization_helpers import invited, person
 from tests.auth_server.pages import browser, csrf_of, post_form, sign_in
 from tests.support.auth_process import AuthServerProcess
@@ -37,17 +36,6 @@ def running(
 
 
 @pytest.fixture
-def server(running: tuple[AuthServerProcess, TestClock]) -> AuthServerProcess:
-    return running[0]
-
-
-@pytest.fixture
-def clock(running: tuple[AuthServerProcess, TestClock]) -> Iterator[TestClock]:
-    yield running[1]
-    running[1].reset()
-
-
-@pytest.fixture
 def api(server: AuthServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         yield client
@@ -55,15 +43,16 @@ def api(server: AuthServerProcess) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def http(server: AuthServerProcess) -> Iterator[httpx.Client]:
+    """A browser here; `api` is the JSON client."""
     with browser(server) as client:
         yield client
 
 
-@dataclass
-class Enrolled:
-    email: str
-    secret: str
-    recovery_codes: list[str]
+def secret_on(page: httpx.Response) -> str:
+    """The authenticator app's key a setup page shows (beside its QR code)."""
+    found = SECRET.search(page.text)
+    assert found and "<svg" in page.text, page.text
+    return found.group(1)
 
 
 def enrol_on_account_page(http: httpx.Client, clock: TestClock) -> tuple[str, list[str]]:
@@ -72,10 +61,8 @@ def enrol_on_account_page(http: httpx.Client, clock: TestClock) -> tuple[str, li
     assert 'id="two-step"' in account.text and "Set up an authenticator app" in account.text
     setup = post_form(http, "/account/two-step/setup", page="/account")
     assert setup.status_code == 200, setup.text
-    assert "<svg" in setup.text and "script-src" not in setup.headers["content-security-policy"]
-    found = SECRET.search(setup.text)
-    assert found, setup.text
-    secret = found.group(1)
+    assert "script-src" not in setup.headers["content-security-policy"]
+    secret = secret_on(setup)
     done = http.post(
         "/account/two-step/confirm",
         data={"csrf_token": csrf_of(setup), "code": totp_code(secret, clock)},
@@ -89,7 +76,7 @@ def enrol_on_account_page(http: httpx.Client, clock: TestClock) -> tuple[str, li
 @pytest.fixture
 def enrolled(
     http: httpx.Client, api: httpx.Client, smtp_sink: SmtpSink, clock: TestClock
-) -> Enrolled:
+) -> EnrolledUser:
     """A user with an authenticator app set up on the account page; signed out again, and
     the clock one step on (the enrolment's code is used)."""
     email = verified_user(api, smtp_sink)
@@ -97,7 +84,7 @@ def enrolled(
     secret, codes = enrol_on_account_page(http, clock)
     post_form(http, "/signout", page="/account")
     clock.advance(30)
-    return Enrolled(email, secret, codes)
+    return EnrolledUser(email, secret, codes)
 
 
 def password_step(http: httpx.Client, email: str, next: str = "/account") -> httpx.Response:
@@ -114,7 +101,7 @@ def code_step(http: httpx.Client, **fields: str) -> httpx.Response:
 
 
 def test_enrol_on_the_account_page_then_sign_in_with_a_code(
-    http: httpx.Client, enrolled: Enrolled, clock: TestClock
+    http: httpx.Client, enrolled: EnrolledUser, clock: TestClock
 ) -> None:
     first = password_step(http, enrolled.email)
     assert first.headers["location"] == "/signin/mfa?next=%2Faccount"
@@ -137,10 +124,10 @@ def test_enrol_on_the_account_page_then_sign_in_with_a_code(
 
 
 def test_a_wrong_code_is_an_error_on_the_field_and_a_used_code_is_refused(
-    http: httpx.Client, enrolled: Enrolled, clock: TestClock
+    http: httpx.Client, enrolled: EnrolledUser, clock: TestClock
 ) -> None:
     password_step(http, enrolled.email)
-    wrong = code_step(http, code="000000" if totp_code(enrolled.secret, clock) != "000000" else "1")
+    wrong = code_step(http, code=other_code(totp_code(enrolled.secret, clock)))
     assert wrong.status_code == 401
     assert 'aria-invalid="true"' in wrong.text and 'id="code-error"' in wrong.text
     assert "The code is not correct" in wrong.text
@@ -156,11 +143,11 @@ def test_a_wrong_code_is_an_error_on_the_field_and_a_used_code_is_refused(
 
 
 def test_the_fifth_wrong_code_ends_the_attempt_with_the_lockout(
-    http: httpx.Client, enrolled: Enrolled, clock: TestClock
+    http: httpx.Client, enrolled: EnrolledUser, clock: TestClock
 ) -> None:
     password_step(http, enrolled.email)
     right = totp_code(enrolled.secret, clock)
-    wrong = "999999" if right != "999999" else "888888"
+    wrong = other_code(right)
     for _ in range(4):
         assert code_step(http, code=wrong).status_code == 401
     ended = code_step(http, code=wrong)
@@ -174,7 +161,7 @@ def test_the_fifth_wrong_code_ends_the_attempt_with_the_lockout(
 
 
 def test_a_recovery_code_signs_in_once(
-    http: httpx.Client, enrolled: Enrolled, clock: TestClock
+    http: httpx.Client, enrolled: EnrolledUser, clock: TestClock
 ) -> None:
     password_step(http, enrolled.email)
     page = http.get("/signin/mfa?next=/account&method=recovery")
@@ -204,14 +191,14 @@ def test_no_pending_step_is_back_to_sign_in(http: httpx.Client) -> None:
     assert http.get("/signin/mfa").status_code == 401
 
 
-def test_the_second_step_needs_the_csrf_token(http: httpx.Client, enrolled: Enrolled) -> None:
+def test_the_second_step_needs_the_csrf_token(http: httpx.Client, enrolled: EnrolledUser) -> None:
     password_step(http, enrolled.email)
     forged = http.post("/signin/mfa", data={"code": "123456", "next": "/account"})
     assert forged.status_code == 403
 
 
 def test_replace_the_recovery_codes_and_turn_it_off(
-    http: httpx.Client, enrolled: Enrolled, clock: TestClock
+    http: httpx.Client, enrolled: EnrolledUser, clock: TestClock
 ) -> None:
     password_step(http, enrolled.email)
     assert code_step(http, code=totp_code(enrolled.secret, clock)).status_code == 303
@@ -248,34 +235,26 @@ def test_a_policy_sends_a_member_without_a_factor_to_enrol(
 ) -> None:
     email = verified_user(api, smtp_sink)
     owner = login(api, email)
-    organization = owner["organization"]["id"]
-    set_policy = api.patch(
-        f"/api/auth/organizations/{organization}",
-        json={"mfaRequired": True},
-        headers=bearer(owner["accessToken"]),
-    )
-    assert set_policy.status_code == 200, set_policy.text
+    require_mfa(api, owner["organization"]["id"], bearer(owner["accessToken"]))
 
     first = password_step(http, email, next="/account#sessions")
     assert first.headers["location"].startswith("/signin/mfa/setup?next=")
     setup = http.get(first.headers["location"])
     assert setup.status_code == 200 and "Your organization requires" in setup.text
-    found = SECRET.search(setup.text)
-    assert found and "<svg" in setup.text
+    secret = secret_on(setup)
     # Reloaded: the same key (the app may have it already).
-    again = SECRET.search(http.get(first.headers["location"]).text)
-    assert again and again.group(1) == found.group(1)
+    assert secret_on(http.get(first.headers["location"])) == secret
     wrong = http.post(
         "/signin/mfa/setup",
         data={"csrf_token": csrf_of(setup), "code": "12", "next": "/account#sessions"},
     )
     assert wrong.status_code == 401 and 'id="code-error"' in wrong.text
-    assert found.group(1) in wrong.text
+    assert secret in wrong.text
     done = http.post(
         "/signin/mfa/setup",
         data={
             "csrf_token": csrf_of(setup),
-            "code": totp_code(found.group(1), clock),
+            "code": totp_code(secret, clock),
             "next": "/account#sessions",
         },
     )
@@ -288,7 +267,7 @@ def test_a_policy_sends_a_member_without_a_factor_to_enrol(
 def test_signing_in_on_the_invitation_page_takes_the_second_step_first(
     http: httpx.Client,
     api: httpx.Client,
-    enrolled: Enrolled,
+    enrolled: EnrolledUser,
     smtp_sink: SmtpSink,
     clock: TestClock,
 ) -> None:

@@ -5,79 +5,27 @@ sets up an authenticator app on the way (the code computed by pyotp from the key
 shows) and reaches the admin site; next time, password then code. Screenshots:
 data/screenshots/admin-mfa-*.png.
 
-Real processes: an auth server of this module's own (movable clock: each code works once,
-the test moves time on a step instead of waiting), and the SaaS Admin, registered as its
-client with the auth server's CLI.
+Real processes (the browser tests' `deployment`): an auth server of this module's own
+(movable clock: each code works once, the test moves time on a step instead of waiting), and
+the SaaS Admin, registered as its client with the auth server's CLI; the test turns
+ADMIN_REQUIRE_MFA on and off by restarting the SaaS Admin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.auth_server.mfa_helpers import totp_code
 from tests.browser.tabs import NEEDS_BROWSER, Tab
-from tests.browser.test_sso import back_at, register
-from tests.support.auth_process import AuthServerProcess
-from tests.support.databases import temporary_database
-from tests.support.lifecycle import TestClock
-from tests.support.saas_process import SaasAdminProcess, saas_database
-from tests.support.smtp import SmtpSink
+from tests.support.sso import Deployment, back_at
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 CODE_LABEL = "Code from your authenticator app"
-
-
-@dataclass
-class Deployment:
-    auth: AuthServerProcess
-    saas: SaasAdminProcess
-    clock: TestClock
-    staff_email: str
-    staff_password: str
-
-
-@pytest.fixture(scope="module")
-def deployment(
-    smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    workdir: Path = tmp_path_factory.mktemp("admin-mfa")
-    clock = TestClock(workdir / "clock")
-    with temporary_database(workdir) as auth_db, saas_database(workdir) as saas_db:
-        auth = AuthServerProcess(
-            auth_db, workdir / "auth", smtp_port=smtp_sink.port, test_clock_file=clock.path
-        ).migrate()
-        email, password, staff_organization = auth.first_admin()
-        saas = SaasAdminProcess(
-            saas_db,
-            log_dir=workdir,
-            auth_service_url=auth.base_url,
-            auth_service_token=auth.service_token,
-            auth_revocation_channel=auth.revocation_channel,
-            saas_admin_staff_organization_id=staff_organization,
-        )
-        client = register(
-            auth,
-            "SaaS Admin",
-            f"{saas.base_url}/admin/sso/callback/",
-            f"{saas.base_url}/admin/login/",
-        )
-        saas.env["SAAS_ADMIN_OIDC_CLIENT_ID"] = client["clientId"]
-        saas.env["SAAS_ADMIN_OIDC_CLIENT_SECRET"] = client["clientSecret"]
-        saas.env["ADMIN_REQUIRE_MFA"] = "true"
-        try:
-            auth.start()
-            saas.migrate().start()
-            yield Deployment(auth, saas, clock, email, password)
-        finally:
-            saas.stop()
-            auth.stop()
 
 
 @pytest.fixture

@@ -4,106 +4,53 @@ and back, a second product (the README's Starlette example) signed in silently
 session everywhere; that product on its own; and no admin site for someone not staff.
 
 Real processes: an auth server of this module's own (its first admin is staff), the SaaS
-Admin, and the README's product, each registered as a client with the auth server's CLI.
+Admin (the browser tests' `deployment`), and the README's product, each registered as a
+client with the auth server's CLI.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.auth_server.helpers import PASSWORD, bearer, login, verified_user
 from tests.browser.tabs import NEEDS_BROWSER, Tab
-from tests.support.auth_process import AuthServerProcess
-from tests.support.databases import temporary_database
 from tests.support.product import ProductProcess
-from tests.support.saas_process import SaasAdminProcess, saas_database
 from tests.support.smtp import SmtpSink
+from tests.support.sso import Deployment, back_at
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 
-@dataclass
-class Deployment:
-    auth: AuthServerProcess
-    saas: SaasAdminProcess
-    product: ProductProcess
-    staff_email: str
-    staff_password: str
-
-
-def register(
-    auth: AuthServerProcess, name: str, redirect: str, after_logout: str
-) -> dict[str, str]:
-    """A confidential client made with the auth server's CLI: its id and secret."""
-    printed = auth.run_command(
-        "clients", "create", "--name", name, "--first-party", "--redirect-uri", redirect,
-        "--post-logout-redirect-uri", after_logout, "--json",
-    )  # fmt: skip
-    created: dict[str, str] = json.loads(printed)
-    return created
+@pytest.fixture(scope="module")
+def deployment_settings() -> dict[str, Any]:
+    # Access tokens of 30 s, the SaaS Admin's refresh margin: every admin page refreshes the
+    # session's tokens at the token endpoint (rotation included).
+    return {"access_token_ttl": 30}
 
 
 @pytest.fixture(scope="module")
-def deployment(
-    smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    workdir: Path = tmp_path_factory.mktemp("sso")
-    with temporary_database(workdir) as auth_db, saas_database(workdir) as saas_db:
-        # Access tokens of 30 s, the SaaS Admin's refresh margin: every admin page refreshes
-        # the session's tokens at the token endpoint (rotation included).
-        auth = AuthServerProcess(
-            auth_db, workdir / "auth", smtp_port=smtp_sink.port, access_token_ttl=30
-        ).migrate()
-        email, password, staff_organization = auth.first_admin()
-        saas = SaasAdminProcess(
-            saas_db,
-            log_dir=workdir,
-            auth_service_url=auth.base_url,
-            auth_service_token=auth.service_token,
-            auth_revocation_channel=auth.revocation_channel,
-            saas_admin_staff_organization_id=staff_organization,
-        )
-        admin_client = register(
-            auth,
-            "SaaS Admin",
-            f"{saas.base_url}/admin/sso/callback/",
-            f"{saas.base_url}/admin/login/",
-        )
-        saas.env["SAAS_ADMIN_OIDC_CLIENT_ID"] = admin_client["clientId"]
-        saas.env["SAAS_ADMIN_OIDC_CLIENT_SECRET"] = admin_client["clientSecret"]
-        product = ProductProcess(workdir)
-        product_client = register(
-            auth, "TeamSpace", product.redirect_uri, product.post_logout_redirect_uri
-        )
-        try:
-            auth.start()
-            saas.migrate().start()
-            product.start(auth.base_url, product_client["clientId"], product_client["clientSecret"])
-            yield Deployment(auth, saas, product, email, password)
-        finally:
-            product.stop()
-            saas.stop()
-            auth.stop()
+def product(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The README's product, registered as a second client: its address."""
+    process = ProductProcess(tmp_path_factory.mktemp("product"))
+    client = deployment.auth.register_client(
+        "TeamSpace", process.redirect_uri, process.post_logout_redirect_uri
+    )
+    process.start(deployment.auth.base_url, client["clientId"], client["clientSecret"])
+    try:
+        yield process.base_url
+    finally:
+        process.stop()
 
 
 @pytest.fixture
-def tab(browser: Browser, deployment: Deployment) -> Iterator[Tab]:
+def tab(browser: Browser, deployment: Deployment, product: str) -> Iterator[Tab]:
     """A fresh browser (no cookies) that may cross the three origins."""
-    tab = Tab(
-        browser,
-        deployment.saas.base_url,
-        "sso",
-        also=(deployment.auth.base_url, deployment.product.base_url),
-    )
+    tab = Tab(browser, deployment.saas.base_url, "sso", also=(deployment.auth.base_url, product))
     yield tab
     tab.close()
 
@@ -129,21 +76,16 @@ def admin_sign_in(tab: Tab, deployment: Deployment, email: str, password: str) -
     return sign_in_at_rozitech(tab, deployment, email, password, "admin")
 
 
-def back_at(origin: str, path: str) -> re.Pattern[str]:
-    """The post-logout redirect URI, with the `state` the provider hands back."""
-    return re.compile(rf"^{re.escape(origin + path)}(\?state=[^&]+)?$")
-
-
-def product_page(tab: Tab, deployment: Deployment, path: str, label: str) -> Page:
+def product_page(tab: Tab, product: str, path: str, label: str) -> Page:
     page = tab.page
-    page.goto(f"{deployment.product.base_url}{path}", wait_until="networkidle")
+    page.goto(f"{product}{path}", wait_until="networkidle")
     tab.screenshot(label)
     return page
 
 
-def silent_sign_in_is_refused(tab: Tab, deployment: Deployment, label: str) -> None:
+def silent_sign_in_is_refused(tab: Tab, product: str, label: str) -> None:
     """prompt=none with no single sign-on session: the provider answers login_required."""
-    page = product_page(tab, deployment, "/login?silent=1", label)
+    page = product_page(tab, product, "/login?silent=1", label)
     assert page.locator("#error").inner_text() == "login_required"
     # The product's 401 for it is the only error the browser saw.
     assert [error for error in tab.errors if "401" not in error] == []
@@ -151,7 +93,7 @@ def silent_sign_in_is_refused(tab: Tab, deployment: Deployment, label: str) -> N
 
 @NEEDS_BROWSER
 def test_admin_site_then_silent_product_then_logout_everywhere(
-    tab: Tab, deployment: Deployment
+    tab: Tab, deployment: Deployment, product: str
 ) -> None:
     page = admin_sign_in(tab, deployment, deployment.staff_email, deployment.staff_password)
     assert page.url == f"{deployment.saas.base_url}/admin/"
@@ -159,8 +101,8 @@ def test_admin_site_then_silent_product_then_logout_everywhere(
     tab.screenshot("admin-signed-in")
 
     # The second product: no page at all, the browser's session at the auth server suffices.
-    page = product_page(tab, deployment, "/login?silent=1", "product-silent")
-    assert page.url == f"{deployment.product.base_url}/"
+    page = product_page(tab, product, "/login?silent=1", "product-silent")
+    assert page.url == f"{product}/"
     assert page.locator("#email").inner_text() == deployment.staff_email
 
     # The admin site's logout goes through the provider's end_session_endpoint and back.
@@ -173,25 +115,27 @@ def test_admin_site_then_silent_product_then_logout_everywhere(
     tab.assert_clean()
 
     # Everywhere: the single sign-on session is over, so is the admin session.
-    silent_sign_in_is_refused(tab, deployment, "product-silent-after-logout")
+    silent_sign_in_is_refused(tab, product, "product-silent-after-logout")
     tab.page.goto(f"{deployment.saas.base_url}/admin/", wait_until="networkidle")
     assert "/admin/login/" in tab.page.url
 
 
 @NEEDS_BROWSER
-def test_the_readme_product_signs_in_and_out(tab: Tab, deployment: Deployment) -> None:
-    page = product_page(tab, deployment, "/", "product-anonymous")
+def test_the_readme_product_signs_in_and_out(
+    tab: Tab, deployment: Deployment, product: str
+) -> None:
+    page = product_page(tab, product, "/", "product-anonymous")
     page.get_by_text("Sign in with Rozitech").click()
     page = sign_in_at_rozitech(
         tab, deployment, deployment.staff_email, deployment.staff_password, "product"
     )
     assert page.locator("#email").inner_text() == deployment.staff_email
     tab.screenshot("product-signed-in")
-    with page.expect_navigation(url=back_at(deployment.product.base_url, "/")):
+    with page.expect_navigation(url=back_at(product, "/")):
         page.get_by_role("button", name="Sign out").click()
     assert page.get_by_text("Sign in with Rozitech").is_visible()
     tab.assert_clean()
-    silent_sign_in_is_refused(tab, deployment, "product-silent-signed-out")
+    silent_sign_in_is_refused(tab, product, "product-silent-signed-out")
 
 
 @NEEDS_BROWSER

@@ -4,8 +4,9 @@ clients/python and installed into a fresh virtualenv with only its declared depe
 third-party Django/DRF project and (b) a minimal FastAPI app, against the real auth server.
 
 Each app runs as its own process in hybrid mode (the default) over the waiting feed: a valid
-token gets 200 with the user, a logged-out one is refused within about a second, and an
-unreachable auth server gives 503 with Retry-After.
+token gets 200 with the user, a logged-out one is refused once the feed brings its logout
+(how long that took is printed, not asserted), and an unreachable auth server gives 503 with
+Retry-After.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.saas_admin.helpers import Account, new_account
 from tests.support.auth_process import AuthServerProcess
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).resolve().parent / "apps"
@@ -158,23 +160,24 @@ def test_installed_wheel_protects_a_third_party_app(
         bad = httpx.get(f"{app}/me", headers=_bearer(account.access_token + "x"), timeout=10)
         assert bad.status_code == 401 and "Bearer" in bad.headers["WWW-Authenticate"]
 
-        # Logged out at the auth server: the app's feed hears of it.
+        # Logged out at the auth server: the app's feed hears of it, and from then on the
+        # token is refused (until it is, it is still accepted, never anything else).
         logged_out = time.monotonic()
         httpx.post(
             f"{auth_server.base_url}/api/auth/logout",
             json={"refreshToken": account.refresh_token},
             timeout=10,
         ).raise_for_status()
-        while True:
+
+        def refused() -> bool:
             status = httpx.get(
                 f"{app}/me", headers=_bearer(account.access_token), timeout=10
             ).status_code
-            if status == 401:
-                break
-            assert status == 200
-            # A failure bound, not a measurement: the waiting feed answers in milliseconds.
-            assert time.monotonic() - logged_out < 5, "the revoked token is still accepted"
-            time.sleep(0.02)
+            assert status in (200, 401), status
+            return status == 401
+
+        until(refused, "the revoked token refused")
+        assert refused(), "a refused token came back"
         print(f"{kind}: revoked token refused after {time.monotonic() - logged_out:.3f} s")
 
 

@@ -14,12 +14,14 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from rest_framework.test import APIClient
 
 from auth_server.keys import key_id
 from tests.auth_server.helpers import login, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpSink
+from tests.support.waiting import HANG_GUARD, until
 
 
 @dataclass
@@ -117,3 +119,18 @@ class HangingServer:
         for conn in self._held:
             conn.close()
         self._sock.close()
+
+
+def refused(api: APIClient, token: str, guard: float = HANG_GUARD) -> None:
+    """Waits until the token is refused as revoked (401 token_revoked); until then it is
+    accepted, never anything else."""
+
+    def seen() -> bool:
+        response = api.get("/protected", headers=bearer(token))
+        if response.status_code == 401:
+            assert response.json()["code"] == "token_revoked", response.json()
+            return True
+        assert response.status_code == 200, response.content
+        return False
+
+    until(seen, "the revoked token refused", guard)

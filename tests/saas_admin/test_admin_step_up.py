@@ -8,7 +8,6 @@ Django's test client; the auth server's hosted sign-in page through httpx, as a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +63,9 @@ def deployment(
     workdir: Path = tmp_path_factory.mktemp("admin-step-up")
     with clocked_server(workdir, smtp_sink.port) as (server, clock):
         email, password, staff = server.first_admin()
-        printed = server.run_command(
-            "clients", "create", "--name", "SaaS Admin (step-up tests)", "--first-party",
-            "--redirect-uri", CALLBACK,
-            "--post-logout-redirect-uri", "http://testserver/admin/login/", "--json",
-        )  # fmt: skip
-        created = json.loads(printed)
+        created = server.register_client(
+            "SaaS Admin (step-up tests)", CALLBACK, "http://testserver/admin/login/"
+        )
         yield Deployment(
             server, email, password, staff, created["clientId"], created["clientSecret"], clock
         )

@@ -1,7 +1,8 @@
 """Membership changes made at the auth server reach the SaaS Admin in hybrid mode (issue 12):
-a removed member's token is refused within about a second and their local membership row
-goes; a role change outdates the token and the mirror follows. Real auth server, real
-invitation e-mails (SMTP sink), the feed polled or its Redis channel.
+a removed member's token is refused and their local membership row goes; a role change
+outdates the token and the mirror follows; an erased user (by a trusted service or by
+themselves) is refused and their local user goes, with their memberships. Real auth server,
+real invitation e-mails (SMTP sink), the feed polled or its Redis channel.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import httpx
 import pytest
 from rest_framework.test import APIClient
 
-from organizations.models import Membership, Role
+from accounts.models import User
+from organizations.models import Membership, Organization, Role
+from tests.auth_server.helpers import PASSWORD
 from tests.auth_server.organization_helpers import (
     Person,
     join,
@@ -22,10 +25,10 @@ from tests.auth_server.organization_helpers import (
     set_role,
     switch,
 )
-from tests.saas_admin.helpers import bearer, now
-from tests.saas_admin.test_hybrid import refused_within, until
+from tests.saas_admin.helpers import bearer, now, refused
 from tests.support.auth_process import AuthServerProcess
 from tests.support.smtp import SmtpSink
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,8 +72,8 @@ def test_a_removed_member_is_refused_and_their_row_removed(
     assert mirrored.user.get_full_name() == "Cy Dee"
 
     assert remove(http, owner, owner.own_org, colleague.user_id).status_code == 200
-    refused_within(api, colleague.session["accessToken"])
-    until(lambda: row(colleague, owner.own_org) is None)
+    refused(api, colleague.session["accessToken"])
+    until(lambda: row(colleague, owner.own_org) is None, "the membership row gone")
     # The client refreshes: back in their own organization, accepted again.
     assert refresh(http, colleague)["org"] == colleague.own_org
     accepted(api, colleague)
@@ -88,12 +91,15 @@ def test_a_role_change_outdates_the_token_and_the_mirror_follows(
     # A role change outdates the tokens of the seconds before it (a refresh in its own
     # second must work): the change comes after the token's second.
     issued = colleague.claims["iat"]
-    until(lambda: now() > issued, timeout=5)
+    until(lambda: now() > issued, "the next second")
 
     assert set_role(http, owner, owner.own_org, colleague.user_id, "owner").status_code == 200
-    refused_within(api, colleague.session["accessToken"])
+    refused(api, colleague.session["accessToken"])
     # Until a token says which role it is now, the row holds the least privileged one.
-    until(lambda: getattr(row(colleague, owner.own_org), "role", None) == Role.MEMBER)
+    until(
+        lambda: getattr(row(colleague, owner.own_org), "role", None) == Role.MEMBER,
+        "the row demoted to member",
+    )
     assert refresh(http, colleague)["role"] == "owner"
     accepted(api, colleague)
     assert (after := row(colleague, owner.own_org)) is not None
@@ -131,11 +137,8 @@ def test_the_apis_show_many_organizations_and_members_from_the_mirror(
     assert members() == {owner.email: ("Ann Bee", "owner"), colleague.email: ("Cy Dee", "member")}
 
     assert remove(http, owner, owner.own_org, colleague.user_id).status_code == 200
-    # The mirror's row goes first (the feed's thread deletes it), then the API is read:
-    # the test database is SQLite in memory with a shared cache, where a request that
-    # reads a table while the feed's thread writes it fails at once ("table is locked")
-    # instead of waiting, as a file database would.
-    until(lambda: row(colleague, owner.own_org) is None)
+    # The mirror's row goes (the feed's thread deletes it), then the API no longer lists it.
+    until(lambda: row(colleague, owner.own_org) is None, "the membership row gone")
     assert colleague.email not in members()
     refresh(http, colleague)
     assert organizations(colleague) == {colleague.own_org: "owner"}
@@ -143,3 +146,40 @@ def test_the_apis_show_many_organizations_and_members_from_the_mirror(
         f"/api/organizations/{owner.own_org}", headers=bearer(colleague.session["accessToken"])
     )
     assert (stranger.status_code, stranger.json()["code"]) == (403, "not_a_member")
+
+
+@pytest.mark.parametrize("by", ["service", "user"])
+def test_an_erased_user_is_refused_and_their_local_user_deleted(
+    hybrid_feed: str,
+    api: APIClient,
+    http: httpx.Client,
+    smtp_sink: SmtpSink,
+    auth_server: AuthServerProcess,
+    by: str,
+) -> None:
+    owner, colleague = member_of_owners_organization(http, smtp_sink)
+    accepted(api, owner)
+    accepted(api, colleague)
+    assert row(colleague, owner.own_org) is not None
+    assert User.objects.filter(auth_user_id=colleague.user_id).exists()
+
+    if by == "service":
+        erased = http.delete(
+            f"/api/admin/users/{colleague.user_id}", headers=auth_server.service_headers()
+        )
+    else:
+        erased = http.request(
+            "DELETE", "/api/auth/account", json={"password": PASSWORD}, headers=colleague.headers
+        )
+    assert erased.status_code == 200, erased.text
+    refused(api, colleague.session["accessToken"])
+    until(
+        lambda: not User.objects.filter(auth_user_id=colleague.user_id).exists(),
+        "the erased user's local user gone",
+    )
+    # Their memberships went with them; the organization (the company's, which billing
+    # refers to) and its other members stay.
+    assert not Membership.objects.filter(user__auth_user_id=colleague.user_id).exists()
+    assert Organization.objects.filter(pk=owner.own_org).exists()
+    assert row(owner, owner.own_org) is not None
+    accepted(api, owner)

@@ -5,7 +5,6 @@ The whole journey through the hosted sign-in page is in tests/browser/test_sso.p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,13 +24,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 @pytest.fixture(scope="module")
 def registered(auth_server: AuthServerProcess) -> tuple[str, str]:
     """The SaaS Admin's client at the session's auth server: (client id, secret)."""
-    printed = auth_server.run_command(
-        "clients", "create", "--name", "SaaS Admin (sign-in tests)", "--first-party",
-        "--redirect-uri", "http://testserver/admin/sso/callback/",
-        "--post-logout-redirect-uri", "http://testserver/admin/login/", "--json",
-    )  # fmt: skip
-    created = json.loads(printed)
-    return str(created["clientId"]), str(created["clientSecret"])
+    created = auth_server.register_client(
+        "SaaS Admin (sign-in tests)",
+        "http://testserver/admin/sso/callback/",
+        "http://testserver/admin/login/",
+    )
+    return created["clientId"], created["clientSecret"]
 
 
 @pytest.fixture(autouse=True)

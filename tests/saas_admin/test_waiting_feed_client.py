@@ -9,9 +9,8 @@ wait and started again: nothing revoked meanwhile is lost. Real processes, no fa
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tests.auth_server.helpers import login, verified_user
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import NEEDS_POSTGRES, temporary_database
 from tests.support.smtp import SmtpSink
+from tests.support.waiting import until
 
 WAIT = 30
 PATIENCE = 20
@@ -47,14 +47,6 @@ def replicas(
         finally:
             second.stop()
             first.stop()
-
-
-def until(condition: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """A functional deadline (below the feed's wait), not a performance figure."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 Session = tuple[dict[str, object], str]  # (access token claims, refresh token)
@@ -107,7 +99,7 @@ def test_a_logout_through_b_reaches_a_feed_fed_by_a_by_notify(
     try:
         for claims, refresh in sessions:
             logout(second, refresh)
-            until(partial(feed.is_revoked, claims))
+            until(partial(feed.is_revoked, claims), "the logout in the feed", PATIENCE)
         assert "listener lost" not in first.log()
     finally:
         feed.stop()
@@ -122,17 +114,17 @@ def test_a_feed_cut_off_mid_wait_loses_nothing(
     try:
         # Logged out through B while the feed waits on A: A is woken by B's commit.
         logout(second, sessions[0][1])
-        until(lambda: feed.is_revoked(sessions[0][0]))
+        until(lambda: feed.is_revoked(sessions[0][0]), "the logout in the feed", PATIENCE)
 
         # A stops while the feed waits on it; a logout through B meanwhile; A comes back.
         first.stop()
         logout(second, sessions[1][1])
         assert not feed.is_revoked(sessions[1][0])
         first.start()
-        until(lambda: feed.is_revoked(sessions[1][0]))
+        until(lambda: feed.is_revoked(sessions[1][0]), "the logout in the feed", PATIENCE)
         # And waiting again on A: the next logout through B arrives as before.
         logout(second, sessions[2][1])
-        until(lambda: feed.is_revoked(sessions[2][0]))
+        until(lambda: feed.is_revoked(sessions[2][0]), "the logout in the feed", PATIENCE)
         assert feed.fresh()
     finally:
         feed.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -80,6 +81,18 @@ class AuthServerProcess:
         )
         assert account and staff, printed
         return account.group(1), account.group(2), staff.group(1)
+
+    def register_client(
+        self, name: str, redirect_uri: str, post_logout_redirect_uri: str
+    ) -> dict[str, str]:
+        """A first-party confidential OIDC client made with the CLI (`clients create`): its
+        `clientId` and `clientSecret`, as printed once."""
+        printed = self._command(
+            "clients", "create", "--name", name, "--first-party", "--redirect-uri", redirect_uri,
+            "--post-logout-redirect-uri", post_logout_redirect_uri, "--json",
+        )  # fmt: skip
+        created: dict[str, str] = json.loads(printed)
+        return created
 
     def run_command(self, *args: str) -> str:
         """`python -m auth_server <args>` with this server's settings; its stdout."""

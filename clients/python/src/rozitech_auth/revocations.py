@@ -91,6 +91,9 @@ SESSION, USER = "session", "user"
 MEMBERSHIP_CHANGED, LICENSES_CHANGED = "membership_changed", "licenses_changed"
 # Reasons of a membership_changed after which the membership no longer exists.
 MEMBERSHIP_ENDED = frozenset({"removed", "left"})
+# Reasons of a user event after which the user no longer exists (the auth server's erasure:
+# by a trusted service, or by the user).
+USER_ERASED = frozenset({"user_deleted", "account_deleted"})
 
 # A cutoff's key: (sub,) for a user, (sub, org) for a membership, ("", org) for an
 # organization's licenses; the claims of a token are checked against all three.
@@ -110,6 +113,13 @@ def cutoff_key(event: Mapping[str, Any]) -> CutoffKey | None:
         return (sub, org)
     if kind == LICENSES_CHANGED and org:
         return ("", org)
+    return None
+
+
+def erased_user(event: Mapping[str, Any]) -> str | None:
+    """The auth server's id of the user an event says was erased; None for any other event."""
+    if event.get("type") == USER and event.get("reason") in USER_ERASED:
+        return _id(event.get("sub"))
     return None
 
 

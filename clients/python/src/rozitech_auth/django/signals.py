@@ -8,7 +8,8 @@ from typing import Any
 from django.db import connections
 from django.dispatch import Signal
 
-from rozitech_auth.revocations import MEMBERSHIP_CHANGED
+from rozitech_auth.django.users import erase_local_user
+from rozitech_auth.revocations import MEMBERSHIP_CHANGED, erased_user
 
 # Sent when a token's local user was synced: `user` and `token` (an AuthToken). Receivers
 # mirror what else the token says, e.g. the organization and role. Not for a known user's
@@ -27,17 +28,23 @@ membership_changed = Signal()
 
 
 def announce(event: Mapping[str, Any]) -> None:
-    """The feed's listener (rozitech_auth.revocations): membership events as the signal."""
-    if event.get("type") != MEMBERSHIP_CHANGED:
+    """The feed's listener (rozitech_auth.revocations): membership events as the signal; an
+    erased user's local user deleted (the person's data goes here too, as at the auth
+    server; their tokens are refused already, the set applies an event before its listener)."""
+    erased = erased_user(event)
+    if event.get("type") != MEMBERSHIP_CHANGED and erased is None:
         return
     try:
-        membership_changed.send(
-            sender=None,
-            user_id=str(event["sub"]).lower(),
-            organization_id=str(event["org"]).lower(),
-            reason=str(event.get("reason") or ""),
-            issued_before=int(event["issuedBefore"]),
-        )
+        if erased is not None:
+            erase_local_user(erased)
+        else:
+            membership_changed.send(
+                sender=None,
+                user_id=str(event["sub"]).lower(),
+                organization_id=str(event["org"]).lower(),
+                reason=str(event.get("reason") or ""),
+                issued_before=int(event["issuedBefore"]),
+            )
     finally:
         # The feed's thread lives on between events: no database connection held open
         # (nor left to hold a test database, or a server slot, for ever).

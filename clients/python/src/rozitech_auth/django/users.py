@@ -42,6 +42,16 @@ def sync_user(verified: VerifiedToken) -> AbstractBaseUser:
     return user
 
 
+def erase_local_user(user_id: str) -> int:
+    """Deletes the local user of an auth-server user that was erased, and what cascades from
+    it (the service's rows that belong to the person); how many rows went. Idempotent: the
+    feed repeats events, and the id of an erased user is never given again."""
+    model: type[AbstractBaseUser] = get_user_model()
+    id_field = client_settings().user_id_field
+    deleted, _ = model._default_manager.filter(**{id_field: user_id}).delete()
+    return deleted
+
+
 def _create(
     model: type[AbstractBaseUser], id_field: str, verified: VerifiedToken, wanted: dict[str, Any]
 ) -> AbstractBaseUser | None:

@@ -432,10 +432,12 @@ class Sessions:
         """Marks a session used now, at most once per USED_AT_INTERVAL: a use inside the
         interval costs no statement at all, and concurrent uses write once (the condition
         is the throttle, checked again by the database). Commits when it wrote."""
+        # Judged on this host's clock: inside the interval nothing is asked of the database
+        # (PostgreSQL's clock is a query); seconds of skew do not matter against a minute.
+        if session.last_used_at >= self.clock.now() - USED_AT_INTERVAL:
+            return
         now = self.clock.database_now(db)
         threshold = now - USED_AT_INTERVAL
-        if session.last_used_at >= threshold:
-            return
         touched = db.execute(
             update(AuthSession)
             .where(AuthSession.id == session.id, AuthSession.last_used_at < threshold)

@@ -73,7 +73,7 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CsrfFailed)
     # A page, not the API's JSON envelope: a person sent this form.
-    return error_page(request, exc, back=request.url.path)
+    return error_page(request, exc, back=_page_of(request.url.path))
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -63,6 +63,9 @@ def test_each_form_refuses_a_post_without_the_csrf_token(
     assert refused.status_code == 403, refused.text
     assert "text/html" in refused.headers["content-type"]
     assert "<code>csrf_failed</code>" in refused.text
+    # "Go back" leads to a page (a GET route), not to the post-only path.
+    back = _BACK.search(refused.text)
+    assert back is not None and http.get(back.group(1)).status_code not in (404, 405)
     # Nothing happened: the browser is still signed in, and its account unchanged.
     account = http.get("/account")
     assert account.status_code == 200 and "Mallory" not in account.text

@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.tabs import NEEDS_BROWSER, Tab
 from tests.support.auth_process import AuthServerProcess
-from tests.support.saas_process import SaasAdminProcess, saas_database
+from tests.support.saas_process import SaasAdminProcess, saas_database, trusting
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -36,12 +36,7 @@ def saas_admin(
     workdir = tmp_path_factory.mktemp("saas-pages")
     with saas_database(workdir) as database_url:
         process = SaasAdminProcess(
-            database_url,
-            log_dir=workdir,
-            auth_service_url=auth_server.base_url,
-            auth_service_token=auth_server.service_token,
-            auth_revocation_channel=auth_server.revocation_channel,
-            saas_admin_staff_organization_id=bootstrap[2],
+            database_url, log_dir=workdir, **trusting(auth_server, bootstrap[2])
         ).migrate()
         try:
             yield process.start()

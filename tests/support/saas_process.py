@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.auth_process import REPO_ROOT
+from tests.support.auth_process import REPO_ROOT, AuthServerProcess
 from tests.support.databases import temporary_database
 from tests.support.ports import free_port
 from tests.support.processes import end
@@ -125,3 +125,14 @@ class SaasAdminProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def trusting(auth: AuthServerProcess, staff_organization_id: str) -> dict[str, Any]:
+    """SaasAdminProcess settings of a SaaS Admin that trusts `auth`: its address, the
+    service credential, its revocation channel and the staff organization."""
+    return {
+        "auth_service_url": auth.base_url,
+        "auth_service_token": auth.service_token,
+        "auth_revocation_channel": auth.revocation_channel,
+        "saas_admin_staff_organization_id": staff_organization_id,
+    }

@@ -15,7 +15,7 @@ from typing import Any
 from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
 from tests.support.lifecycle import TestClock
-from tests.support.saas_process import SaasAdminProcess, saas_database
+from tests.support.saas_process import SaasAdminProcess, saas_database, trusting
 
 
 @dataclass
@@ -41,14 +41,7 @@ def sso_deployment(workdir: Path, smtp_port: int, **auth_settings: Any) -> Itera
             **auth_settings,
         ).migrate()
         email, password, staff_organization = auth.first_admin()
-        saas = SaasAdminProcess(
-            saas_db,
-            log_dir=workdir,
-            auth_service_url=auth.base_url,
-            auth_service_token=auth.service_token,
-            auth_revocation_channel=auth.revocation_channel,
-            saas_admin_staff_organization_id=staff_organization,
-        )
+        saas = SaasAdminProcess(saas_db, log_dir=workdir, **trusting(auth, staff_organization))
         client = auth.register_client(
             "SaaS Admin", f"{saas.base_url}/admin/sso/callback/", f"{saas.base_url}/admin/login/"
         )

@@ -25,6 +25,9 @@ from auth_server.config import ConfigurationError, Settings
 logger = logging.getLogger("auth_server.keys")
 
 ALGORITHM = "RS256"
+# How often a server with development key files looks for a rotation: listing the folder on
+# every signature and verification was a system call per token on the hot paths.
+KEYS_RECHECK_SECONDS = 1.0
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", re.DOTALL)
 
 
@@ -74,7 +77,8 @@ class KeyStore:
     """The signer and every verifying key, looked up by `kid`.
 
     With development key files the store re-reads DATA_DIR/keys when its files change, so
-    `rotate-keys` takes effect in running servers without a restart; a retired key stays
+    `rotate-keys` takes effect in running servers within a second, without a restart (the
+    folder is listed at most once per KEYS_RECHECK_SECONDS); a retired key stays
     published for `verify_grace_seconds` after it stopped signing (the lifetime of the
     last token it signed), then disappears from the JWKS and stops verifying.
     """
@@ -93,6 +97,7 @@ class KeyStore:
         self._grace = timedelta(seconds=verify_grace_seconds)
         self._keys_dir = keys_dir
         self._stamp: tuple[str, ...] | None = None
+        self._next_check = 0.0
         self._lock = threading.Lock()
         if keys_dir is not None:
             self._reload_if_changed()
@@ -131,6 +136,10 @@ class KeyStore:
 
     def _reload_if_changed(self) -> None:
         assert self._keys_dir is not None
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + KEYS_RECHECK_SECONDS
         try:
             # The file names, not the folder's mtime: coarse mtimes could hide a rotation.
             names = tuple(sorted(n for n in os.listdir(self._keys_dir) if n.endswith(".pem")))

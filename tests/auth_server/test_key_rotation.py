@@ -17,6 +17,7 @@ from tests.support.auth_process import AuthServerProcess
 from tests.support.databases import temporary_database
 from tests.support.lifecycle import TestClock, clocked_server
 from tests.support.smtp import SmtpSink
+from tests.support.waiting import until
 
 ACCESS_TOKEN_TTL = 300
 
@@ -51,7 +52,12 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire(
         output = server.run_command("rotate-keys")
         assert old_kid in output
 
-        # The same server process, no restart: new tokens carry the new key's kid.
+        # The same server process, no restart: it looks at its key folder at most once a
+        # second (KEYS_RECHECK_SECONDS), then publishes the new key and signs with it.
+        until(
+            lambda: len(http.get("/.well-known/jwks.json").json()["keys"]) == 2,
+            "the rotated key published",
+        )
         after = login(http, email)
         new_kid = kid(after["accessToken"])
         assert new_kid != old_kid and new_kid in output

@@ -10,18 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from auth_server.identity import LicenseFacts
 from auth_server.models import License
 
 USABLE_STATUSES = frozenset({"active", "trial"})
 
 
-def usable(license_: License, now: datetime) -> bool:
+def usable(license_: LicenseFacts, now: datetime) -> bool:
     return license_.status in USABLE_STATUSES and (
         license_.expires_at is None or license_.expires_at > now
     )
 
 
-def usable_products(licenses: Iterable[License], now: datetime) -> list[str]:
+def usable_products(licenses: Iterable[LicenseFacts], now: datetime) -> list[str]:
     """The sorted product codes of the usable licenses (the access token's `licenses`)."""
     return sorted({lic.product_code for lic in licenses if usable(lic, now)})
 

@@ -4,15 +4,17 @@ membership change makes under the organization's lock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from auth_server.errors import InsufficientRole, OrganizationNotFound
-from auth_server.models import Membership, Organization, User
+from auth_server.identity import MembershipFacts
+from auth_server.models import Membership, Organization
 
 
 class Role(StrEnum):
@@ -26,12 +28,22 @@ MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def membership_in(user: User, organization_id: uuid.UUID | None) -> Membership | None:
+MembershipT_co = TypeVar("MembershipT_co", bound=MembershipFacts, covariant=True)
+# ORM memberships in, ORM memberships out (a caller may change one); rows in, rows out.
+M = TypeVar("M", bound=MembershipFacts)
+
+
+class Members(Protocol[MembershipT_co]):
+    @property
+    def memberships(self) -> Sequence[MembershipT_co]: ...
+
+
+def membership_in(user: Members[M], organization_id: uuid.UUID | None) -> M | None:
     """The user's membership of that organization, if they still have one."""
     return next((m for m in user.memberships if m.organization_id == organization_id), None)
 
 
-def most_recent(user: User) -> Membership | None:
+def most_recent(user: Members[M]) -> M | None:
     """The organization the user last switched to; else the first they joined."""
     return min(
         user.memberships,
@@ -40,7 +52,7 @@ def most_recent(user: User) -> Membership | None:
     )
 
 
-def active_membership(user: User, organization_id: uuid.UUID | None) -> Membership | None:
+def active_membership(user: Members[M], organization_id: uuid.UUID | None) -> M | None:
     """The session's organization while the user is still a member of it; otherwise the
     most recently active remaining one (None when the user belongs to none)."""
     return membership_in(user, organization_id) or most_recent(user)

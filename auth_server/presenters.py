@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from auth_server.models import Membership, User
+from auth_server.identity import MembershipFacts, UserFacts
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def user_json(user: User) -> dict[str, Any]:
+def user_json(user: UserFacts) -> dict[str, Any]:
     return {
         "id": str(user.id),
         "email": user.email,
@@ -24,17 +24,17 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def membership_json(membership: Membership) -> dict[str, Any]:
+def membership_json(membership: MembershipFacts) -> dict[str, Any]:
     """An organization with the user's role in it (the contract's Organization)."""
     org = membership.organization
     return {"id": str(org.id), "name": org.name, "slug": org.slug, "role": membership.role}
 
 
-def organization_json(membership: Membership | None) -> dict[str, Any] | None:
+def organization_json(membership: MembershipFacts | None) -> dict[str, Any] | None:
     return membership_json(membership) if membership is not None else None
 
 
-def licenses_json(membership: Membership | None) -> dict[str, Any]:
+def licenses_json(membership: MembershipFacts | None) -> dict[str, Any]:
     if membership is None:
         return {}
     return {
@@ -43,12 +43,12 @@ def licenses_json(membership: Membership | None) -> dict[str, Any]:
     }
 
 
-def memberships_json(user: User, active: Membership | None) -> list[dict[str, Any]]:
+def memberships_json(user: UserFacts, active: MembershipFacts | None) -> list[dict[str, Any]]:
     """Every organization of the user with their role in it, and which one is active."""
     return [{**membership_json(m), "active": m is active} for m in user.memberships]
 
 
-def identity_json(user: User, membership: Membership | None) -> dict[str, Any]:
+def identity_json(user: UserFacts, membership: MembershipFacts | None) -> dict[str, Any]:
     """user, active organization, its licenses and every membership, as /me and login
     return them."""
     return {

@@ -47,7 +47,8 @@ from auth_server.errors import (
     RefreshTokenReused,
     SessionNotFound,
 )
-from auth_server.memberships import active_membership, membership_in, most_recent
+from auth_server.identity import MembershipFacts, UserFacts, UserRow, read_identity
+from auth_server.memberships import M, Members, active_membership, membership_in, most_recent
 from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User
 from auth_server.revocations import Revocations
 from auth_server.tokens import (
@@ -104,10 +105,10 @@ class IssuedTokens:
     access_token: str
     refresh_token: str
     expires_in: int
-    user: User
+    user: UserFacts
     session_id: uuid.UUID
     # The session's active organization (its `org` claim); None: the user has none.
-    membership: Membership | None
+    membership: MembershipFacts | None
 
 
 @dataclass(frozen=True)
@@ -306,17 +307,13 @@ class Sessions:
         ).first()
         return _Family(**row._asdict()) if row is not None else None
 
-    def _live_user(self, db: Session, family: _Family, now: datetime) -> User:
+    def _live_user(self, db: Session, family: _Family, now: datetime) -> UserRow:
         """The session's user, if the session and the user may still refresh."""
         if family.revoked_at is not None or family.expires_at <= now:
             raise InvalidRefreshToken()
-        user = load_identity(db, family.user_id)
-        # An older credentials version: made by a login that raced a revocation.
-        if (
-            user is None
-            or not user.is_active
-            or user.credentials_version != family.credentials_version
-        ):
+        # Read-only: a refresh changes the session row, never the user's.
+        user = read_identity(db.connection(), family.user_id)
+        if user is None or not _may_use(user, family.credentials_version):
             raise InvalidRefreshToken()
         return user
 
@@ -381,8 +378,8 @@ class Sessions:
         return self._issue(db, user, session_id, successor, now, membership, amr)
 
     def _active(
-        self, db: Session, session_id: uuid.UUID, user: User, stored: uuid.UUID | None
-    ) -> Membership | None:
+        self, db: Session, session_id: uuid.UUID, user: UserRow, stored: uuid.UUID | None
+    ) -> MembershipFacts | None:
         """The session's organization, re-read from the user's memberships (role, names
         and licenses are always the database's); when the user left it, the most recently
         active remaining one, which the session row then remembers."""
@@ -406,11 +403,11 @@ class Sessions:
     def _issue(
         self,
         db: Session,
-        user: User,
+        user: UserFacts,
         session_id: uuid.UUID,
         refresh_token: RefreshTokenParts,
         now: datetime,
-        membership: Membership | None,
+        membership: MembershipFacts | None,
         amr: tuple[str, ...],
     ) -> IssuedTokens:
         access_token = self.tokens.issue(
@@ -538,19 +535,41 @@ class Sessions:
     def live_user(self, db: Session, session: AuthSession) -> User | None:
         """The session's user with their identity loaded, while the session is live (not
         revoked, not expired) and its user active; None otherwise."""
-        if session.revoked_at is not None or session.expires_at <= self.clock.database_now(db):
+        if not self._live(db, session.revoked_at, session.expires_at):
             return None
         user = load_identity(db, session.user_id)
-        # An older credentials version: a session made by a login that raced a revocation.
-        if (
-            user is None
-            or not user.is_active
-            or user.credentials_version != session.credentials_version
-        ):
-            return None
-        return user
+        return user if user is not None and _may_use(user, session.credentials_version) else None
 
-    def token_membership(self, user: User, claims: AccessTokenClaims) -> Membership | None:
+    def read_claims(self, db: Session, access_token: str) -> tuple[UserRow, AccessTokenClaims]:
+        """As `authenticate_claims`, for a read-only request (GET /api/auth/me): the session
+        and the identity in Core, no ORM object built."""
+        claims = self.tokens.decode(access_token)
+        connection = db.connection()
+        session = connection.execute(
+            select(
+                AuthSession.user_id,
+                AuthSession.revoked_at,
+                AuthSession.expires_at,
+                AuthSession.credentials_version,
+            ).where(AuthSession.id == claims.session_id)
+        ).first()
+        # The signature alone is not enough: a logged-out or ended session's tokens stop here.
+        if (
+            session is None
+            or session.user_id != claims.user_id
+            or not self._live(db, session.revoked_at, session.expires_at)
+        ):
+            raise InvalidToken()
+        user = read_identity(connection, session.user_id)
+        if user is None or not _may_use(user, session.credentials_version):
+            raise InvalidToken()
+        return user, claims
+
+    def _live(self, db: Session, revoked_at: datetime | None, expires_at: datetime) -> bool:
+        """A session neither ended nor expired (by the database's clock)."""
+        return revoked_at is None and expires_at > self.clock.database_now(db)
+
+    def token_membership(self, user: Members[M], claims: AccessTokenClaims) -> M | None:
         """The membership the token speaks for (its `org`), as the database has it now:
         the current role; None when the user is no longer a member."""
         try:
@@ -558,3 +577,9 @@ class Sessions:
         except ValueError:
             return None
         return membership_in(user, organization_id)
+
+
+def _may_use(user: UserFacts, credentials_version: int) -> bool:
+    """A session's user may still use it: active, and no revocation since the session was
+    made (an older credentials version: made by a login that raced a revocation)."""
+    return user.is_active and user.credentials_version == credentials_version

@@ -15,8 +15,8 @@ import jwt
 from auth_server.amr import acr_for
 from auth_server.entitlements import usable_products
 from auth_server.errors import InvalidRefreshToken, InvalidToken
+from auth_server.identity import MembershipFacts, UserFacts
 from auth_server.keys import ALGORITHM, KeyStore
-from auth_server.models import Membership, User
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]
 
@@ -50,9 +50,9 @@ class AccessTokens:
     def issue(
         self,
         *,
-        user: User,
+        user: UserFacts,
         session_id: uuid.UUID,
-        membership: Membership | None,
+        membership: MembershipFacts | None,
         now: datetime,
         amr: Sequence[str],
     ) -> str:

@@ -156,7 +156,7 @@ def logout(
 
 @router.get("/me", summary="The caller's user, organization, licenses and memberships")
 def me(token: BearerDep, services: ServicesDep, db: DbDep) -> JSONResponse:
-    user, claims = services.sessions.authenticate_claims(db, token)
+    user, claims = services.sessions.read_claims(db, token)
     body = identity_json(user, services.sessions.token_membership(user, claims))
     # A read: its transaction ends here, in the worker thread, not on the event loop (get_db).
     db.rollback()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core import UserInfo
 
-from auth_server.models import Membership, User
+from auth_server.identity import MembershipFacts, UserFacts
 
 # Discovery's claims_supported: what this provider can say (ID token and userinfo).
 CLAIMS_SUPPORTED = [
@@ -22,8 +22,8 @@ class Subject:
     """A user as one session speaks for them: `membership` is that session's organization
     (its tokens' `org`), with the role the database has now; None when there is none."""
 
-    user: User
-    membership: Membership | None
+    user: UserFacts
+    membership: MembershipFacts | None
 
 
 def user_info(subject: Subject, scope: str) -> UserInfo:

@@ -16,6 +16,7 @@ from joserfc.jwk import RSAKey
 
 from auth_server.amr import acr_for
 from auth_server.errors import InvalidRefreshToken
+from auth_server.identity import UserFacts
 from auth_server.keys import ALGORITHM
 from auth_server.memberships import membership_in
 from auth_server.models import AuthSession, User
@@ -44,7 +45,7 @@ class CodeSubject:
 class RefreshSubject:
     """The user of a refresh token, and the tokens its rotation already issued."""
 
-    user: User
+    user: UserFacts
     issued: IssuedTokens
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.auth_server.helpers import feed_cursor, login
+from tests.auth_server.helpers import bearer, feed_cursor, login
 from tests.auth_server.organization_helpers import (
     API,
     Person,
@@ -97,6 +97,36 @@ def test_me_and_the_organization_list_show_every_membership(
         owner.user_id: "owner",
         colleague.user_id: "member",
     }
+
+
+def test_read_only_paths_answer_as_the_login_does(
+    http: httpx.Client, smtp_sink: SmtpSink, server: AuthServerProcess
+) -> None:
+    """GET /me and refresh read the identity in Core (identity.read_identity), login through
+    the ORM: two organizations, one with licenses and one without, read alike by both."""
+    owner = person(http, smtp_sink, company="Two Products", products=["teamspace", "saas-admin"])
+    member = person(http, smtp_sink, firstName="Lea", lastName="Two", company="No Products")
+    join(http, smtp_sink, owner, owner.own_org, member)
+    ended = put_license(
+        http, server, owner.own_org, "teamspace", status="expired", expiresAt=None, version=1
+    )
+    assert ended.status_code == 200, ended.text
+    assert switch(http, member, owner.own_org).status_code == 200
+
+    logged_in = login(http, member.email)
+    identity = {key: logged_in[key] for key in ("user", "organization", "licenses", "memberships")}
+    me = http.get(f"{API}/me", headers=bearer(logged_in["accessToken"])).json()["data"]
+    assert me == identity
+    assert sorted(me["licenses"]) == ["saas-admin", "teamspace"]
+    assert me["licenses"]["teamspace"] == {"status": "expired", "expiresAt": None}
+    assert [m["id"] for m in me["memberships"]] == [member.own_org, owner.own_org]
+
+    member.session = logged_in
+    login_claims = member.claims
+    refreshed_claims = refresh(http, member)
+    for claim in ("sub", "email", "name", "org", "role", "org_name", "org_slug", "licenses"):
+        assert refreshed_claims[claim] == login_claims[claim], claim
+    assert refreshed_claims["licenses"] == ["saas-admin"]
 
 
 def test_switch_keeps_the_session_refresh_keeps_the_organization_login_starts_there(

@@ -1,6 +1,7 @@
 """How a user proved who they are: the RFC 8176 `amr` method names a session and its
 tokens carry, and the `acr` class that follows from them (OIDC Core 2). The one place these
-names are spelled."""
+names are spelled on the server; the client library (rozitech_auth.amr) spells the
+same for verifiers, and tests/client_package/test_amr_names.py keeps both the same."""
 
 from collections.abc import Iterable
 

@@ -135,8 +135,10 @@ class Settings(BaseSettings):
     invitation_accept_url: str = ""
     invitation_ttl: int = Field(default=7 * 86400, ge=3600, le=30 * 86400)
     # The OpenID Connect provider's endpoints. Token: per client address (a product's server
-    # speaks for all its users from one address: generous) and per client_id (every address
-    # together); authorize: per browser address (the consent form's answers count too).
+    # speaks for all its users from one address: generous), and the failed client
+    # authentications per client_id (every address together; the client's own authenticated
+    # requests are not counted, so guesses cannot lock it out); authorize: per browser
+    # address (the consent form's answers count too).
     oauth_token_per_ip: str = "600/minute"  # noqa: S105 (a rate, not a secret)
     oauth_token_per_client: str = "3000/minute"  # noqa: S105 (a rate, not a secret)
     oauth_authorize_per_ip: str = "300/minute"

@@ -106,14 +106,20 @@ class RateLimits:
         """Counts one invitation sent by the user (INVITATIONS_PER_USER)."""
         self.hit(self.invitations, "invite", str(user_id))
 
-    def hit_token(self, ip_address: str | None, client_id: str | None) -> None:
-        """Counts one request to the OAuth token endpoint: per client address, then per
-        client_id (OAUTH_TOKEN_PER_IP, OAUTH_TOKEN_PER_CLIENT)."""
+    def hit_token(self, ip_address: str | None) -> None:
+        """Counts one request to the OAuth token endpoint per client address
+        (OAUTH_TOKEN_PER_IP): every request, whatever it names."""
         self.hit(self.token_per_ip, "ip", "oauth-token", ip_address or "unknown")
+
+    def hit_token_client_refused(self, client_id: str | None) -> None:
+        """Counts one token request whose client authentication failed, per client_id it
+        named, every address together (OAUTH_TOKEN_PER_CLIENT). Only failures: anyone can
+        name a client, so counting every request would let a flood of wrong secrets push
+        the real client, which authenticates, to 429."""
         if client_id:
             # Hashed: the client_id is whatever the request says, of any length.
             digest = hashlib.sha256(client_id.encode()).hexdigest()
-            self.hit(self.token_per_client, "client", "oauth-token", digest)
+            self.hit(self.token_per_client, "client-refused", "oauth-token", digest)
 
     def hit_authorize(self, ip_address: str | None) -> None:
         """Counts one authorization request (or consent answer) of a browser address."""

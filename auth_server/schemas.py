@@ -20,6 +20,9 @@ class Body(BaseModel):
 
 # Long enough for any real password, short enough that hashing it is no denial of service.
 Password = Field(min_length=1, max_length=1024)
+# Most product codes a sign-up may name: more than any catalogue holds, few enough that the
+# per-code checks (and the "Unknown product" errors echoed back) stay small.
+MAX_SIGNUP_PRODUCTS = 20
 
 
 class SignupBody(Body):
@@ -30,7 +33,7 @@ class SignupBody(Body):
     # Required unless the account joins an organization by invitation.
     company: str = Field(default="", max_length=200)
     phone: str | None = Field(default=None, max_length=32)
-    products: list[str] = Field(default_factory=list, max_length=20)
+    products: list[str] = Field(default_factory=list, max_length=MAX_SIGNUP_PRODUCTS)
     # An e-mailed invitation: the account joins that organization instead of creating one.
     invitation_token: str | None = Field(default=None, min_length=1, max_length=512)
 

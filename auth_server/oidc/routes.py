@@ -214,11 +214,17 @@ def _token(
     services: Services, server: OidcServer, client: ClientInfo, oauth: StarletteOAuth2Request
 ) -> Response:
     try:
-        # Before any client authentication or code lookup: a flood costs no database work.
-        services.limits.hit_token(client.ip_address, requested_client_id(oauth))
+        # Every request, before any client authentication or code lookup: a flood from one
+        # address costs no database work beyond its budget.
+        services.limits.hit_token(client.ip_address)
+        response: Response = server.create_token_response(oauth)
+        if server.client_refused:
+            # Per client_id only the failed authentications (a wrong secret, an unknown
+            # client): anyone can name a client, and its own authenticated exchanges must
+            # not be refused because others guess its secret from many addresses.
+            services.limits.hit_token_client_refused(requested_client_id(oauth))
     except RateLimited as exc:
         return rate_limited_response(exc)
-    response: Response = server.create_token_response(oauth)
     return response
 
 

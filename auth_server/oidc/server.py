@@ -9,7 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, InvalidGrantError
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    ClientMixin,
+    InvalidClientError,
+    InvalidGrantError,
+)
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -85,12 +90,25 @@ class OidcServer(AuthorizationServer):  # type: ignore[misc]
         self.client_info = client_info
         # The browser session of the request's cookie (end-session ends it).
         self.browser_session_id: uuid.UUID | None = None
+        # Whether the request's client authentication failed (the token endpoint counts
+        # those per client_id: OAUTH_TOKEN_PER_CLIENT).
+        self.client_refused = False
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [PkceS256(required=True), IdTokens(self)])
         self.register_grant(RefreshTokenGrant)
         self.register_endpoint(Revocation)
         self.register_endpoint(UserInfo(self))
         self.register_endpoint(EndSession)
+
+    def authenticate_client(
+        self, request: StarletteOAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> ClientModel:
+        try:
+            client: ClientModel = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            self.client_refused = True
+            raise
+        return client
 
     def query_client(self, client_id: str) -> ClientModel | None:
         row = self.provider.clients.get(self.db, client_id)

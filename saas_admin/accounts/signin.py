@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from rozitech_auth.amr import ACR_MFA
 from rozitech_auth.django.authentication import end_user
 from rozitech_auth.errors import AuthServerUnavailable, TokenError
 
@@ -32,8 +33,6 @@ from accounts.sessions import ID_TOKEN_KEY, end_auth_server_session, verified_us
 # Where the sign-in goes once done: checked to be a path of this site when it is stored.
 NEXT_KEY = "rozitech_signin_next"
 BACKEND = "accounts.backends.AuthServerBackend"
-# The `acr` of a sign-in with a second factor, as the auth server names it (OIDC acr_values).
-ACR_MFA = "urn:rozitech:acr:mfa"
 
 
 def _absolute(request: HttpRequest, configured: str, view: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from rozitech_auth.amr import SECOND_FACTORS
 
 from organizations.models import MANAGER_ROLES
 
@@ -48,14 +49,9 @@ def is_staff_identity(organization: Mapping[str, Any] | None) -> bool:
     )
 
 
-# The `amr` values (RFC 8176) that name a second factor: a one-time code ("otp": TOTP or a
-# recovery code) or a passkey, device-bound ("hwk") or synced ("swk"). A synced passkey
-# counts too: it is bound to the origin like a device-bound one, so phishing-resistant.
-SECOND_FACTORS = frozenset({"otp", "hwk", "swk"})
-
-
 def has_second_factor(claims: Mapping[str, Any]) -> bool:
-    """True when a token's `amr` names a second factor; a token without `amr` has none."""
+    """True when a token's `amr` names a second factor (rozitech_auth.amr.SECOND_FACTORS: a
+    one-time code or a passkey, device-bound or synced); a token without `amr` has none."""
     amr = claims.get("amr")
     # A JSON array of strings; anything else (a forged or odd token) names no factor.
     return isinstance(amr, list) and any(

@@ -5,8 +5,11 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy import select
 
-from tests.auth_server.helpers import PASSWORD, login, new_email
+from auth_server.models import User
+from auth_server.schemas import MAX_SIGNUP_PRODUCTS
+from tests.auth_server.helpers import PASSWORD, database, login, new_email
 from tests.auth_server.pages import browser, post_form, sign_in
 from tests.support.auth_process import AuthServerProcess
 from tests.support.smtp import SmtpSink, verification_code
@@ -64,6 +67,19 @@ def test_sign_up_problems_are_tied_to_their_fields(auth_server: AuthServerProces
         assert f'aria-invalid="true" aria-describedby="{field}-error' in page.text
     # What was typed stays, but never the password.
     assert 'value="Ann"' in shape.text and "short" not in shape.text + policy.text
+
+
+def test_too_many_products_are_refused_on_the_form(auth_server: AuthServerProcess) -> None:
+    email = new_email()
+    with browser(auth_server) as http:
+        page = post_form(
+            http, "/signup", email=email, password=PASSWORD, firstName="Ann", lastName="Bee",
+            company="Acme Ltd", products=["teamspace"] * (MAX_SIGNUP_PRODUCTS + 1),
+        )  # fmt: skip
+    assert page.status_code == 400
+    assert '<p class="error" id="products-error">' in page.text
+    with database(auth_server) as db:
+        assert db.scalar(select(User).where(User.email == email)) is None
 
 
 def test_resend_answers_alike_for_unknown_addresses(

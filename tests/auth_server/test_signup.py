@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from auth_server.models import EmailVerification, Organization, User
+from auth_server.schemas import MAX_SIGNUP_PRODUCTS
 from tests.auth_server.helpers import (
     PASSWORD,
     database,
@@ -115,6 +116,23 @@ def test_unknown_product_is_refused_and_nothing_is_written(
     assert response.json()["errors"]["products"] == ["Unknown product: crystal-ball"]
     with database(auth_server) as db:
         assert db.scalar(select(User).where(User.email == email)) is None
+
+
+def test_too_many_products_are_refused_and_nothing_is_written(
+    client: httpx.Client, auth_server: AuthServerProcess
+) -> None:
+    email = new_email()
+    response = signup(client, email, products=["teamspace"] * (MAX_SIGNUP_PRODUCTS + 1))
+    assert response.status_code == 400
+    body = response.json()
+    # The envelope of every other field error: the field named, its messages a list.
+    assert body["success"] is False and body["code"] == "validation_error"
+    assert list(body["errors"]) == ["products"] and body["errors"]["products"]
+    with database(auth_server) as db:
+        assert db.scalar(select(User).where(User.email == email)) is None
+    # The maximum itself is accepted (a repeated code counts once).
+    at_most = signup(client, email, products=["teamspace"] * MAX_SIGNUP_PRODUCTS)
+    assert at_most.status_code == 201, at_most.text
 
 
 @pytest.mark.parametrize(

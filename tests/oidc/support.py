@@ -71,6 +71,21 @@ def relying_party(client: Registered, **kwargs: Any) -> OAuth2Client:
     )
 
 
+def authorization(
+    server: AuthServerProcess, client: Registered, **params: str
+) -> tuple[OAuth2Client, str, str]:
+    """Authlib's client, the authorization URL (PKCE, nonce) and its verifier."""
+    rp = relying_party(client)
+    verifier = new_nonce() * 3
+    url, _state = rp.create_authorization_url(
+        discovery(server)["authorization_endpoint"],
+        code_verifier=verifier,
+        nonce=new_nonce(),
+        **params,
+    )
+    return rp, url, verifier
+
+
 def csrf_of(page: httpx.Response) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match, page.text

@@ -14,34 +14,11 @@ from authlib.oidc.core import CodeIDToken
 from tests.auth_server.helpers import PASSWORD, login, unverified_claims
 from tests.auth_server.mfa_helpers import enrol, first_step, totp_code
 from tests.auth_server.pages import csrf_of
-from tests.oidc.support import (
-    Browser,
-    Registered,
-    callback_params,
-    discovery,
-    new_nonce,
-    register,
-    relying_party,
-)
+from tests.oidc.support import Browser, authorization, callback_params, discovery, register
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import TestClock
 
 ACR_MFA = "urn:rozitech:acr:mfa"
-
-
-def authorization(
-    server: AuthServerProcess, client: Registered, **params: str
-) -> tuple[Any, str, str]:
-    """Authlib's client, the authorization URL (PKCE, nonce) and its verifier."""
-    rp = relying_party(client)
-    verifier = new_nonce() * 3
-    url, _state = rp.create_authorization_url(
-        discovery(server)["authorization_endpoint"],
-        code_verifier=verifier,
-        nonce=new_nonce(),
-        **params,
-    )
-    return rp, url, verifier
 
 
 def id_token_claims(

@@ -8,14 +8,7 @@ from datetime import datetime
 
 from auth_server.models import AuthSession
 from tests.auth_server.helpers import PASSWORD, database
-from tests.oidc.support import (
-    Browser,
-    callback_params,
-    discovery,
-    new_nonce,
-    register,
-    relying_party,
-)
+from tests.oidc.support import Browser, authorization, callback_params, register
 from tests.support.auth_process import AuthServerProcess
 from tests.support.lifecycle import TestClock
 
@@ -49,10 +42,6 @@ def test_last_used_at_moves_with_use_at_most_once_a_minute(
 
     # An authorization request with the cookie is a use too.
     clock.advance(61)
-    meta = discovery(server)
-    rp = relying_party(register(server))
-    url, _ = rp.create_authorization_url(
-        meta["authorization_endpoint"], code_verifier=new_nonce() * 3, nonce=new_nonce()
-    )
+    _rp, url, _verifier = authorization(server, register(server))
     assert "code" in callback_params(browser.go(url))
     assert (_last_used(server, browser) - viewed).total_seconds() >= 61

@@ -1,6 +1,7 @@
 """The provider's endpoints are rate-limited like the JSON API's: the token endpoint per
-client address and per client_id (429 in the OAuth error shape), the authorization endpoint
-per browser address (429 on the error page, never a redirect), each with Retry-After."""
+client address (every request) and per client_id (only failed client authentications; 429
+in the OAuth error shape), the authorization endpoint per browser address (429 on the error
+page, never a redirect), each with Retry-After."""
 
 from __future__ import annotations
 
@@ -35,12 +36,15 @@ def limited(
         yield server
 
 
-def _exchange(server: AuthServerProcess, client: Registered, ip: str) -> httpx.Response:
-    """A code exchange with a code that does not exist, from `ip`."""
+def _exchange(
+    server: AuthServerProcess, client: Registered, ip: str, secret: str | None = None
+) -> httpx.Response:
+    """A code exchange with a code that does not exist, from `ip`: authenticated with the
+    client's secret (answered invalid_grant), or with `secret` instead."""
     return httpx.post(
         f"{server.base_url}/oauth2/token",
         data={"grant_type": "authorization_code", "code": "nope", "redirect_uri": REDIRECT_URI},
-        auth=(client.client_id, client.client_secret or ""),
+        auth=(client.client_id, secret or client.client_secret or ""),
         headers={"X-Forwarded-For": ip},
     )
 
@@ -61,14 +65,35 @@ def test_token_endpoint_per_client_address(limited: AuthServerProcess) -> None:
     assert _exchange(limited, client, "198.51.100.2").status_code == 400
 
 
-def test_token_endpoint_per_client_id(limited: AuthServerProcess) -> None:
+def test_token_endpoint_per_client_id_counts_failed_authentications(
+    limited: AuthServerProcess,
+) -> None:
     flooded, other = register(limited), register(limited)
-    # One client named from many addresses, each well inside its own budget.
+    # Wrong secrets naming one client from many addresses, each well inside its own budget.
     for n in range(TOKEN_PER_CLIENT):
-        assert _exchange(limited, flooded, f"203.0.113.{n + 1}").status_code == 400
-    _assert_limited(_exchange(limited, flooded, "203.0.113.100"))
+        guess = _exchange(limited, flooded, f"203.0.113.{n + 1}", secret="guess")
+        assert guess.status_code == 401 and guess.json()["error"] == "invalid_client"
+    # Failed guesses are limited, every address together.
+    _assert_limited(_exchange(limited, flooded, "203.0.113.100", secret="guess"))
+    # The real client, which authenticates, is not refused for them.
+    assert _exchange(limited, flooded, "203.0.113.101").json()["error"] == "invalid_grant"
     # Another client from a fresh address is not affected.
-    assert _exchange(limited, other, "203.0.113.101").status_code == 400
+    assert _exchange(limited, other, "203.0.113.102").json()["error"] == "invalid_grant"
+
+
+def test_authenticated_exchanges_do_not_spend_the_per_client_budget(
+    limited: AuthServerProcess,
+) -> None:
+    client = register(limited)
+    # More authenticated requests than the per-client budget, from two addresses inside
+    # their own budgets: none is refused.
+    for n in range(TOKEN_PER_CLIENT + 1):
+        response = _exchange(limited, client, f"203.0.114.{n % 2 + 1}")
+        assert response.json()["error"] == "invalid_grant", response.text
+    # Its failed authentications still have the whole budget.
+    for n in range(TOKEN_PER_CLIENT):
+        assert _exchange(limited, client, f"203.0.114.{n + 10}", secret="guess").status_code == 401
+    _assert_limited(_exchange(limited, client, "203.0.114.100", secret="guess"))
 
 
 def test_authorize_per_address_answers_the_error_page(limited: AuthServerProcess) -> None:

@@ -20,12 +20,12 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
+from rozitech_auth.amr import ACR_MFA
 from rozitech_auth.django.apps import reset_all
 from rozitech_auth.tokens import unverified_claims
 
 from accounts import oidc
 from accounts.sessions import TOKENS_KEY
-from accounts.signin import ACR_MFA
 from tests.auth_server.helpers import login, verified_user
 from tests.auth_server.mfa_helpers import first_step, totp_code, verify
 from tests.auth_server.pages import csrf_of

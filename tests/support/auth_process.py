@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from tests.support.ports import free_port
-from tests.support.processes import end
+from tests.support.processes import START_DEADLINE, end
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,12 +112,12 @@ class AuthServerProcess:
             raise RuntimeError(f"auth_server {args} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def start(self, timeout: float = 30.0, workers: int = 1) -> AuthServerProcess:
+    def start(self, timeout: float = START_DEADLINE, workers: int = 1) -> AuthServerProcess:
         """Start and wait until /health says the server and its database are up. `workers`:
         uvicorn worker processes (`serve --workers`; more than 1 for the benchmarks)."""
         return self._start(timeout, ready_statuses={200}, workers=workers)
 
-    def start_unhealthy(self, timeout: float = 30.0) -> AuthServerProcess:
+    def start_unhealthy(self, timeout: float = START_DEADLINE) -> AuthServerProcess:
         """Start and wait until the server answers, whatever its health."""
         return self._start(timeout, ready_statuses={200, 503})
 

@@ -1,8 +1,13 @@
-"""Ending the server processes the tests start."""
+"""The server processes the tests start: how long they get to come up, and ending them."""
 
 from __future__ import annotations
 
 import subprocess
+
+# Seconds a server process (auth server, SaaS Admin, the README's product) gets to answer
+# its first request. A hang guard, not a performance assertion: on a loaded machine a Python
+# server's start (imports, workers, the first database connection) can take over 30 s.
+START_DEADLINE = 90.0
 
 
 def end(process: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:

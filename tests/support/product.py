@@ -15,7 +15,7 @@ import httpx
 
 from tests.support.auth_process import REPO_ROOT
 from tests.support.ports import free_port
-from tests.support.processes import end
+from tests.support.processes import START_DEADLINE, end
 
 # The block starts with this line in the README (and nothing else starts so).
 FIRST_LINE = "# product.py: uvicorn product:app"
@@ -56,7 +56,7 @@ class ProductProcess:
              "--port", str(self.port), "--log-level", "warning"],
             cwd=self.workdir, env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_DEADLINE
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"the product exited early:\n{self.log()}")

@@ -18,7 +18,7 @@ import httpx
 from tests.support.auth_process import REPO_ROOT, AuthServerProcess
 from tests.support.databases import temporary_database
 from tests.support.ports import free_port
-from tests.support.processes import end
+from tests.support.processes import START_DEADLINE, end
 
 SAAS_ROOT = REPO_ROOT / "saas_admin"
 
@@ -83,7 +83,7 @@ class SaasAdminProcess:
         assert result.returncode == 0, f"manage.py {args}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def start(self, timeout: float = 60.0) -> SaasAdminProcess:
+    def start(self, timeout: float = START_DEADLINE) -> SaasAdminProcess:
         log = self.log_path.open("ab")
         if self.server == "gunicorn":
             command = [

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import NoReturn
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from auth_server import metrics
@@ -109,6 +109,15 @@ class IssuedTokens:
     session_id: uuid.UUID
     # The session's active organization (its `org` claim); None: the user has none.
     membership: MembershipFacts | None
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session row just inserted: what its tokens need of it."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -190,8 +199,8 @@ class Sessions:
         refresh_hash: str | None = None,
         browser_hash: str | None = None,
         parent_id: uuid.UUID | None = None,
-    ) -> AuthSession:
-        """The session row of an identified user (API or browser), added; the caller
+    ) -> OpenedSession:
+        """The session row of an identified user (API or browser), inserted; the caller
         commits. CredentialsChanged when the user's credentials changed since the check."""
         user = identity.user
         version = identity.credentials_version
@@ -211,24 +220,30 @@ class Sessions:
         now = self.clock.database_now(db)
         # A login starts in the organization the user last switched to.
         membership = most_recent(user)
-        session = AuthSession(
-            id=session_id,
-            user_id=user.id,
-            created_at=now,
-            last_used_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-            user_agent=(client.user_agent or "")[:300] or None,
-            ip_address=client.ip_address,
-            credentials_version=version,
-            family_hash=family_hash,
-            refresh_hash=refresh_hash,
-            browser_hash=browser_hash,
-            parent_id=parent_id,
-            amr=" ".join(identity.amr),
-            generation=0,
-            organization_id=membership.organization_id if membership else None,
+        session = OpenedSession(
+            session_id, membership.organization_id if membership else None, created_at=now
         )
-        db.add(session)
+        # A Core INSERT: nothing later in the request changes the row through the ORM, and
+        # building the ORM object and flushing it cost more than the statement.
+        db.connection().execute(
+            insert(AuthSession).values(
+                id=session_id,
+                user_id=user.id,
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + timedelta(seconds=ttl),
+                user_agent=(client.user_agent or "")[:300] or None,
+                ip_address=client.ip_address,
+                credentials_version=version,
+                family_hash=family_hash,
+                refresh_hash=refresh_hash,
+                browser_hash=browser_hash,
+                parent_id=parent_id,
+                amr=" ".join(identity.amr),
+                generation=0,
+                organization_id=session.organization_id,
+            )
+        )
         return session
 
     def refresh(self, db: Session, refresh_token: str) -> IssuedTokens:

@@ -119,7 +119,7 @@ def rotate_keys_command(settings: Settings, args: argparse.Namespace) -> None:
         _audit_key_event(settings, "key_rotated", rotation.old_kid, rotation.new_kid)
         print(f"New signing key: {rotation.new_kid}  (previous: {rotation.old_kid})")
         print(
-            f"Running servers sign with it from their next request; {rotation.old_kid} "
+            f"Running servers sign with it within a second; {rotation.old_kid} "
             f"stays in the JWKS for {settings.access_token_ttl + 60} s, until its last "
             "token has expired."
         )

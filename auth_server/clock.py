@@ -50,6 +50,16 @@ class Clock:
             return now.astimezone(UTC) + timedelta(seconds=self._offset())
         return datetime.now(UTC) + timedelta(seconds=self._offset())
 
+    def database_instant(self, db: Session) -> datetime:
+        """The database's clock at this statement (PostgreSQL: `clock_timestamp()`, not the
+        transaction's start): when a change's revocation event is written, just before its
+        commit."""
+        if db.get_bind().dialect.name == "postgresql":
+            now = db.scalar(select(func.clock_timestamp()))
+            assert isinstance(now, datetime)
+            return now.astimezone(UTC) + timedelta(seconds=self._offset())
+        return datetime.now(UTC) + timedelta(seconds=self._offset())
+
     def _offset(self) -> float:
         if self._offset_file is None:
             return 0.0

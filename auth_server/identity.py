@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from auth_server.models import License, Membership, Organization, User
 
@@ -52,6 +52,10 @@ class MembershipFacts(Protocol):
     def last_active_at(self) -> datetime | None: ...
     @property
     def organization(self) -> OrganizationFacts: ...
+    # The newest revocation cutoff of this membership's tokens, when read for issuing one
+    # (revocations.token_cutoff); None otherwise.
+    @property
+    def token_cutoff(self) -> int | None: ...
 
 
 class UserFacts(Protocol):
@@ -99,6 +103,7 @@ class MembershipRow:
     created_at: datetime
     last_active_at: datetime | None
     organization: OrganizationRow
+    token_cutoff: int | None = None
 
 
 @dataclass(frozen=True)
@@ -146,9 +151,18 @@ _IDENTITY = (
 )
 
 
-def read_identity(connection: Connection, user_id: uuid.UUID) -> UserRow | None:
-    """The user with their memberships, organizations and licenses: one query, read-only."""
-    rows = connection.execute(_IDENTITY.where(User.id == user_id)).all()
+def read_identity(
+    connection: Connection, user_id: uuid.UUID, *, cutoff: ColumnElement[int | None] | None = None
+) -> UserRow | None:
+    """The user with their memberships, organizations and licenses: one query, read-only.
+
+    `cutoff` (revocations.token_cutoff, for issuing a token): each membership's newest
+    revocation cutoff, read by the same statement as the claims (one snapshot: claims read
+    after a change come with its cutoff, claims read before it without)."""
+    query = _IDENTITY.where(User.id == user_id)
+    if cutoff is not None:
+        query = query.add_columns(cutoff.label("token_cutoff"))
+    rows = connection.execute(query).all()
     if not rows:
         return None
     first = rows[0]
@@ -168,6 +182,7 @@ def read_identity(connection: Connection, user_id: uuid.UUID) -> UserRow | None:
             role=row.role,
             created_at=row.joined_at,
             last_active_at=row.last_active_at,
+            token_cutoff=row.token_cutoff if cutoff is not None else None,
             organization=OrganizationRow(
                 organization_id,
                 row.organization_name,

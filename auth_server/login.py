@@ -91,7 +91,8 @@ class Login:
         if not self.passwords.verify(found.password_hash if found else None, password):
             raise InvalidCredentials()
         assert found is not None
-        user = load_identity(db, found.id)
+        # With the cutoffs: the identity's claims go into the login's token.
+        user = load_identity(db, found.id, cutoffs=True)
         # Deleted while its password was being checked: as if it never existed.
         if user is None:
             raise InvalidCredentials()

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression, relationship
 
 
 def utcnow() -> datetime:
@@ -110,6 +110,9 @@ class Membership(Base):
 
     user: Mapped[User] = relationship(back_populates="memberships")
     organization: Mapped[Organization] = relationship()
+    # Not a column: the newest revocation cutoff of this membership's tokens, read with it
+    # by sessions.load_identity(cutoffs=True) (revocations.token_cutoff); None otherwise.
+    token_cutoff: Mapped[int | None] = query_expression()
 
 
 class License(Base):
@@ -299,7 +302,8 @@ class RevocationEvent(Base):
     kind: Mapped[str] = mapped_column(String(20))  # revocations.SESSION, USER, ...
     # No foreign keys: an event must outlive a purged session or a deleted user.
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # NULL: licenses_changed
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Indexed: every token issued reads its organization's newest cutoff (token_cutoff).
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # User events: access tokens of the user with `iat` < this (epoch seconds) are dead.
     issued_before: Mapped[int | None] = mapped_column(BigInteger)

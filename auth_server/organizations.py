@@ -85,7 +85,8 @@ class Organizations:
     ) -> Switched:
         """The caller's session now speaks for `organization_id`: the session row remembers
         it (refresh keeps it), and so does the membership (the next login starts there)."""
-        user, claims = self.sessions.authenticate_claims(db, access_token)
+        # With the cutoffs: the token issued below may follow a change in the same second.
+        user, claims = self.sessions.authenticate_claims(db, access_token, cutoffs=True)
         membership = membership_in(user, organization_id)
         if membership is None:
             raise OrganizationNotFound()

@@ -38,6 +38,17 @@ They are written by the same `_write`, so in the changing transaction, last befo
 commit, and they keep the cursor order above. A verifier refuses an outdated token as a
 revoked one; the client refreshes and gets the new claims (refresh re-reads them).
 
+The same second. `iat` has whole seconds, and a token issued in the second of a change may
+carry the old claims (read before the change committed) or the new ones (read after). So
+these events' cutoff is strict: the second after the change (its `issuedBefore` is that
+second + 1, taken from the database's clock under the lock, just before the commit), and
+every token issued before it (with `iat` up to the change's second) is outdated. A token
+issued after the commit carries `iat` = max(now's second, the newest cutoff of its
+organization's events) (`token_cutoff`, read in the one statement that loads the claims):
+at most one second ahead of now, within every verifier's `iat` skew, and never outdated
+by a change whose claims it already has. A token whose claims were read before the commit
+did not see the cutoff either, so its `iat` is its own second, below the cutoff.
+
 After the commit each event is also published on Redis (REVOCATION_CHANNEL) when
 REDIS_URL is set; the feed stays the source of truth and a failed publish is only logged.
 """
@@ -56,13 +67,13 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from auth_server.clock import Clock
 from auth_server.config import Settings
-from auth_server.models import AuthSession, RevocationEvent, User
+from auth_server.models import AuthSession, Membership, RevocationEvent, User
 from auth_server.presenters import iso
 
 logger = logging.getLogger("auth_server.revocations")
@@ -79,6 +90,29 @@ SESSION = "session"
 USER = "user"
 MEMBERSHIP_CHANGED = "membership_changed"
 LICENSES_CHANGED = "licenses_changed"
+# The events that outdate claims (role, licenses) rather than end sessions: strict cutoffs.
+OUTDATING = frozenset({MEMBERSHIP_CHANGED, LICENSES_CHANGED})
+
+
+def token_cutoff() -> ColumnElement[int | None]:
+    """The newest `issuedBefore` of the events that outdate a membership's tokens (its own
+    `membership_changed`, its organization's `licenses_changed`), correlated to the
+    `memberships` row it is loaded with: a token of that membership is issued no earlier
+    (module doc, "The same second"). One index lookup (`organization_id`)."""
+    return (
+        select(func.max(RevocationEvent.issued_before))
+        .where(
+            RevocationEvent.organization_id == Membership.organization_id,
+            or_(
+                RevocationEvent.kind == LICENSES_CHANGED,
+                and_(
+                    RevocationEvent.kind == MEMBERSHIP_CHANGED,
+                    RevocationEvent.user_id == Membership.user_id,
+                ),
+            ),
+        )
+        .scalar_subquery()
+    )
 
 
 def event_json(event: RevocationEvent) -> dict[str, Any]:
@@ -289,35 +323,22 @@ class Revocations:
     def membership_changed(
         self, db: Session, user_id: uuid.UUID, organization_id: uuid.UUID, *, reason: str
     ) -> None:
-        """The user's access tokens for the organization issued before now are outdated
-        (`reason`: role_changed, removed, left). Does not commit; call it last."""
+        """The user's access tokens for the organization issued up to now are outdated
+        (`reason`: role_changed, removed, left); the cutoff is set by `_write`. Does not
+        commit; call it last."""
         now = self.clock.database_now(db)
-        # A removal covers the current second too: no token for the organization can be
-        # issued to the user after it. A role change must let a refresh in the same second
-        # through, so it covers the seconds before (as a user event does).
-        ends = reason != "role_changed"
-        cutoff = math.floor(now.timestamp()) + (1 if ends else 0)
         event = self._event(
-            MEMBERSHIP_CHANGED,
-            reason,
-            now,
-            user_id=user_id,
-            organization_id=organization_id,
-            issued_before=cutoff,
+            MEMBERSHIP_CHANGED, reason, now, user_id=user_id, organization_id=organization_id
         )
         self._write(db, [event])
 
     def licenses_changed(self, db: Session, organization_id: uuid.UUID) -> None:
-        """Every access token for the organization issued before now is outdated (its
-        `licenses` claim may be wrong). Does not commit; call it last."""
+        """Every access token for the organization issued up to now is outdated (its
+        `licenses` claim may be wrong); the cutoff is set by `_write`. Does not commit;
+        call it last."""
         now = self.clock.database_now(db)
-        cutoff = math.floor(now.timestamp())
         event = self._event(
-            LICENSES_CHANGED,
-            "licenses_changed",
-            now,
-            organization_id=organization_id,
-            issued_before=cutoff,
+            LICENSES_CHANGED, "licenses_changed", now, organization_id=organization_id
         )
         self._write(db, [event])
 
@@ -356,6 +377,14 @@ class Revocations:
             db.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
             # Delivered by PostgreSQL on commit only, to every process that listens.
             db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+        if any(e.kind in OUTDATING for e in events):
+            # Strict, and read under the lock just before the commit (not at the
+            # transaction's start): a token whose claims were read before this commit has
+            # an `iat` below it even in the same second (module doc, "The same second").
+            cutoff = math.floor(self.clock.database_instant(db).timestamp()) + 1
+            for e in events:
+                if e.kind in OUTDATING:
+                    e.issued_before = cutoff
         db.add_all(events)
         db.flush()
         db.info.setdefault(_PENDING, []).extend(event_json(e) for e in events)

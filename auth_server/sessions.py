@@ -34,7 +34,7 @@ from hmac import compare_digest
 from typing import NoReturn
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, with_expression
 
 from auth_server import metrics
 from auth_server.amr import AMR_PASSWORD
@@ -50,7 +50,7 @@ from auth_server.errors import (
 from auth_server.identity import MembershipFacts, UserFacts, UserRow, read_identity
 from auth_server.memberships import M, Members, active_membership, membership_in, most_recent
 from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User
-from auth_server.revocations import Revocations
+from auth_server.revocations import Revocations, token_cutoff
 from auth_server.tokens import (
     AccessTokenClaims,
     AccessTokens,
@@ -74,9 +74,28 @@ _WITH_IDENTITY = (
 USED_AT_INTERVAL = timedelta(seconds=60)
 
 
-def load_identity(db: Session, user_id: uuid.UUID) -> User | None:
-    """The user with their memberships, organizations and licenses, in one query."""
-    found = db.execute(select(User).where(User.id == user_id).options(_WITH_IDENTITY))
+# The same, with each membership's newest revocation cutoff (Membership.token_cutoff).
+_WITH_CUTOFFS = (
+    joinedload(User.memberships)
+    .options(with_expression(Membership.token_cutoff, token_cutoff()))
+    .joinedload(Membership.organization)
+    .joinedload(Organization.licenses)
+)
+
+
+def load_identity(db: Session, user_id: uuid.UUID, *, cutoffs: bool = False) -> User | None:
+    """The user with their memberships, organizations and licenses, in one query.
+
+    `cutoffs`: for issuing tokens, each membership's `token_cutoff` too, read by the same
+    statement (one snapshot): claims read after a change come with its cutoff, claims read
+    before it without (revocations.py, "The same second"). The rows are read afresh even
+    if this session loaded them before, so no older claims go with a newer cutoff."""
+    query = select(User).where(User.id == user_id)
+    if cutoffs:
+        query = query.options(_WITH_CUTOFFS).execution_options(populate_existing=True)
+    else:
+        query = query.options(_WITH_IDENTITY)
+    found = db.execute(query)
     # unique(): the joined rows repeat the user once per membership and license.
     return found.unique().scalar_one_or_none()
 
@@ -326,8 +345,9 @@ class Sessions:
         """The session's user, if the session and the user may still refresh."""
         if family.revoked_at is not None or family.expires_at <= now:
             raise InvalidRefreshToken()
-        # Read-only: a refresh changes the session row, never the user's.
-        user = read_identity(db.connection(), family.user_id)
+        # Read-only: a refresh changes the session row, never the user's. With the
+        # cutoffs: the token issued next may follow a change in the same second.
+        user = read_identity(db.connection(), family.user_id, cutoff=token_cutoff())
         if user is None or not _may_use(user, family.credentials_version):
             raise InvalidRefreshToken()
         return user
@@ -537,22 +557,25 @@ class Sessions:
         """The user behind a valid access token whose session is still live."""
         return self.authenticate_claims(db, access_token)[0]
 
-    def authenticate_claims(self, db: Session, access_token: str) -> tuple[User, AccessTokenClaims]:
-        """As `authenticate`, with the token's claims (its session id, for one)."""
+    def authenticate_claims(
+        self, db: Session, access_token: str, *, cutoffs: bool = False
+    ) -> tuple[User, AccessTokenClaims]:
+        """As `authenticate`, with the token's claims (its session id, for one).
+        `cutoffs`: the caller issues a token (load_identity)."""
         claims = self.tokens.decode(access_token)
         session = db.get(AuthSession, claims.session_id)
         # The signature alone is not enough: a logged-out or ended session's tokens stop here.
-        user = self.live_user(db, session) if session is not None else None
+        user = self.live_user(db, session, cutoffs=cutoffs) if session is not None else None
         if user is None or user.id != claims.user_id:
             raise InvalidToken()
         return user, claims
 
-    def live_user(self, db: Session, session: AuthSession) -> User | None:
+    def live_user(self, db: Session, session: AuthSession, *, cutoffs: bool = False) -> User | None:
         """The session's user with their identity loaded, while the session is live (not
         revoked, not expired) and its user active; None otherwise."""
         if not self._live(db, session.revoked_at, session.expires_at):
             return None
-        user = load_identity(db, session.user_id)
+        user = load_identity(db, session.user_id, cutoffs=cutoffs)
         return user if user is not None and _may_use(user, session.credentials_version) else None
 
     def read_claims(self, db: Session, access_token: str) -> tuple[UserRow, AccessTokenClaims]:

@@ -59,13 +59,19 @@ class AccessTokens:
         """`membership` is the session's active one: `org`, `role` and `licenses` are its;
         `amr` how the session's user proved who they are (its login's methods)."""
         organization = membership.organization if membership else None
+        issued_at = int(now.timestamp())
+        if membership is not None and membership.token_cutoff is not None:
+            # Not before the newest change these claims already show (read with them): a
+            # token made in the second of a role or license change, after it, is not
+            # outdated by it; at most one second ahead (revocations.py, "The same second").
+            issued_at = max(issued_at, membership.token_cutoff)
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": str(user.id),
             "sid": str(session_id),
             "jti": uuid.uuid4().hex,
-            "iat": int(now.timestamp()),
+            "iat": issued_at,
             "exp": int((now + timedelta(seconds=self.ttl_seconds)).timestamp()),
             "email": user.email,
             "email_verified": user.email_verified,

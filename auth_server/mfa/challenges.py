@@ -113,7 +113,8 @@ class MfaChallenges:
             or row.ip_address != client.ip_address
         ):
             raise InvalidMfaToken()
-        user = load_identity(db, row.user_id)
+        # With the cutoffs: the identity's claims go into the login's token.
+        user = load_identity(db, row.user_id, cutoffs=True)
         # A reset, disable or logout-all since the password was checked ends the attempt.
         if (
             user is None

@@ -128,7 +128,8 @@ class Codes:
         )
         if spent.rowcount != 1:  # type: ignore[attr-defined]
             raise CodeNotExchangeable()
-        user = load_identity(db, row.user_id)
+        # With the cutoffs: the identity's claims go into the new session's token.
+        user = load_identity(db, row.user_id, cutoffs=True)
         if user is None or not user.is_active:
             raise CodeNotExchangeable()
         # The browser session's credentials version: a password change or a disable since

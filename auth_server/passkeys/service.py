@@ -235,7 +235,8 @@ class Passkeys:
         passkey = db.scalar(select(Passkey).where(Passkey.credential_id == parsed.id))
         if passkey is None:
             raise UnknownPasskey()
-        user = load_identity(db, passkey.user_id)
+        # With the cutoffs: the identity's claims go into the login's token.
+        user = load_identity(db, passkey.user_id, cutoffs=True)
         assert user is not None
         handle = parsed.response.user_handle
         # The handle the authenticator stored must be this passkey's user (constant time).

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
@@ -25,6 +26,7 @@ from organizations.models import Membership, Organization, Role
 from tests.auth_server.helpers import database
 from tests.saas_admin.helpers import Account, bearer, new_uuid, now, refused, remint
 from tests.support.auth_process import AuthServerProcess
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,6 +110,15 @@ def refreshed(server: AuthServerProcess, account: Account) -> Account:
     return Account(account.email, account.user_id, data["accessToken"], data["refreshToken"], data)
 
 
+def after_the_second_of(account: Account) -> None:
+    """Returns once the clock is past the second the account's token was issued in. For a
+    token issued right after a change, in its second: its `iat` is that change's cutoff,
+    and a second change in the same second has the same cutoff, so does not outdate it
+    (`iat` has whole seconds); a change of a later second does."""
+    iat = jwt.decode(account.access_token, options={"verify_signature": False})["iat"]
+    until(lambda: now() >= iat, "the second of the token's iat")
+
+
 def test_has_license_in_hybrid_follows_the_license(
     hybrid_feed: str, api: APIClient, account: Account, auth_server: AuthServerProcess
 ) -> None:
@@ -132,6 +143,7 @@ def test_has_license_in_hybrid_follows_the_license(
         ).one()
         assert stored.seats == plan.max_users
 
+    after_the_second_of(licensed)
     services.cancel(subscription, at_period_end=False)  # the license ends now
     assert deliver_due(AuthServerClient()).delivered == 1
     refused(api, licensed.access_token)

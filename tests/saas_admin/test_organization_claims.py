@@ -111,10 +111,11 @@ def refreshed(server: AuthServerProcess, account: Account) -> Account:
 
 
 def after_the_second_of(account: Account) -> None:
-    """Returns once the clock is past the second the account's token was issued in. For a
-    token issued right after a change, in its second: its `iat` is that change's cutoff,
-    and a second change in the same second has the same cutoff, so does not outdate it
-    (`iat` has whole seconds); a change of a later second does."""
+    """Returns once the clock has reached the second of the token's `iat`: a change from
+    then on outdates it. A token issued right after a change, in its second, has that
+    change's cutoff (the next second) as `iat`, and another change in that same second has
+    the same cutoff, so does not outdate it (`iat` has whole seconds; README "The change's
+    own second")."""
     iat = jwt.decode(account.access_token, options={"verify_signature": False})["iat"]
     until(lambda: now() >= iat, "the second of the token's iat")
 
@@ -124,6 +125,7 @@ def test_has_license_in_hybrid_follows_the_license(
 ) -> None:
     seed_catalog()
     assert identity(api, account.access_token)["granted"] is False
+    after_the_second_of(account)  # the sign-up's trial license may be of this very second
     organization = Organization.objects.get(pk=account.login_data["organization"]["id"])
     plan = Plan.objects.get(code="starter-monthly", product__code=PRODUCT)
     subscription = services.subscribe(organization, plan)

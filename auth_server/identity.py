@@ -2,7 +2,7 @@
 each membership's organization and that organization's licenses.
 
 Two sources satisfy the protocols below. The ORM (`sessions.load_identity`) for the paths
-that change the user or a membership. `read_identity` for the read-only hot paths (refresh,
+that change the user or a membership. `IdentityReader` for the read-only hot paths (refresh,
 GET /api/auth/me): the same joined query in Core, its rows assembled into frozen
 dataclasses. Building the ORM objects of a user with one organization cost six times the
 query itself (README "Performance").
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, bindparam, select
 
 from auth_server.models import License, Membership, Organization, User
 
@@ -151,18 +151,27 @@ _IDENTITY = (
 )
 
 
-def read_identity(
-    connection: Connection, user_id: uuid.UUID, *, cutoff: ColumnElement[int | None] | None = None
-) -> UserRow | None:
-    """The user with their memberships, organizations and licenses: one query, read-only.
+class IdentityReader:
+    """Reads one user's identity: one query, read-only, its statement built once.
 
     `cutoff` (revocations.token_cutoff, for issuing a token): each membership's newest
     revocation cutoff, read by the same statement as the claims (one snapshot: claims read
-    after a change come with its cutoff, claims read before it without)."""
-    query = _IDENTITY.where(User.id == user_id)
-    if cutoff is not None:
-        query = query.add_columns(cutoff.label("token_cutoff"))
-    rows = connection.execute(query).all()
+    after a change come with its cutoff, claims read before it without). Built once, the
+    statement's cache key is computed once: SQLAlchemy otherwise walks the whole joined
+    statement on every call to find its compiled form."""
+
+    def __init__(self, cutoff: ColumnElement[int | None] | None = None) -> None:
+        query = _IDENTITY.where(User.id == bindparam("user_id"))
+        if cutoff is not None:
+            query = query.add_columns(cutoff.label("token_cutoff"))
+        self._query = query
+        self._cutoffs = cutoff is not None
+
+    def __call__(self, connection: Connection, user_id: uuid.UUID) -> UserRow | None:
+        return _identity(connection.execute(self._query, {"user_id": user_id}).all(), self._cutoffs)
+
+
+def _identity(rows: Sequence[Any], cutoffs: bool) -> UserRow | None:
     if not rows:
         return None
     first = rows[0]
@@ -182,7 +191,7 @@ def read_identity(
             role=row.role,
             created_at=row.joined_at,
             last_active_at=row.last_active_at,
-            token_cutoff=row.token_cutoff if cutoff is not None else None,
+            token_cutoff=row.token_cutoff if cutoffs else None,
             organization=OrganizationRow(
                 organization_id,
                 row.organization_name,

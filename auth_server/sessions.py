@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import NoReturn
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, with_expression
 
 from auth_server import metrics
@@ -47,7 +47,7 @@ from auth_server.errors import (
     RefreshTokenReused,
     SessionNotFound,
 )
-from auth_server.identity import MembershipFacts, UserFacts, UserRow, read_identity
+from auth_server.identity import IdentityReader, MembershipFacts, UserFacts, UserRow
 from auth_server.memberships import M, Members, active_membership, membership_in, most_recent
 from auth_server.models import AuthSession, Membership, Organization, RefreshToken, User
 from auth_server.revocations import Revocations, token_cutoff
@@ -67,13 +67,6 @@ _WITH_IDENTITY = (
     .joinedload(Membership.organization)
     .joinedload(Organization.licenses)
 )
-
-
-# A session's `last_used_at` (the account page's "last used") moves at most this often: a
-# page view then costs no write most of the time.
-USED_AT_INTERVAL = timedelta(seconds=60)
-
-
 # The same, with each membership's newest revocation cutoff (Membership.token_cutoff).
 _WITH_CUTOFFS = (
     joinedload(User.memberships)
@@ -81,6 +74,19 @@ _WITH_CUTOFFS = (
     .joinedload(Membership.organization)
     .joinedload(Organization.licenses)
 )
+# Built once with the user id bound at execution: SQLAlchemy computes a statement's cache
+# key (a walk of the whole joined statement and its options) once per statement object.
+_BY_ID = select(User).where(User.id == bindparam("user_id"))
+_LOAD = _BY_ID.options(_WITH_IDENTITY)
+# Read afresh even if this session loaded the rows before: no older claims with a newer cutoff.
+_LOAD_FOR_TOKENS = _BY_ID.options(_WITH_CUTOFFS).execution_options(populate_existing=True)
+# The read-only paths: /me, and refresh (which issues a token, so with the cutoffs).
+_READ = IdentityReader()
+_READ_FOR_TOKENS = IdentityReader(cutoff=token_cutoff())
+
+# A session's `last_used_at` (the account page's "last used") moves at most this often: a
+# page view then costs no write most of the time.
+USED_AT_INTERVAL = timedelta(seconds=60)
 
 
 def load_identity(db: Session, user_id: uuid.UUID, *, cutoffs: bool = False) -> User | None:
@@ -88,14 +94,8 @@ def load_identity(db: Session, user_id: uuid.UUID, *, cutoffs: bool = False) -> 
 
     `cutoffs`: for issuing tokens, each membership's `token_cutoff` too, read by the same
     statement (one snapshot): claims read after a change come with its cutoff, claims read
-    before it without (revocations.py, "The same second"). The rows are read afresh even
-    if this session loaded them before, so no older claims go with a newer cutoff."""
-    query = select(User).where(User.id == user_id)
-    if cutoffs:
-        query = query.options(_WITH_CUTOFFS).execution_options(populate_existing=True)
-    else:
-        query = query.options(_WITH_IDENTITY)
-    found = db.execute(query)
+    before it without (revocations.py, "The same second")."""
+    found = db.execute(_LOAD_FOR_TOKENS if cutoffs else _LOAD, {"user_id": user_id})
     # unique(): the joined rows repeat the user once per membership and license.
     return found.unique().scalar_one_or_none()
 
@@ -347,7 +347,7 @@ class Sessions:
             raise InvalidRefreshToken()
         # Read-only: a refresh changes the session row, never the user's. With the
         # cutoffs: the token issued next may follow a change in the same second.
-        user = read_identity(db.connection(), family.user_id, cutoff=token_cutoff())
+        user = _READ_FOR_TOKENS(db.connection(), family.user_id)
         if user is None or not _may_use(user, family.credentials_version):
             raise InvalidRefreshToken()
         return user
@@ -598,7 +598,7 @@ class Sessions:
             or not self._live(db, session.revoked_at, session.expires_at)
         ):
             raise InvalidToken()
-        user = read_identity(connection, session.user_id)
+        user = _READ(connection, session.user_id)
         if user is None or not _may_use(user, session.credentials_version):
             raise InvalidToken()
         return user, claims

@@ -74,8 +74,9 @@ _WITH_CUTOFFS = (
     .joinedload(Membership.organization)
     .joinedload(Organization.licenses)
 )
-# Built once with the user id bound at execution: SQLAlchemy computes a statement's cache
-# key (a walk of the whole joined statement and its options) once per statement object.
+# The hot paths' statements are built once, their values bound at execution: SQLAlchemy
+# computes a statement's cache key (a walk of the whole statement and its options) once per
+# statement object, and building it anew for each request cost more than running it.
 _BY_ID = select(User).where(User.id == bindparam("user_id"))
 _LOAD = _BY_ID.options(_WITH_IDENTITY)
 # Read afresh even if this session loaded the rows before: no older claims with a newer cutoff.
@@ -83,6 +84,45 @@ _LOAD_FOR_TOKENS = _BY_ID.options(_WITH_CUTOFFS).execution_options(populate_exis
 # The read-only paths: /me, and refresh (which issues a token, so with the cutoffs).
 _READ = IdentityReader()
 _READ_FOR_TOKENS = IdentityReader(cutoff=token_cutoff())
+
+# What a refresh reads of its session row, and what a read-only request checks of it.
+_FAMILY = select(
+    AuthSession.user_id,
+    AuthSession.credentials_version,
+    AuthSession.family_hash,
+    AuthSession.refresh_hash,
+    AuthSession.previous_refresh_hash,
+    AuthSession.rotated_at,
+    AuthSession.revoked_at,
+    AuthSession.expires_at,
+    AuthSession.organization_id,
+    AuthSession.amr,
+).where(AuthSession.id == bindparam("session_id"))
+_LIVENESS = select(
+    AuthSession.user_id,
+    AuthSession.revoked_at,
+    AuthSession.expires_at,
+    AuthSession.credentials_version,
+).where(AuthSession.id == bindparam("session_id"))
+
+# A refresh's compare-and-set: the presented secret is still current (it becomes the
+# previous one: the retry window opens), or still previous (a retry inside the window).
+_LIVE_SESSION = AuthSession.id == bindparam("session_id"), AuthSession.revoked_at.is_(None)
+_ROTATED = {
+    "refresh_hash": bindparam("successor"),
+    "generation": AuthSession.generation + 1,
+    "last_used_at": bindparam("now"),
+}
+_ROTATE_CURRENT = (
+    update(AuthSession)
+    .where(*_LIVE_SESSION, AuthSession.refresh_hash == bindparam("secret"))
+    .values(**_ROTATED, previous_refresh_hash=bindparam("secret"), rotated_at=bindparam("now"))
+)
+_ROTATE_RETRY = (
+    update(AuthSession)
+    .where(*_LIVE_SESSION, AuthSession.previous_refresh_hash == bindparam("secret"))
+    .values(**_ROTATED)
+)
 
 # A session's `last_used_at` (the account page's "last used") moves at most this often: a
 # page view then costs no write most of the time.
@@ -294,29 +334,25 @@ class Sessions:
             secret = presented.secret_hash
             if _same(family.refresh_hash, secret):
                 # The current token: it becomes the previous one (the retry window opens).
-                condition = AuthSession.refresh_hash == secret
-                rotation = {"previous_refresh_hash": secret, "rotated_at": now}
+                rotation = _ROTATE_CURRENT
             elif _same(family.previous_refresh_hash, secret) and self._in_grace(family, now):
                 # A retry of the previous token: rotated again, so the successor the lost
                 # answer carried becomes stale (siblings never both continue).
-                condition = AuthSession.previous_refresh_hash == secret
-                rotation = {}
+                rotation = _ROTATE_RETRY
             else:
                 self._reused(db, session_id)
             successor = RefreshTokenParts.new(session_id, presented.family)
             # Compare-and-set: the condition is the check above, made again by the database.
-            rotated = db.execute(
-                update(AuthSession)
-                .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None), condition)
-                .values(
-                    refresh_hash=successor.secret_hash,
-                    generation=AuthSession.generation + 1,
-                    last_used_at=now,
-                    **rotation,
-                )
-                .execution_options(synchronize_session=False)
+            rotated = db.connection().execute(
+                rotation,
+                {
+                    "session_id": session_id,
+                    "secret": secret,
+                    "successor": successor.secret_hash,
+                    "now": now,
+                },
             )
-            if rotated.rowcount == 1:  # type: ignore[attr-defined]
+            if rotated.rowcount == 1:
                 membership = self._active(db, session_id, user, family.organization_id)
                 # Refresh keeps the login's methods: a rotation proves nothing new.
                 amr = session_amr(family.amr)
@@ -325,20 +361,7 @@ class Sessions:
         raise InvalidRefreshToken()
 
     def _family(self, db: Session, session_id: uuid.UUID) -> _Family | None:
-        row = db.execute(
-            select(
-                AuthSession.user_id,
-                AuthSession.credentials_version,
-                AuthSession.family_hash,
-                AuthSession.refresh_hash,
-                AuthSession.previous_refresh_hash,
-                AuthSession.rotated_at,
-                AuthSession.revoked_at,
-                AuthSession.expires_at,
-                AuthSession.organization_id,
-                AuthSession.amr,
-            ).where(AuthSession.id == session_id)
-        ).first()
+        row = db.connection().execute(_FAMILY, {"session_id": session_id}).first()
         return _Family(**row._asdict()) if row is not None else None
 
     def _live_user(self, db: Session, family: _Family, now: datetime) -> UserRow:
@@ -583,14 +606,7 @@ class Sessions:
         and the identity in Core, no ORM object built."""
         claims = self.tokens.decode(access_token)
         connection = db.connection()
-        session = connection.execute(
-            select(
-                AuthSession.user_id,
-                AuthSession.revoked_at,
-                AuthSession.expires_at,
-                AuthSession.credentials_version,
-            ).where(AuthSession.id == claims.session_id)
-        ).first()
+        session = connection.execute(_LIVENESS, {"session_id": claims.session_id}).first()
         # The signature alone is not enough: a logged-out or ended session's tokens stop here.
         if (
             session is None

@@ -105,6 +105,15 @@ _LIVENESS = select(
     AuthSession.credentials_version,
 ).where(AuthSession.id == bindparam("session_id"))
 
+# A login's session is written only if the credentials version it was checked under is
+# still the user's (Sessions.open); the no-op write takes the user row's lock.
+_CREDENTIALS_UNCHANGED = (
+    update(User)
+    .where(User.id == bindparam("user_id"), User.credentials_version == bindparam("version"))
+    .values(credentials_version=bindparam("version"))
+)
+_INSERT_SESSION = insert(AuthSession)
+
 # A refresh's compare-and-set: the presented secret is still current (it becomes the
 # previous one: the retry window opens), or still previous (a retry inside the window).
 _LIVE_SESSION = AuthSession.id == bindparam("session_id"), AuthSession.revoked_at.is_(None)
@@ -267,13 +276,10 @@ class Sessions:
         # password was being checked must win: the session is only written if the version
         # is unchanged, by a write that waits for (PostgreSQL: the user row's lock) or
         # follows (SQLite: one writer) theirs. See revocations.py.
-        unchanged = db.execute(
-            update(User)
-            .where(User.id == user.id, User.credentials_version == version)
-            .values(credentials_version=version)
-            .execution_options(synchronize_session=False)
+        unchanged = db.connection().execute(
+            _CREDENTIALS_UNCHANGED, {"user_id": user.id, "version": version}
         )
-        if unchanged.rowcount == 0:  # type: ignore[attr-defined]
+        if unchanged.rowcount == 0:
             db.rollback()
             raise CredentialsChanged()
         now = self.clock.database_now(db)
@@ -285,7 +291,8 @@ class Sessions:
         # A Core INSERT: nothing later in the request changes the row through the ORM, and
         # building the ORM object and flushing it cost more than the statement.
         db.connection().execute(
-            insert(AuthSession).values(
+            _INSERT_SESSION,
+            dict(
                 id=session_id,
                 user_id=user.id,
                 created_at=now,
@@ -301,7 +308,7 @@ class Sessions:
                 amr=" ".join(identity.amr),
                 generation=0,
                 organization_id=session.organization_id,
-            )
+            ),
         )
         return session
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from auth_server.mfa import METHOD_RECOVERY_CODE, METHOD_TOTP, METHOD_WEBAUTHN
 from auth_server.models import RecoveryCode, TotpFactor, User
 from auth_server.passkeys.models import Passkey
+
+# Built once, the user bound at execution (every password login runs it).
+_ANY_ENROLLED = select(
+    or_(
+        exists().where(TotpFactor.user_id == bindparam("user_id"), TotpFactor.confirmed),
+        exists().where(Passkey.user_id == bindparam("user_id")),
+    )
+)
 
 
 class MfaFactors:
@@ -33,16 +41,7 @@ class MfaFactors:
     def any_enrolled(self, db: Session, user_id: uuid.UUID) -> bool:
         """The user has a usable factor (an app or a passkey), asked in one statement:
         every password login asks it, and almost every answer is no."""
-        return bool(
-            db.scalar(
-                select(
-                    or_(
-                        exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed),
-                        exists().where(Passkey.user_id == user_id),
-                    )
-                )
-            )
-        )
+        return bool(db.connection().execute(_ANY_ENROLLED, {"user_id": user_id}).scalar())
 
     def policy_requires(self, user: User) -> bool:
         """An organization the user belongs to demands MFA of its members."""

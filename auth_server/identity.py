@@ -172,6 +172,7 @@ class IdentityReader:
 
 
 def _identity(rows: Sequence[Any], cutoffs: bool) -> UserRow | None:
+    """The joined query's rows assembled; None when there is no such user."""
     if not rows:
         return None
     first = rows[0]

@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from auth_server.config import Settings
@@ -44,18 +44,17 @@ class Clock:
 
     def database_now(self, db: Session) -> datetime:
         """The database's clock (PostgreSQL: the transaction's start, `now()`)."""
-        if db.get_bind().dialect.name == "postgresql":
-            now = db.scalar(select(func.now()))
-            assert isinstance(now, datetime)
-            return now.astimezone(UTC) + timedelta(seconds=self._offset())
-        return datetime.now(UTC) + timedelta(seconds=self._offset())
+        return self._database_clock(db, func.now())
 
     def database_instant(self, db: Session) -> datetime:
         """The database's clock at this statement (PostgreSQL: `clock_timestamp()`, not the
         transaction's start): when a change's revocation event is written, just before its
         commit."""
+        return self._database_clock(db, func.clock_timestamp())
+
+    def _database_clock(self, db: Session, postgresql_clock: ColumnElement[datetime]) -> datetime:
         if db.get_bind().dialect.name == "postgresql":
-            now = db.scalar(select(func.clock_timestamp()))
+            now = db.scalar(select(postgresql_clock))
             assert isinstance(now, datetime)
             return now.astimezone(UTC) + timedelta(seconds=self._offset())
         return datetime.now(UTC) + timedelta(seconds=self._offset())

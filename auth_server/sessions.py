@@ -28,10 +28,11 @@ never inserted into again, and only read for reuse detection until `purge` empti
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from hmac import compare_digest
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, with_expression
@@ -62,17 +63,12 @@ from auth_server.tokens import (
 # What the contract's user/organization/licenses shapes need, joined to the user's row:
 # one query (a user has few memberships, an organization few licenses). Three queries
 # (selectin) cost twice the time on every login, refresh and /me.
-_WITH_IDENTITY = (
-    joinedload(User.memberships)
-    .joinedload(Membership.organization)
-    .joinedload(Organization.licenses)
-)
+_MEMBERSHIPS = joinedload(User.memberships)
+_WITH_IDENTITY = _MEMBERSHIPS.joinedload(Membership.organization).joinedload(Organization.licenses)
 # The same, with each membership's newest revocation cutoff (Membership.token_cutoff).
 _WITH_CUTOFFS = (
-    joinedload(User.memberships)
-    .options(with_expression(Membership.token_cutoff, token_cutoff()))
-    .joinedload(Membership.organization)
-    .joinedload(Organization.licenses)
+    _WITH_IDENTITY,
+    _MEMBERSHIPS.options(with_expression(Membership.token_cutoff, token_cutoff())),
 )
 # The hot paths' statements are built once, their values bound at execution: SQLAlchemy
 # computes a statement's cache key (a walk of the whole statement and its options) once per
@@ -80,12 +76,15 @@ _WITH_CUTOFFS = (
 _BY_ID = select(User).where(User.id == bindparam("user_id"))
 _LOAD = _BY_ID.options(_WITH_IDENTITY)
 # Read afresh even if this session loaded the rows before: no older claims with a newer cutoff.
-_LOAD_FOR_TOKENS = _BY_ID.options(_WITH_CUTOFFS).execution_options(populate_existing=True)
+_LOAD_FOR_TOKENS = _BY_ID.options(*_WITH_CUTOFFS).execution_options(populate_existing=True)
 # The read-only paths: /me, and refresh (which issues a token, so with the cutoffs).
 _READ = IdentityReader()
 _READ_FOR_TOKENS = IdentityReader(cutoff=token_cutoff())
 
-# What a refresh reads of its session row, and what a read-only request checks of it.
+# A user as a caller reads it: ORM objects (load_identity) or Core rows (IdentityReader).
+U = TypeVar("U", bound=UserFacts)
+
+# What a refresh reads of its session row, and what an authenticated request checks of it.
 _FAMILY = select(
     AuthSession.user_id,
     AuthSession.credentials_version,
@@ -592,13 +591,9 @@ class Sessions:
     ) -> tuple[User, AccessTokenClaims]:
         """As `authenticate`, with the token's claims (its session id, for one).
         `cutoffs`: the caller issues a token (load_identity)."""
-        claims = self.tokens.decode(access_token)
-        session = db.get(AuthSession, claims.session_id)
-        # The signature alone is not enough: a logged-out or ended session's tokens stop here.
-        user = self.live_user(db, session, cutoffs=cutoffs) if session is not None else None
-        if user is None or user.id != claims.user_id:
-            raise InvalidToken()
-        return user, claims
+        return self._authenticated(
+            db, access_token, lambda user_id: load_identity(db, user_id, cutoffs=cutoffs)
+        )
 
     def live_user(self, db: Session, session: AuthSession, *, cutoffs: bool = False) -> User | None:
         """The session's user with their identity loaded, while the session is live (not
@@ -609,11 +604,19 @@ class Sessions:
         return user if user is not None and _may_use(user, session.credentials_version) else None
 
     def read_claims(self, db: Session, access_token: str) -> tuple[UserRow, AccessTokenClaims]:
-        """As `authenticate_claims`, for a read-only request (GET /api/auth/me): the session
-        and the identity in Core, no ORM object built."""
+        """As `authenticate_claims`, for a read-only request (GET /api/auth/me): the
+        identity in Core rows, no ORM object built."""
+        return self._authenticated(
+            db, access_token, lambda user_id: _READ(db.connection(), user_id)
+        )
+
+    def _authenticated(
+        self, db: Session, access_token: str, load: Callable[[uuid.UUID], U | None]
+    ) -> tuple[U, AccessTokenClaims]:
+        """The token's claims and its user as `load` reads them, while its session is live
+        and the user may use it; InvalidToken otherwise."""
         claims = self.tokens.decode(access_token)
-        connection = db.connection()
-        session = connection.execute(_LIVENESS, {"session_id": claims.session_id}).first()
+        session = db.connection().execute(_LIVENESS, {"session_id": claims.session_id}).first()
         # The signature alone is not enough: a logged-out or ended session's tokens stop here.
         if (
             session is None
@@ -621,7 +624,7 @@ class Sessions:
             or not self._live(db, session.revoked_at, session.expires_at)
         ):
             raise InvalidToken()
-        user = _READ(connection, session.user_id)
+        user = load(session.user_id)
         if user is None or not _may_use(user, session.credentials_version):
             raise InvalidToken()
         return user, claims

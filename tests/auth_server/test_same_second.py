@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,6 +104,18 @@ def in_one_second(
     raise AssertionError(f"no attempt of {ATTEMPTS} kept to one second")
 
 
+def verified_after_the_change(
+    verifier: tuple[LocalVerifier, RevocationSet], seen: SameSecond
+) -> Mapping[str, Any]:
+    """The client library's verifier, fed the change's event: the token of its second from
+    before it is refused as revoked; the one from after it is accepted (its claims)."""
+    local, revocations = verifier
+    assert revocations.apply(seen.event)
+    with pytest.raises(TokenRevoked):
+        local.verify(seen.before)
+    return local.verify(seen.after).claims
+
+
 def me(http: httpx.Client, token: str) -> dict[str, Any]:
     response = http.get(f"{API}/me", headers=bearer(token))
     assert response.status_code == 200, response.text
@@ -141,12 +153,7 @@ def test_a_role_change_outdates_the_token_of_its_second_not_the_refresh_after_it
     assert old["role"] != role and new["role"] == role
     # The new token's `iat` is the cutoff: one second past the change's, within the skew.
     assert new["iat"] == seen.event["issuedBefore"] == old["iat"] + 1
-
-    local, revocations = verifier
-    assert revocations.apply(seen.event)
-    with pytest.raises(TokenRevoked):
-        local.verify(seen.before)
-    assert local.verify(seen.after).claims["role"] == role
+    assert verified_after_the_change(verifier, seen)["role"] == role
     # The auth server answers /me from the database: the current role, whichever token.
     assert me(http, seen.before)["organization"]["role"] == role
     assert me(http, seen.after)["organization"]["role"] == role
@@ -185,10 +192,5 @@ def test_a_license_change_outdates_the_token_of_its_second_not_the_login_after_i
     licensed = "insurance" in new["licenses"]
     assert ("insurance" in old["licenses"]) != licensed
     assert new["iat"] == seen.event["issuedBefore"] == old["iat"] + 1
-
-    local, revocations = verifier
-    assert revocations.apply(seen.event)
-    with pytest.raises(TokenRevoked):
-        local.verify(seen.before)
-    assert ("insurance" in local.verify(seen.after).claims["licenses"]) == licensed
+    assert ("insurance" in verified_after_the_change(verifier, seen)["licenses"]) == licensed
     assert me(http, seen.after)["organization"]["id"] == org
